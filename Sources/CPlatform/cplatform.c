@@ -1,0 +1,54 @@
+#define _GNU_SOURCE
+#include "cplatform.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <pty.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <linux/serial.h>
+
+void cplatform_set_thread_name(const char *name) {
+    char buf[16];
+    strncpy(buf, name, 15);
+    buf[15] = 0;
+    pthread_setname_np(pthread_self(), buf);
+}
+
+int cplatform_set_rs485(int fd, int enabled, int rts_on_send_high, uint32_t delay_before_ms, uint32_t delay_after_ms) {
+    struct serial_rs485 conf;
+    memset(&conf, 0, sizeof(conf));
+    if (enabled) {
+        conf.flags = SER_RS485_ENABLED;
+        if (rts_on_send_high) conf.flags |= SER_RS485_RTS_ON_SEND;
+        else conf.flags |= SER_RS485_RTS_AFTER_SEND;
+        conf.delay_rts_before_send = delay_before_ms;
+        conf.delay_rts_after_send = delay_after_ms;
+    }
+    return ioctl(fd, TIOCSRS485, &conf);
+}
+
+int cplatform_open_pty(int *master_fd, int *slave_fd, char *slave_name, size_t slave_name_len) {
+    struct termios tio;
+    memset(&tio, 0, sizeof(tio));
+    cfmakeraw(&tio);
+    char name[256];
+    if (openpty(master_fd, slave_fd, name, &tio, NULL) != 0) return -1;
+    strncpy(slave_name, name, slave_name_len - 1);
+    slave_name[slave_name_len - 1] = 0;
+    fcntl(*master_fd, F_SETFD, FD_CLOEXEC);
+    fcntl(*slave_fd, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+int cplatform_set_nonblocking(int fd, int nonblocking) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    flags = nonblocking ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags);
+}
+
+int cplatform_set_cloexec(int fd) {
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}

@@ -1,0 +1,23 @@
+#ifndef CPLATFORM_H
+#define CPLATFORM_H
+// Small C helpers for operating-system calls Swift cannot import directly (variadic functions,
+// _GNU_SOURCE-only declarations, macros).
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Names the calling thread (first 15 bytes), as shown by `top -H` and in core dumps.
+void cplatform_set_thread_name(const char *name);
+
+/// Enables or disables the kernel RS-485 mode (TIOCSRS485) on a serial port.
+/// Returns 0, or -1 with errno set (ENOTTY on PTYs and ports without RS-485 support).
+int cplatform_set_rs485(int fd, int enabled, int rts_on_send_high, uint32_t delay_before_ms, uint32_t delay_after_ms);
+
+/// Opens a new pseudo-terminal pair in raw mode. Returns 0 and the two descriptors, or -1.
+int cplatform_open_pty(int *master_fd, int *slave_fd, char *slave_name, size_t slave_name_len);
+
+/// fcntl(fd, F_SETFL, flags | O_NONBLOCK) / clear it.
+int cplatform_set_nonblocking(int fd, int nonblocking);
+
+/// Sets FD_CLOEXEC.
+int cplatform_set_cloexec(int fd);
+#endif

@@ -1,0 +1,164 @@
+/// A meter model's description: which protocol it speaks and how to read each quantity.
+/// Profiles are JSON data files (`Profiles/*.json`), loaded by `MeterProfileLoader`.
+/// One protocol-specific section is set, matching `protocolKind`.
+public struct MeterProfile: Hashable, Sendable {
+    /// Stable identifier used by configs, e.g. `eastron-sdm630`.
+    public var id: String
+    /// Human name, e.g. "Eastron SDM630 Modbus V2".
+    public var name: String
+    public var manufacturer: String
+    /// The public vendor document the register addresses come from.
+    public var source: String
+    public var protocolKind: MeterProtocolKind
+    public var modbus: ModbusRegisterMap?
+
+    public init(id: String, name: String, manufacturer: String, source: String, protocolKind: MeterProtocolKind,
+                modbus: ModbusRegisterMap? = nil) {
+        self.id = id
+        self.name = name
+        self.manufacturer = manufacturer
+        self.source = source
+        self.protocolKind = protocolKind
+        self.modbus = modbus
+    }
+
+    /// Every quantity this profile can read, in profile order.
+    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? [] }
+
+    /// The quantities that go into the short load profile (15-minute series).
+    public var profileQuantities: [QuantityID] { modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? [] }
+}
+
+/// Modbus function codes used for reading and writing meter data.
+public enum ModbusFunction: UInt8, Hashable, Sendable, Codable {
+    case readCoils = 1
+    case readHoldingRegisters = 3
+    case readInputRegisters = 4
+    case writeSingleCoil = 5
+    case writeSingleRegister = 6
+    case writeMultipleRegisters = 16
+}
+
+/// How a register's value is laid out.
+public enum RegisterValueType: String, Hashable, Sendable, Codable, CaseIterable {
+    case u16, i16, u32, i32, u64, i64, f32, f64
+
+    /// Number of 16-bit registers the value occupies.
+    public var registerCount: Int {
+        switch self {
+        case .u16, .i16: return 1
+        case .u32, .i32, .f32: return 2
+        case .u64, .i64, .f64: return 4
+        }
+    }
+}
+
+/// Byte order inside each 16-bit register. Modbus is big-endian; a few devices swap bytes.
+public enum RegisterByteOrder: String, Hashable, Sendable, Codable {
+    case big, little
+}
+
+/// Order of the 16-bit registers of a multi-register value. `big`: most significant register at the
+/// lowest address (the Modbus convention, "ABCD"); `little`: least significant first ("CDAB").
+public enum RegisterWordOrder: String, Hashable, Sendable, Codable {
+    case big, little
+}
+
+/// One quantity's location in a Modbus meter.
+public struct ModbusRegisterSpec: Hashable, Sendable {
+    public var quantity: QuantityID
+    public var function: ModbusFunction
+    public var address: UInt16
+    public var type: RegisterValueType
+    public var byteOrder: RegisterByteOrder
+    public var wordOrder: RegisterWordOrder
+    /// Multiplier from the raw number to the catalog unit (0.001 turns Wh into kWh).
+    public var scale: Double
+    /// The unit after scaling; must equal the quantity's catalog unit.
+    public var unit: MeasurementUnit
+    /// Whether this quantity is also recorded in the short load profile.
+    public var inLoadProfile: Bool
+
+    public init(quantity: QuantityID, function: ModbusFunction, address: UInt16, type: RegisterValueType,
+                byteOrder: RegisterByteOrder = .big, wordOrder: RegisterWordOrder = .big, scale: Double = 1,
+                unit: MeasurementUnit, inLoadProfile: Bool = false) {
+        self.quantity = quantity
+        self.function = function
+        self.address = address
+        self.type = type
+        self.byteOrder = byteOrder
+        self.wordOrder = wordOrder
+        self.scale = scale
+        self.unit = unit
+        self.inLoadProfile = inLoadProfile
+    }
+
+    public var registerCount: Int { type.registerCount }
+    /// The last register address the value occupies.
+    public var lastAddress: Int { Int(address) + registerCount - 1 }
+}
+
+/// A range of register addresses a meter cannot read (it answers with an exception, or garbage).
+/// Block reads never span a gap.
+public struct ModbusRegisterGap: Hashable, Sendable {
+    public var function: ModbusFunction
+    public var first: UInt16
+    public var last: UInt16
+
+    public init(function: ModbusFunction, first: UInt16, last: UInt16) {
+        self.function = function
+        self.first = first
+        self.last = last
+    }
+}
+
+/// How a bus scan recognises this meter model: read one register and check the answer.
+public struct ModbusIdentification: Hashable, Sendable {
+    public var function: ModbusFunction
+    public var address: UInt16
+    public var type: RegisterValueType
+    public var byteOrder: RegisterByteOrder
+    public var wordOrder: RegisterWordOrder
+    /// The model fits if the raw value equals one of these (model or type codes) ...
+    public var expectedValues: [Double]
+    /// ... or, when no codes are given, lies in this range (for example a frequency register).
+    public var plausibleRange: ClosedRange<Double>?
+
+    public init(function: ModbusFunction, address: UInt16, type: RegisterValueType, byteOrder: RegisterByteOrder = .big,
+                wordOrder: RegisterWordOrder = .big, expectedValues: [Double] = [], plausibleRange: ClosedRange<Double>? = nil) {
+        self.function = function
+        self.address = address
+        self.type = type
+        self.byteOrder = byteOrder
+        self.wordOrder = wordOrder
+        self.expectedValues = expectedValues
+        self.plausibleRange = plausibleRange
+    }
+}
+
+/// A breaking relay (load switch) reachable over Modbus.
+public struct ModbusRelaySpec: Hashable, Sendable {
+    /// The coil that is ON when the relay is connected.
+    public var coil: UInt16
+
+    public init(coil: UInt16) { self.coil = coil }
+}
+
+/// The complete Modbus description of a meter model.
+public struct ModbusRegisterMap: Hashable, Sendable {
+    /// The largest number of registers the meter returns in one request (≤125 by the standard).
+    public var maxRegistersPerRequest: Int
+    public var gaps: [ModbusRegisterGap]
+    public var registers: [ModbusRegisterSpec]
+    public var identification: ModbusIdentification?
+    public var relay: ModbusRelaySpec?
+
+    public init(maxRegistersPerRequest: Int = 125, gaps: [ModbusRegisterGap] = [], registers: [ModbusRegisterSpec],
+                identification: ModbusIdentification? = nil, relay: ModbusRelaySpec? = nil) {
+        self.maxRegistersPerRequest = maxRegistersPerRequest
+        self.gaps = gaps
+        self.registers = registers
+        self.identification = identification
+        self.relay = relay
+    }
+}

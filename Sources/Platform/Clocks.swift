@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ConcentratorCore
+
+/// The operating system's real-time clock.
+public struct SystemClock: WallClock {
+    public init() {}
+
+    public func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+
+    public func realDuration(ofMilliseconds milliseconds: Int64) -> Duration { .milliseconds(milliseconds) }
+}
+
+/// A clock that starts at `origin` and runs `rate` times faster than real time. Tests and the demo
+/// use it to reach interval boundaries in seconds (`concentrator run --clock-origin … --clock-rate …`).
+public struct AcceleratedClock: WallClock {
+    public let origin: Timestamp
+    public let rate: Double
+    private let realStart: ContinuousClock.Instant
+
+    public init(origin: Timestamp, rate: Double) {
+        precondition(rate > 0, "clock rate must be positive")
+        self.origin = origin
+        self.rate = rate
+        realStart = ContinuousClock.now
+    }
+
+    public func now() -> Timestamp {
+        let elapsed = ContinuousClock.now - realStart
+        let (s, atto) = elapsed.components
+        let realMs = Double(s) * 1000 + Double(atto) / 1e15
+        return origin.adding(milliseconds: Int64(realMs * rate))
+    }
+
+    public func realDuration(ofMilliseconds milliseconds: Int64) -> Duration {
+        .microseconds(Int64(Double(milliseconds) * 1000 / rate))
+    }
+}
+
+/// A manually advanced clock for unit tests.
+public final class ManualClock: WallClock, @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var current: Timestamp
+
+    public init(_ start: Timestamp) { current = start }
+
+    public func now() -> Timestamp { lock.withLock { current } }
+    public func set(_ t: Timestamp) { lock.withLock { current = t } }
+    public func advance(milliseconds: Int64) { lock.withLock { current = current.adding(milliseconds: milliseconds) } }
+    public func realDuration(ofMilliseconds milliseconds: Int64) -> Duration { .zero }
+}
+
+extension Duration {
+    /// The duration in (fractional) seconds.
+    public var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+
+    /// The duration in (fractional) milliseconds.
+    public var milliseconds: Double { seconds * 1000 }
+}
+
+/// Sleeps the calling dedicated thread. Never call this from async code.
+public func sleepThread(_ duration: Duration) {
+    guard duration > .zero else { return }
+    let (s, atto) = duration.components
+    var req = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
+    var rem = timespec()
+    while nanosleep(&req, &rem) != 0 && errno == EINTR { req = rem }
+}
