@@ -59,13 +59,13 @@ public final class ManualClock: WallClock, @unchecked Sendable {
 
 extension Duration {
     /// The duration in (fractional) seconds.
-    public var seconds: Double {
+    public var inSeconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
     }
 
     /// The duration in (fractional) milliseconds.
-    public var milliseconds: Double { seconds * 1000 }
+    public var inMilliseconds: Double { inSeconds * 1000 }
 }
 
 /// Sleeps the calling dedicated thread. Never call this from async code.

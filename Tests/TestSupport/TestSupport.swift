@@ -67,7 +67,7 @@ public func waitUntil(timeout: Duration, poll: Duration = .milliseconds(50),
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try condition() { return true }
-        Thread.sleep(forTimeInterval: poll.seconds)
+        Thread.sleep(forTimeInterval: poll.inSeconds)
     }
     return try condition()
 }
