@@ -52,3 +52,12 @@ int cplatform_set_nonblocking(int fd, int nonblocking) {
 int cplatform_set_cloexec(int fd) {
     return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
+
+#include <sys/timex.h>
+int cplatform_clock_synchronized(void) {
+    struct timex tx;
+    memset(&tx, 0, sizeof(tx));
+    int state = adjtimex(&tx);
+    if (state < 0) return -1;
+    return (state != TIME_ERROR && !(tx.status & STA_UNSYNC)) ? 1 : 0;
+}

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPlatform
 import ConcentratorCore
 
 /// The operating system's real-time clock.
@@ -75,4 +76,11 @@ public func sleepThread(_ duration: Duration) {
     var req = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
     var rem = timespec()
     while nanosleep(&req, &rem) != 0 && errno == EINTR { req = rem }
+}
+
+/// Whether the system clock is synchronised (NTP/PTP/GNSS), as the kernel reports it. Readings
+/// taken while it is not carry the clock-unsynced quality flag.
+public enum ClockSynchronisation {
+    /// True when synchronised; also true when the kernel cannot tell (containers).
+    public static func isSynchronised() -> Bool { cplatform_clock_synchronized() != 0 }
 }

@@ -20,4 +20,9 @@ int cplatform_set_nonblocking(int fd, int nonblocking);
 
 /// Sets FD_CLOEXEC.
 int cplatform_set_cloexec(int fd);
+
+
+/// Whether the kernel considers the system clock synchronised (adjtimex: not TIME_ERROR and
+/// STA_UNSYNC clear). Returns 1, 0, or -1 when it cannot tell.
+int cplatform_clock_synchronized(void);
 #endif

@@ -1,0 +1,82 @@
+import ConcentratorCore
+import MeterProtocols
+import Platform
+
+/// A single-step task that runs a closure on the bus thread and hands its result back.
+final class OneShotTask<T>: BusTask {
+    let priority: BusTaskPriority
+    private let body: (BusOwner) -> Result<T, BusError>
+    let pending = PendingResult<T>()
+
+    init(priority: BusTaskPriority, body: @escaping (BusOwner) -> Result<T, BusError>) {
+        self.priority = priority
+        self.body = body
+    }
+
+    func step(_ bus: BusOwner) -> Bool {
+        if pending.markStarted() { pending.finish(body(bus)) }
+        return true
+    }
+
+    func abandon(_ error: BusError) { pending.finish(.failure(error)) }
+}
+
+extension BusOwner {
+    /// Runs `body` on the bus thread ahead of scheduled work and waits for it (blocking: call from a
+    /// dedicated thread). Work that cannot start within `startDeadline` fails with `busBusy`.
+    func perform<T>(priority: BusTaskPriority = .urgent, startDeadline: Duration,
+                    _ body: @escaping (BusOwner) -> Result<T, BusError>) -> Result<T, BusError> {
+        let task = OneShotTask(priority: priority, body: body)
+        enqueue(task)
+        return task.pending.wait(startDeadline: startDeadline, bus: name)
+    }
+
+    /// Whether `meter` is on this bus.
+    public func owns(_ meter: MeterID) -> Bool { meters.contains { $0.id == meter } }
+
+    /// Reads `meter` now, ahead of scheduled work: every quantity, or the given ones. Blocking.
+    public func readNow(meter id: MeterID, quantities: Set<QuantityID>? = nil,
+                        startDeadline: Duration = .seconds(30)) -> Result<MeterSnapshot, BusError> {
+        guard let meter = meters.first(where: { $0.id == id }) else { return .failure(.unknownMeter(id)) }
+        let plan: [ModbusReadBlock]
+        if let quantities {
+            plan = ModbusBlockPlanner.plan(meter.profile.modbus ?? ModbusRegisterMap(registers: []), quantities: quantities)
+        } else {
+            plan = meter.fullPlan
+        }
+        return perform(startDeadline: startDeadline) { bus in
+            let poll = bus.poll(meter, plan: plan)
+            let snapshot = bus.snapshot(of: meter, boundary: bus.clock.now(), values: poll.values)
+            if let failure = poll.transportFailure { return .failure(.transaction(id, failure)) }
+            return .success(snapshot)
+        }
+    }
+
+    /// Switches a meter's breaking relay (a Modbus coil declared by its profile) and reads it back.
+    public func setRelay(meter id: MeterID, connected: Bool?, startDeadline: Duration = .seconds(30)) -> Result<Bool, BusError> {
+        guard let meter = meters.first(where: { $0.id == id }) else { return .failure(.unknownMeter(id)) }
+        guard let relay = meter.profile.modbus?.relay else {
+            return .failure(.unsupported("meter \(id)'s profile \(meter.profile.id) declares no relay"))
+        }
+        return perform(startDeadline: startDeadline) { bus in
+            guard bus.line.ensureOpen() == nil, let master = bus.line.modbusMaster() else {
+                return .failure(.transaction(id, .portUnavailable))
+            }
+            let timeout = Duration.milliseconds(Int64(bus.settings.responseTimeoutMilliseconds.upperBound))
+            if let connected {
+                bus.line.waitForSilence()
+                let written = master.writeCoil(slave: meter.slave, address: relay.coil, on: connected, timeout: timeout,
+                                               byteTimeout: .milliseconds(50))
+                bus.line.markFrameEnd()
+                if case .failure(let e) = written { return .failure(.transaction(id, e.meterError)) }
+            }
+            bus.line.waitForSilence()
+            let state = master.readCoils(slave: meter.slave, start: relay.coil, count: 1, timeout: timeout, byteTimeout: .milliseconds(50))
+            bus.line.markFrameEnd()
+            switch state {
+            case .success(let bits): return .success(bits[0])
+            case .failure(let e): return .failure(.transaction(id, e.meterError))
+            }
+        }
+    }
+}

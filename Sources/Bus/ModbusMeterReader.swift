@@ -1,0 +1,82 @@
+import ConcentratorCore
+import MeterProtocols
+import Platform
+
+/// The outcome of polling one meter once.
+struct MeterPoll {
+    var values: [QuantityValue]
+    /// The transport failure that ended the poll early (timeout, bad CRC, garbage, port), if any.
+    var transportFailure: MeterErrorCode?
+    /// A non-transport error some values got (an exception), if any.
+    var valueError: MeterErrorCode?
+    var transactions = 0
+    /// Computed time on the wire (frames and silences) for the transactions, in milliseconds.
+    var wireMilliseconds = 0.0
+    /// Real time spent on this meter.
+    var elapsed: Duration = .zero
+
+    var answered: Bool { transportFailure == nil }
+}
+
+/// Polls one Modbus meter through the bus line: one request per planned block, each with the
+/// meter's learned response timeout. A transport failure (timeout, bad CRC, garbage, port error)
+/// ends the poll at once, so a dead or noisy meter costs at most one failed transaction per pass.
+/// A Modbus exception marks that block's quantities and the poll goes on (the meter is alive).
+enum ModbusMeterReader {
+    static func poll(slave: UInt8, blocks: [ModbusReadBlock], timer: inout ResponseTimer, line: BusLine) -> MeterPoll {
+        let started = ContinuousClock.now
+        var poll = MeterPoll(values: [])
+        defer { poll.elapsed = ContinuousClock.now - started }
+        let lineSettings = line.settings.line
+        let requestWire = lineSettings.wireMicroseconds(characters: 8) / 1000
+        let silence = line.interFrameSilence.inMilliseconds
+        for (index, block) in blocks.enumerated() {
+            if line.ensureOpen() != nil {
+                failRemaining(&poll, blocks[index...], with: .portUnavailable)
+                return poll
+            }
+            guard let master = line.modbusMaster() else {
+                failRemaining(&poll, blocks[index...], with: .portUnavailable)
+                return poll
+            }
+            let responseWire = lineSettings.wireMicroseconds(characters: 5 + 2 * block.count) / 1000
+            let timeout = timer.responseTimeoutMilliseconds(requestWireMilliseconds: requestWire)
+            let byteTimeout = max(20, 5 * lineSettings.characterMicroseconds / 1000)
+            line.waitForSilence()
+            let t0 = ContinuousClock.now
+            let result = master.readRegisters(slave: slave, function: block.function, start: block.start, count: block.count,
+                                              timeout: .microseconds(Int64(timeout * 1000)),
+                                              byteTimeout: .microseconds(Int64(byteTimeout * 1000)))
+            let took = (ContinuousClock.now - t0).inMilliseconds
+            line.markFrameEnd()
+            poll.transactions += 1
+            poll.wireMilliseconds += requestWire + silence
+            switch result {
+            case .success(let words):
+                poll.wireMilliseconds += responseWire
+                timer.observe(turnaroundMilliseconds: took - requestWire - responseWire)
+                let decoded = block.decode(words)
+                poll.values += decoded
+                if poll.valueError == nil, decoded.contains(where: { $0.error != nil }) { poll.valueError = .undecodableValue }
+            case .failure(.exception(let code)):
+                poll.wireMilliseconds += lineSettings.wireMicroseconds(characters: 5) / 1000
+                poll.values += block.registers.map { QuantityValue(quantity: $0.quantity, error: .modbusException(code)) }
+                poll.valueError = .modbusException(code)
+            case .failure(let failure):
+                line.flushInput()
+                if failure.portFailed { line.portFailed(failure.description) }
+                poll.transportFailure = failure.meterError
+                failRemaining(&poll, blocks[index...], with: failure.meterError)
+                return poll
+            }
+        }
+        return poll
+    }
+
+    private static func failRemaining(_ poll: inout MeterPoll, _ blocks: ArraySlice<ModbusReadBlock>, with error: MeterErrorCode) {
+        if poll.transportFailure == nil { poll.transportFailure = error }
+        for block in blocks {
+            poll.values += block.registers.map { QuantityValue(quantity: $0.quantity, error: error) }
+        }
+    }
+}
