@@ -1,17 +1,5 @@
 import ConcentratorCore
 
-/// Whether a meter is answering.
-public enum MeterLinkState: String, Hashable, Sendable, Codable {
-    /// Not polled yet.
-    case unknown
-    /// Answered its last transaction.
-    case online
-    /// Answered with errors in its last poll (exceptions, undecodable values) but is reachable.
-    case degraded
-    /// Did not answer (or answered garbage) in its last poll.
-    case offline
-}
-
 /// A meter's reachability and back-off state.
 ///
 /// The rules (DESIGN.md, "Bus owner and scheduler"):

@@ -1,0 +1,69 @@
+/// A request on the agent's local control socket (`<runtime dir>/control.sock`): one JSON object
+/// per line. The CLI and the installer's console use it so that the agent stays the only master
+/// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`.
+public struct ControlRequest: Hashable, Sendable, Codable {
+    public var op: String
+    public var meter: MeterID?
+    public var quantities: [QuantityID]?
+    public var bus: BusName?
+    public var from: Int?
+    public var to: Int?
+    public var timeoutMilliseconds: Int?
+    /// For `relay`: true connect, false disconnect, absent = read state.
+    public var connected: Bool?
+    /// For `events`: how many of the newest.
+    public var limit: Int?
+
+    public init(op: String, meter: MeterID? = nil, quantities: [QuantityID]? = nil, bus: BusName? = nil, from: Int? = nil,
+                to: Int? = nil, timeoutMilliseconds: Int? = nil, connected: Bool? = nil, limit: Int? = nil) {
+        self.op = op
+        self.meter = meter
+        self.quantities = quantities
+        self.bus = bus
+        self.from = from
+        self.to = to
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.connected = connected
+        self.limit = limit
+    }
+}
+
+/// A failure answered on the control socket: a stable code and a message for people.
+public struct ControlFailure: Error, Hashable, Sendable, Codable, CustomStringConvertible {
+    /// Stable codes: bad-request, unknown-op, unknown-meter, unknown-bus, bus-busy, meter-error,
+    /// unsupported, cancelled, stopping, internal.
+    public var code: String
+    public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(message) [\(code)]" }
+}
+
+/// One line answered on the control socket. Long operations (scan) send `progress` lines first;
+/// the last line has `done: true`.
+public struct ControlReply: Hashable, Sendable, Codable {
+    public var done: Bool
+    public var error: ControlFailure?
+    public var progress: ScanProgress?
+    public var status: AgentStatus?
+    public var snapshot: MeterSnapshot?
+    public var scan: [ScanHit]?
+    public var relayConnected: Bool?
+    public var events: [GatewayEvent]?
+
+    public init(done: Bool = true, error: ControlFailure? = nil, progress: ScanProgress? = nil, status: AgentStatus? = nil,
+                snapshot: MeterSnapshot? = nil, scan: [ScanHit]? = nil, relayConnected: Bool? = nil, events: [GatewayEvent]? = nil) {
+        self.done = done
+        self.error = error
+        self.progress = progress
+        self.status = status
+        self.snapshot = snapshot
+        self.scan = scan
+        self.relayConnected = relayConnected
+        self.events = events
+    }
+}
