@@ -20,11 +20,21 @@ public struct BusSchedule: Sendable {
     /// A snapshot missed by at most this much (agent restarted just after a boundary) is still
     /// taken, late, for the meters that lack it.
     public var catchUpMilliseconds: Int64
+    /// False for a bus opened only for on-demand work (the CLI while the agent is stopped).
+    public var takesSnapshots: Bool
 
     public init(archive: ArchiveSettings, live: LiveCadence? = nil, catchUpMilliseconds: Int64? = nil) {
         self.archive = archive
         self.live = live
         self.catchUpMilliseconds = catchUpMilliseconds ?? min(Int64(archive.intervalMinutes) * 60_000 / 4, 600_000)
+        takesSnapshots = true
+    }
+
+    /// No snapshots, no live cadence: on-demand reads and scans only.
+    public static var onDemandOnly: BusSchedule {
+        var s = BusSchedule(archive: ArchiveSettings())
+        s.takesSnapshots = false
+        return s
     }
 }
 
@@ -220,6 +230,7 @@ public final class BusOwner: @unchecked Sendable {
     // MARK: Schedule
 
     private func scheduleFromStart() {
+        guard schedule.takesSnapshots else { return }
         let now = clock.now()
         nextIntervalBoundary = intervalSchedule.nextBoundary(after: now)
         nextProfileBoundary = profileSchedule?.nextBoundary(after: now)

@@ -45,6 +45,21 @@ public final class LineConnection: @unchecked Sendable {
         return true
     }
 
+    /// Writes `line` only if it fits in the socket buffer now (never blocks). Returns false if the
+    /// peer is gone or the line was dropped.
+    @discardableResult
+    public func trySend(_ line: String) -> Bool {
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK }
+        if n < bytes.count {
+            // A partial line must be completed, or the stream would be corrupt; the rest is short.
+            return send(String(decoding: bytes[n..<(bytes.count - 1)], as: UTF8.self))
+        }
+        return true
+    }
+
     /// Reads the next line (without the newline). Nil at end of stream, on error, or after
     /// `timeout` without a complete line.
     public func receiveLine(timeout: Duration? = nil) -> String? {

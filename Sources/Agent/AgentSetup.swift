@@ -1,0 +1,63 @@
+import ConcentratorCore
+import Platform
+
+/// Why the agent cannot start with its configuration. Always exit code 78 (EX_CONFIG), so that
+/// systemd does not restart-loop on it.
+public enum AgentSetupError: Error, CustomStringConvertible {
+    case unreadable(FileError)
+    case invalid(ValidationFailure)
+    case profiles([ProfileLoadFailure])
+
+    public var description: String {
+        switch self {
+        case .unreadable(let e): return "cannot read the configuration: \(e)"
+        case .invalid(let f): return f.description
+        case .profiles(let failures):
+            return "meter profiles with errors:\n" + failures.map { "  - \($0)" }.joined(separator: "\n")
+        }
+    }
+}
+
+/// A validated configuration with the meter profiles it refers to.
+public struct AgentSetup: Sendable {
+    public let configPath: String
+    public let config: ConcentratorConfig
+    public let profiles: ProfileLibrary
+
+    /// Reads and validates `configPath`, loading profiles from the config's profile directories,
+    /// then the shipped ones. Every problem is reported at once.
+    public static func load(configPath: String, extraProfileDirectories: [String] = []) throws(AgentSetupError) -> AgentSetup {
+        let text: String
+        do { text = try FileSystem.readText(configPath) } catch { throw .unreadable(error) }
+        return try validate(text: text, source: configPath, extraProfileDirectories: extraProfileDirectories)
+    }
+
+    /// Validates configuration text (also used by `config check` and, later, by `config.set`).
+    public static func validate(text: String, source: String, extraProfileDirectories: [String] = []) throws(AgentSetupError) -> AgentSetup {
+        // Profile directories named in the config come first, so read them before validating fully.
+        var directories = extraProfileDirectories
+        if case .object? = try? JSONParser.parse(text),
+           let dirs = (try? JSONParser.parse(text))?["device"]?["profileDirectories"]?.arrayValue {
+            directories += dirs.compactMap(\.stringValue)
+        }
+        if let shipped = ProfileLibrary.shippedDirectory() { directories.append(shipped) }
+        let library = ProfileLibrary.load(directories: directories)
+        let context = ConfigurationContext(profiles: Array(library.profiles.values))
+        let config: ConcentratorConfig
+        do {
+            config = try ConfigurationLoader.load(text: text, source: source, context: context)
+        } catch {
+            throw .invalid(error)
+        }
+        // A broken profile file only matters if the config uses that profile id.
+        let used = Set(config.meters.map(\.profile))
+        let relevant = library.failures.filter { failure in used.contains { failure.path.hasSuffix("/\($0).json") } }
+        if !relevant.isEmpty { throw .profiles(relevant) }
+        return AgentSetup(configPath: source, config: config, profiles: library)
+    }
+
+    /// The meters of `bus` with their profiles (validation guarantees every profile exists).
+    public func meters(on bus: BusName) -> [(MeterSettings, MeterProfile)] {
+        config.meters(on: bus).compactMap { m in profiles.profile(id: m.profile).map { (m, $0) } }
+    }
+}

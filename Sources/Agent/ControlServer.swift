@@ -1,0 +1,158 @@
+import Bus
+import ConcentratorCore
+import FoundationEssentials
+import Logging
+import Platform
+
+/// Serves the local control socket (`<runtime dir>/control.sock`, mode 0660): one JSON request
+/// per line, one or more JSON replies per request. Each connection gets its own thread, at most
+/// `maxConnections` at once; bus work is queued to the bus owners (rule 1), never done here.
+final class ControlServer: @unchecked Sendable {
+    private let listener: UnixListener
+    private let handler: ControlRequestHandler
+    private let logger: Logger
+    private let lock = ConditionLock()
+    private var connections = 0
+    private let maxConnections = 8
+
+    init(path: String, handler: ControlRequestHandler, logger: Logger) throws(FileError) {
+        listener = try UnixListener(path: path, mode: 0o660)
+        self.handler = handler
+        self.logger = logger
+    }
+
+    var path: String { listener.path }
+
+    func start() {
+        DedicatedThread.start(name: "control-accept") { [self] in
+            while let connection = listener.accept() {
+                let admitted = lock.withLock { () -> Bool in
+                    guard connections < maxConnections else { return false }
+                    connections += 1
+                    return true
+                }
+                guard admitted else {
+                    connection.send(Self.encode(ControlReply(error: ControlFailure(code: "busy", message: "too many control connections"))))
+                    continue
+                }
+                DedicatedThread.start(name: "control-conn") { [self] in
+                    serve(connection)
+                    lock.withLock { connections -= 1 }
+                }
+            }
+        }
+    }
+
+    func stop() { listener.close() }
+
+    private func serve(_ connection: LineConnection) {
+        while let line = connection.receiveLine(timeout: .seconds(600)) {
+            guard !line.isEmpty else { continue }
+            let request: ControlRequest
+            do {
+                request = try JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8))
+            } catch {
+                connection.send(Self.encode(ControlReply(error: ControlFailure(code: "bad-request", message: "not a control request: \(error)"))))
+                continue
+            }
+            handler.handle(request) { reply, urgent in
+                // Progress comes from a bus thread: never let a slow client block it.
+                urgent ? connection.trySend(Self.encode(reply)) : connection.send(Self.encode(reply))
+            }
+        }
+    }
+
+    static func encode(_ reply: ControlReply) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(reply)).map { String(decoding: $0, as: UTF8.self) }
+            ?? #"{"done":true,"error":{"code":"internal","message":"reply not encodable"}}"#
+    }
+}
+
+/// Answers control requests against the running agent.
+final class ControlRequestHandler: @unchecked Sendable {
+    private let buses: [BusOwner]
+    private let setup: AgentSetup
+    private let events: EventRecorder
+    private let statusProvider: @Sendable () -> AgentStatus
+
+    init(buses: [BusOwner], setup: AgentSetup, events: EventRecorder, status: @escaping @Sendable () -> AgentStatus) {
+        self.buses = buses
+        self.setup = setup
+        self.events = events
+        statusProvider = status
+    }
+
+    /// Answers `request` through `send(reply, fromBusThread)`, which returns false once the client
+    /// has gone. Final replies are sent from the connection thread; scan progress from the bus thread.
+    func handle(_ request: ControlRequest, send: @escaping @Sendable (ControlReply, Bool) -> Bool) {
+        let reply: (ControlReply) -> Void = { _ = send($0, false) }
+        switch request.op {
+        case "ping":
+            reply(ControlReply())
+        case "status":
+            reply(ControlReply(status: statusProvider()))
+        case "events":
+            reply(ControlReply(events: events.newest(request.limit ?? 50)))
+        case "read":
+            guard let meter = request.meter else { return reply(failure("bad-request", "read needs \"meter\"")) }
+            guard let bus = buses.first(where: { $0.owns(meter) }) else {
+                return reply(failure("unknown-meter", "no meter \(meter) in the configuration"))
+            }
+            let deadline = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 30_000))
+            switch bus.readNow(meter: meter, quantities: request.quantities.map(Set.init), startDeadline: deadline) {
+            case .success(let snapshot): reply(ControlReply(snapshot: snapshot))
+            case .failure(let e): reply(failure(e))
+            }
+        case "relay":
+            guard let meter = request.meter else { return reply(failure("bad-request", "relay needs \"meter\"")) }
+            guard let bus = buses.first(where: { $0.owns(meter) }) else {
+                return reply(failure("unknown-meter", "no meter \(meter) in the configuration"))
+            }
+            switch bus.setRelay(meter: meter, connected: request.connected) {
+            case .success(let state): reply(ControlReply(relayConnected: state))
+            case .failure(let e): reply(failure(e))
+            }
+        case "scan":
+            guard let name = request.bus else { return reply(failure("bad-request", "scan needs \"bus\"")) }
+            guard let bus = buses.first(where: { $0.name == name }) else {
+                return reply(failure("unknown-bus", "no bus \(name); configured: \(buses.map(\.name.rawValue).joined(separator: ", "))"))
+            }
+            let from = request.from ?? 1, to = request.to ?? 247
+            guard (1...247).contains(from), (from...247).contains(to) else {
+                return reply(failure("bad-request", "scan range must lie within 1–247 (got \(from)–\(to))"))
+            }
+            let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
+            let timeout = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 250))
+            let cancellation = CancellationFlag()
+            let result = bus.scan(addresses: UInt8(from)...UInt8(to), profiles: profiles, timeout: timeout,
+                                  cancellation: cancellation) { p in
+                // A client that hung up (Ctrl-C) cancels the scan at the next address.
+                if !send(ControlReply(done: false, progress: p), true) { cancellation.cancel() }
+            }
+            switch result {
+            case .success(let hits): reply(ControlReply(scan: hits))
+            case .failure(let e): reply(failure(e))
+            }
+        default:
+            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events"))
+        }
+    }
+
+    private func failure(_ code: String, _ message: String) -> ControlReply {
+        ControlReply(error: ControlFailure(code: code, message: message))
+    }
+
+    private func failure(_ error: BusError) -> ControlReply {
+        let code: String = switch error {
+        case .unknownMeter: "unknown-meter"
+        case .busBusy: "bus-busy"
+        case .stopping: "stopping"
+        case .cancelled: "cancelled"
+        case .unsupported: "unsupported"
+        case .transaction: "meter-error"
+        }
+        return failure(code, error.description)
+    }
+}

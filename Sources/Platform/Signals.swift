@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Termination signals handled synchronously: the main thread blocks SIGTERM, SIGINT and SIGHUP
+/// before any other thread starts (threads inherit the mask), then waits for them with sigwait.
+/// No async-signal-safety puzzles, and every thread sees a clean stop request.
+public enum TerminationSignals {
+    /// Blocks the signals in the calling thread. Call first thing in main.
+    public static func block() {
+        var set = signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        // A peer that disappears must not kill us with SIGPIPE; writes return EPIPE instead.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Waits for the next termination signal and returns its number.
+    public static func wait() -> Int32 {
+        var set = signalSet()
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        return received
+    }
+
+    /// Sends SIGTERM to this process (used to stop `wait()` from another thread).
+    public static func raiseTerminate() { kill(getpid(), SIGTERM) }
+
+    public static func name(_ signal: Int32) -> String {
+        switch signal {
+        case SIGTERM: return "SIGTERM"
+        case SIGINT: return "SIGINT"
+        case SIGHUP: return "SIGHUP"
+        default: return "signal \(signal)"
+        }
+    }
+
+    private static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGHUP)
+        return set
+    }
+}

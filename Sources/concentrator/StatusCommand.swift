@@ -1,0 +1,83 @@
+import Agent
+import ArgumentParser
+import ConcentratorCore
+import FoundationEssentials
+import Platform
+
+/// Encodes values as JSON text for `--json` output.
+enum JSONText {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+}
+
+/// `concentrator status`: the running agent's buses, meters and last snapshots.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the running agent's buses, meters and last snapshots.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Control socket path.") var controlSocket: String?
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Refresh every 2 seconds until interrupted (a live view).") var watch = false
+
+    func run() throws {
+        let setup = try loadSetupOrExit(options.config)
+        let path = controlSocketPath(setup, override: controlSocket)
+        repeat {
+            guard let client = ControlClient.connectIfRunning(path: path) else {
+                Output.error("the agent is not running (no control socket at \(path)); start it with: systemctl start concentrator")
+                throw ExitCode(ExitStatus.unavailable)
+            }
+            let status: AgentStatus
+            do {
+                guard let s = try client.call(ControlRequest(op: "status")).status else { throw ExitCode(ExitStatus.failure) }
+                status = s
+            } catch let failure as ControlFailure {
+                Output.error(failure.description)
+                throw ExitCode(ExitStatus.failure)
+            }
+            if json {
+                LogOutputLine.stdout(JSONText.encode(status))
+            } else {
+                if watch { LogOutputLine.stdout("\u{1B}[H\u{1B}[2J") }
+                StatusReport.print(status)
+            }
+            if watch { sleepThread(.seconds(2)) }
+        } while watch
+    }
+}
+
+/// The human-readable status page (fits 80 columns).
+enum StatusReport {
+    static func print(_ s: AgentStatus) {
+        let up = Output.duration(milliseconds: Double(s.now.milliseconds - s.startedAt.milliseconds))
+        LogOutputLine.stdout("device \(s.device)  version \(s.version)  up \(up)  clock \(s.clockSynchronised ? "synchronised" : "NOT synchronised")")
+        LogOutputLine.stdout("now \(ISO8601.format(s.now))")
+        if let a = s.archive {
+            let newest = a.newestInterval.map { ISO8601.format($0) } ?? "none"
+            LogOutputLine.stdout("archive \(a.path)  \(a.fileBytes / 1024) KiB  newest interval \(newest)")
+        }
+        for bus in s.buses {
+            LogOutputLine.stdout("")
+            let port = bus.portOpen ? "port open" : "PORT DOWN: \(bus.portError ?? "?")"
+            LogOutputLine.stdout("bus \(bus.name)  \(bus.device)  \(bus.line)  \(port)")
+            LogOutputLine.stdout("  meters: \(bus.metersOnline) answering, \(bus.metersOffline) offline, \(bus.meters.count) configured")
+            if let c = bus.lastCycle {
+                LogOutputLine.stdout("  last snapshot \(ISO8601.format(c.intervalStart)) (\(c.series.map(\.rawValue).joined(separator: "+"))): "
+                    + "\(c.answered)/\(c.meters) meters, \(c.values - c.errorValues) values, \(Output.duration(milliseconds: c.durationMilliseconds))"
+                    + (c.committed ? "" : "  NOT STORED YET"))
+            } else {
+                LogOutputLine.stdout("  no snapshot yet")
+            }
+            if let next = bus.nextIntervalBoundary { LogOutputLine.stdout("  next snapshot \(ISO8601.format(next))") }
+            if bus.pendingCommits > 0 { LogOutputLine.stdout("  \(bus.pendingCommits) snapshots waiting for the archive") }
+            let troubled = bus.meters.filter { $0.state == .offline || $0.state == .degraded }
+            for m in troubled.prefix(10) {
+                LogOutputLine.stdout("  ! \(Output.column(m.id.rawValue, 12)) addr \(Output.column(m.address, 4)) \(m.state.rawValue): \(m.lastError ?? "")")
+            }
+            if troubled.count > 10 { LogOutputLine.stdout("  … and \(troubled.count - 10) more") }
+        }
+    }
+}
