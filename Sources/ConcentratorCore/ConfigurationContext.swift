@@ -1,0 +1,45 @@
+/// What the configuration validator needs to know but cannot find in the config file itself:
+/// the installed meter profiles (their protocol and the quantities they read) and the meter
+/// protocols this build can drive. The agent builds it from the loaded profiles; tests build it by hand.
+public struct ConfigurationContext: Hashable, Sendable {
+    /// The facts about one installed profile that config validation checks against.
+    public struct ProfileFacts: Hashable, Sendable {
+        public var protocolKind: MeterProtocolKind
+        /// Every quantity the profile can read.
+        public var quantities: [QuantityID]
+
+        public init(protocolKind: MeterProtocolKind, quantities: [QuantityID]) {
+            self.protocolKind = protocolKind
+            self.quantities = quantities
+        }
+    }
+
+    /// Installed profiles by id (`eastron-sdm630`).
+    public var profiles: [String: ProfileFacts]
+    /// Protocols the bus owner of this build can drive. Meters of other protocols are refused with
+    /// "protocol not supported by this build yet".
+    public var supportedProtocols: Set<MeterProtocolKind>
+
+    public init(profiles: [String: ProfileFacts], supportedProtocols: Set<MeterProtocolKind> = [.modbus]) {
+        self.profiles = profiles
+        self.supportedProtocols = supportedProtocols
+    }
+
+    /// A context built from loaded profiles. When two profiles share an id, the first one wins
+    /// (profile directories are searched in order, so a site profile overrides a shipped one).
+    public init(profiles: [MeterProfile], supportedProtocols: Set<MeterProtocolKind> = [.modbus]) {
+        var facts: [String: ProfileFacts] = [:]
+        for profile in profiles where facts[profile.id] == nil {
+            facts[profile.id] = ProfileFacts(protocolKind: profile.protocolKind, quantities: profile.quantities)
+        }
+        self.init(profiles: facts, supportedProtocols: supportedProtocols)
+    }
+
+    /// Installed profile ids, sorted.
+    public var knownProfileIDs: [String] { profiles.keys.sorted() }
+
+    /// Installed profile ids for one protocol, sorted.
+    public func profileIDs(for protocolKind: MeterProtocolKind) -> [String] {
+        profiles.filter { $0.value.protocolKind == protocolKind }.keys.sorted()
+    }
+}
