@@ -89,6 +89,8 @@ private final class ProfileDocumentReader {
 
     private func readModbus(_ r: JSONObjectReader) -> ModbusRegisterMap? {
         let limit = r.int("maxRegistersPerRequest", required: true, in: 1...MeterProfileLoader.modbusRegisterLimit)
+        let marker = r.string("notAvailableMarker", allowed: ModbusNotAvailableMarker.allCases.map(\.rawValue))
+            .flatMap(ModbusNotAvailableMarker.init(rawValue:)) ?? .noMarker
         let gaps = (r.array("gaps") ?? []).compactMap { readGap($0.value, path: $0.path, line: $0.line) }
         var identification: ModbusIdentification?
         if let section = r.object("identification") { identification = readIdentification(section) }
@@ -103,7 +105,7 @@ private final class ProfileDocumentReader {
         checkRegisters(registers, gaps: gaps, limit: limit)
         guard let limit, let items, registers.count == items.count, !items.isEmpty else { return nil }
         return ModbusRegisterMap(maxRegistersPerRequest: limit, gaps: gaps.map(\.gap), registers: registers.map(\.spec),
-                                 identification: identification, relay: relay)
+                                 identification: identification, relay: relay, notAvailableMarker: marker)
     }
 
     private func readRegister(_ value: JSONValue, path: String, line: Int) -> LocatedRegister? {

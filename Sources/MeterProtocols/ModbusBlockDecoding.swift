@@ -4,8 +4,9 @@ extension ModbusReadBlock {
     /// The values of this block's quantities from the registers the meter returned (as delivered by
     /// `ModbusRTUFrame.decodeResponse`), in the catalog units: raw number × the profile's scale.
     ///
-    /// Pure and total: a value that is NaN or infinite (before or after scaling) becomes
-    /// `QuantityValue(error: .undecodableValue)`; if the meter returned a different number of
+    /// Pure and total: a value that is NaN or infinite (before or after scaling), or that the
+    /// profile's `notAvailableMarker` names, becomes `QuantityValue(error: .undecodableValue)`;
+    /// if the meter returned a different number of
     /// registers than the block asked for, every quantity gets `.malformedResponse`.
     public func decode(_ words: [UInt16]) -> [QuantityValue] {
         guard words.count == count else { return failure(.malformedResponse) }
@@ -17,6 +18,9 @@ extension ModbusReadBlock {
             let slice = words[offset..<(offset + spec.registerCount)]
             do {
                 let raw = try ModbusValueCodec.decode(slice, type: spec.type, byteOrder: spec.byteOrder, wordOrder: spec.wordOrder)
+                if notAvailableMarker == .typeMaximum, raw == spec.type.maximumRawValue {
+                    return QuantityValue(quantity: spec.quantity, error: .undecodableValue)
+                }
                 let value = raw * spec.scale
                 guard value.isFinite else { return QuantityValue(quantity: spec.quantity, error: .undecodableValue) }
                 return QuantityValue(quantity: spec.quantity, value: value)
@@ -38,6 +42,21 @@ extension ModbusReadBlock {
         case .registers(let words): return decode(words)
         case .exception(_, let code): return failure(.modbusException(code))
         case .coils, .writeAcknowledged: return failure(.malformedResponse)
+        }
+    }
+}
+
+extension RegisterValueType {
+    /// The largest value of an integer type (the "not available" marker of `.typeMaximum`); nil for floats.
+    var maximumRawValue: Double? {
+        switch self {
+        case .u16: return Double(UInt16.max)
+        case .i16: return Double(Int16.max)
+        case .u32: return Double(UInt32.max)
+        case .i32: return Double(Int32.max)
+        case .u64: return Double(UInt64.max)
+        case .i64: return Double(Int64.max)
+        case .f32, .f64: return nil
         }
     }
 }

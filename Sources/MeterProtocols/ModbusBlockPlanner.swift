@@ -11,12 +11,16 @@ public struct ModbusReadBlock: Hashable, Sendable {
     public let count: Int
     /// The register specs covered, in address order.
     public let registers: [ModbusRegisterSpec]
+    /// Raw values that mean "not available" (from the profile).
+    public let notAvailableMarker: ModbusNotAvailableMarker
 
-    public init(function: ModbusFunction, start: UInt16, count: Int, registers: [ModbusRegisterSpec]) {
+    public init(function: ModbusFunction, start: UInt16, count: Int, registers: [ModbusRegisterSpec],
+                notAvailableMarker: ModbusNotAvailableMarker = .noMarker) {
         self.function = function
         self.start = start
         self.count = count
         self.registers = registers
+        self.notAvailableMarker = notAvailableMarker
     }
 
     /// The last register address read.
@@ -65,7 +69,7 @@ public enum ModbusBlockPlanner {
         func close() {
             guard let first = current.first else { return }
             blocks.append(ModbusReadBlock(function: first.function, start: UInt16(blockStart), count: blockEnd - blockStart + 1,
-                                          registers: current))
+                                          registers: current, notAvailableMarker: map.notAvailableMarker))
             current = []
         }
 

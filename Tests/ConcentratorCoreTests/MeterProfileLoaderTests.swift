@@ -36,6 +36,7 @@ import Testing
         #expect(map.identification == ModbusIdentification(function: .readHoldingRegisters, address: 0xFC02, type: .u16,
                                                            expectedValues: [112, 121]))
         #expect(map.relay == ModbusRelaySpec(coil: 3))
+        #expect(map.notAvailableMarker == .noMarker)
         #expect(map.registers == [
             ModbusRegisterSpec(quantity: "voltage_l1", function: .readInputRegisters, address: 0, type: .f32, unit: .volt),
             ModbusRegisterSpec(quantity: "active_energy_import", function: .readInputRegisters, address: 0x48, type: .u32,
@@ -73,6 +74,8 @@ import Testing
         ("\"name\": \"Test meter\",", "", "$.name", "missing required key"),
         ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3, \"pulse\": 2}", "$.modbus.relay.pulse", "unknown key"),
         ("\"profile\": true", "\"profile\": \"yes\"", "$.modbus.registers[1].profile", "wrong type"),
+        ("\"maxRegistersPerRequest\": 40", "\"maxRegistersPerRequest\": 40, \"notAvailableMarker\": \"minusOne\"",
+         "$.modbus.notAvailableMarker", "not one of the allowed values"),
     ]
 
     @Test(arguments: 0..<badEdits.count)
@@ -88,6 +91,11 @@ import Testing
             #expect(error.issues.contains { $0.path == path && $0.description.contains(problem) },
                     "expected \(path): \(problem); got \(error.description)")
         }
+    }
+
+    @Test func readsTheNotAvailableMarker() throws {
+        let text = Self.valid.replacingFirst("\"maxRegistersPerRequest\": 40", with: "\"maxRegistersPerRequest\": 40, \"notAvailableMarker\": \"typeMaximum\"")
+        #expect(try MeterProfileLoader.parse(text, source: "t.json").modbus?.notAvailableMarker == .typeMaximum)
     }
 
     @Test func reportsEveryProblemAtOnceWithLines() {

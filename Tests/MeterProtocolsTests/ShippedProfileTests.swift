@@ -119,3 +119,51 @@ import TestSupport
         #expect(block.decode(response: .coils([true])).allSatisfy { $0.error == .malformedResponse })
     }
 }
+
+/// The identification entries of the shipped profiles against hand-made answers.
+@Suite struct ShippedIdentificationTests {
+    static func identification(_ id: String) throws -> ModbusIdentification {
+        try #require(try ShippedProfileTests.load(id).modbus?.identification)
+    }
+
+    @Test func recognisesTheDocumentedCodes() throws {
+        // Eastron meter code (holding 0xFC02): 0x0070 = 112 for SDM630-Modbus V2, 0x0020 = 32 for SDM120.
+        let sdm630 = try Self.identification("eastron-sdm630")
+        #expect(sdm630.request(slave: 1) == ModbusRequest(slave: 1, pdu: .readHoldingRegisters(start: 0xFC02, count: 1)))
+        #expect(sdm630.matches([0x0070]))
+        #expect(!sdm630.matches([0x0020]))
+        #expect(try Self.identification("eastron-sdm120").matches([0x0020]))
+        // ABB type designation at 0x8960 in ASCII: "B23 " = 42 32 33 20, "B24 " = 42 32 34 20, "B21 " no.
+        let abb = try Self.identification("abb-b23")
+        #expect(abb.request(slave: 2) == ModbusRequest(slave: 2, pdu: .readHoldingRegisters(start: 0x8960, count: 2)))
+        #expect(abb.matches([0x4232, 0x3320]))
+        #expect(abb.matches([0x4232, 0x3420]))
+        #expect(!abb.matches([0x4232, 0x3120]))
+        // Carlo Gavazzi identification code 000Bh, input register: 71 = EM24DIN AV9/AV2.
+        let em24 = try Self.identification("carlo-gavazzi-em24")
+        #expect(em24.request(slave: 1) == ModbusRequest(slave: 1, pdu: .readInputRegisters(start: 0x000B, count: 1)))
+        #expect(em24.matches([71]))
+        #expect(!em24.matches([57]))
+        // Finder: no model code, frequency 50.0 Hz (binary32 0x42480000) is plausible, 0 Hz and NaN are not.
+        let finder = try Self.identification("finder-7m")
+        #expect(finder.matches([0x4248, 0x0000]))
+        #expect(!finder.matches([0x0000, 0x0000]))
+        #expect(!finder.matches([0x7FC0, 0x0000]))
+        #expect(!finder.matches([0x4248]))
+    }
+
+    /// ABB answers a quantity it does not have with the type's largest value (0xFFFFFFFF for the
+    /// unsigned current, 0x7FFFFFFF for the signed power); those must not become 42 949 672.95 A.
+    @Test func abbNotAvailableValuesBecomeErrors() throws {
+        let map = try #require(try ShippedProfileTests.load("abb-b23").modbus)
+        #expect(map.notAvailableMarker == .typeMaximum)
+        let block = try #require(ModbusBlockPlanner.plan(map, quantities: ["current_l2", "active_power_l2"]).first)
+        #expect(block.start == 0x5B0E)
+        var words = [UInt16](repeating: 0, count: block.count)
+        words[0] = 0xFFFF; words[1] = 0xFFFF          // current L2 at 0x5B0E: u32 maximum
+        words[10] = 0x7FFF; words[11] = 0xFFFF        // active power L2 at 0x5B18: i32 maximum
+        #expect(block.decode(words).allSatisfy { $0.error == .undecodableValue })
+        words[0] = 0; words[1] = 625                  // 6.25 A
+        #expect(block.decode(words).first == QuantityValue(quantity: "current_l2", value: 6.25))
+    }
+}
