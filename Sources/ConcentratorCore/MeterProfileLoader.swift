@@ -167,12 +167,11 @@ private final class ProfileDocumentReader {
         let wordOrder = o.string("wordOrder", allowed: ["big", "little"]).flatMap(RegisterWordOrder.init(rawValue:)) ?? .big
         var values: [Double] = []
         if let items = o.array("values") {
-            for item in items.enumerated() {
-                if let d = item.element.value.doubleValue {
+            for item in items {
+                if let d = item.value.doubleValue {
                     values.append(d)
                 } else {
-                    issues.add(path: item.element.path, line: item.element.line, problem: "wrong type",
-                               value: item.element.value, expected: "a number")
+                    issues.add(path: item.path, line: item.line, problem: "wrong type", value: item.value, expected: "a number")
                 }
             }
             if items.isEmpty {

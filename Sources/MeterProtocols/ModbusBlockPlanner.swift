@@ -26,7 +26,8 @@ public struct ModbusReadBlock: Hashable, Sendable {
     /// The last register address read.
     public var end: Int { Int(start) + count - 1 }
 
-    /// The request for slave `slave` that reads this block.
+    /// The request for slave `slave` that reads this block (input registers for function 4,
+    /// holding registers otherwise: profiles only allow 3 and 4).
     public func request(slave: UInt8) -> ModbusRequest {
         let n = UInt16(clamping: count)
         switch function {
