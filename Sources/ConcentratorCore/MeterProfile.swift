@@ -144,6 +144,15 @@ public struct ModbusRelaySpec: Hashable, Sendable {
     public init(coil: UInt16) { self.coil = coil }
 }
 
+/// How a meter says "this quantity is not available" inside a valid answer.
+public enum ModbusNotAvailableMarker: String, Hashable, Sendable, CaseIterable {
+    /// Every raw value is a reading (floats still turn NaN and infinity into errors).
+    case noMarker = "none"
+    /// The largest value of the register type means "not available": 0xFFFF… for unsigned and
+    /// 0x7FFF… for signed integers (ABB's convention).
+    case typeMaximum
+}
+
 /// The complete Modbus description of a meter model.
 public struct ModbusRegisterMap: Hashable, Sendable {
     /// The largest number of registers the meter returns in one request (≤125 by the standard).
@@ -152,13 +161,17 @@ public struct ModbusRegisterMap: Hashable, Sendable {
     public var registers: [ModbusRegisterSpec]
     public var identification: ModbusIdentification?
     public var relay: ModbusRelaySpec?
+    /// Raw values that mean "not available" rather than a reading.
+    public var notAvailableMarker: ModbusNotAvailableMarker
 
     public init(maxRegistersPerRequest: Int = 125, gaps: [ModbusRegisterGap] = [], registers: [ModbusRegisterSpec],
-                identification: ModbusIdentification? = nil, relay: ModbusRelaySpec? = nil) {
+                identification: ModbusIdentification? = nil, relay: ModbusRelaySpec? = nil,
+                notAvailableMarker: ModbusNotAvailableMarker = .noMarker) {
         self.maxRegistersPerRequest = maxRegistersPerRequest
         self.gaps = gaps
         self.registers = registers
         self.identification = identification
         self.relay = relay
+        self.notAvailableMarker = notAvailableMarker
     }
 }
