@@ -116,8 +116,10 @@ struct Serve: ParsableCommand {
 }
 
 /// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so `sigwait` receives
-/// them and the simulator can shut down cleanly (remove its link and socket).
+/// them and the simulator can shut down cleanly (remove its link and socket). Ignores SIGPIPE, so a
+/// reader that closed stdout after the first line (`| head -1`) does not kill the simulator.
 private func blockTerminationSignals() -> sigset_t {
+    signal(SIGPIPE, SIG_IGN)
     var set = sigset_t()
     sigemptyset(&set)
     sigaddset(&set, SIGINT)
