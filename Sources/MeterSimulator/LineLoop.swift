@@ -172,7 +172,7 @@ extension SimulatedBus {
             }
             if case .slow(let ms) = fault { turnaround += ms }
         }
-        if case .exception(_, let code) = response { record.exception = code }
+        if case .exception(_, let code) = response, fault != .badCRC, fault != .garbage { record.exception = code }
         var wire = ModbusRTUFrame.encode(response: response, slave: slave, function: function)
         switch fault {
         case .badCRC:
