@@ -1,0 +1,49 @@
+/// A command on the simulator's control channel: one text line in, one line out (`ok …` or `error …`).
+///
+///     fault ADDR|* FAULT     set a meter's fault (FAULT as in `MeterFault`; `fault * none` clears all)
+///     vanish SECONDS         the port disappears now and comes back after SECONDS (a new PTY; the link follows)
+///     status                 line state, PTY, link, meter count, requests answered, faults, open relays
+///     coil ADDR [on|off]     show or switch a meter's breaking relay (on = connected)
+public enum ControlCommand: Hashable, Sendable {
+    case fault(FaultTarget, MeterFault)
+    case vanish(seconds: Double)
+    case status
+    case coil(UInt8, set: Bool?)
+
+    /// The commands and their arguments, for error replies and `--help`.
+    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off]"
+
+    /// Parses one line (surrounding spaces ignored).
+    public static func parse(_ line: String) throws(SimulatorArgumentError) -> ControlCommand {
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+        guard let verb = words.first else { throw .invalid(what: "command", value: "", expected: usage) }
+        let args = Array(words.dropFirst())
+        func arity(_ n: ClosedRange<Int>, _ form: String) throws(SimulatorArgumentError) {
+            guard n.contains(args.count) else { throw .invalid(what: "arguments to \(verb)", value: args.joined(separator: " "), expected: form) }
+        }
+        switch verb {
+        case "fault":
+            try arity(2...2, "fault ADDR|* FAULT")
+            return .fault(try FaultTarget.parse(args[0]), try MeterFault.parse(args[1]))
+        case "vanish":
+            try arity(1...1, "vanish SECONDS")
+            return .vanish(seconds: try FaultAssignment.parseVanishSeconds(args[0]))
+        case "status":
+            try arity(0...0, "status")
+            return .status
+        case "coil":
+            try arity(1...2, "coil ADDR [on|off]")
+            guard case .slave(let a) = try FaultTarget.parse(args[0]) else {
+                throw .invalid(what: "slave address", value: args[0], expected: "1-247")
+            }
+            guard args.count == 2 else { return .coil(a, set: nil) }
+            switch args[1] {
+            case "on": return .coil(a, set: true)
+            case "off": return .coil(a, set: false)
+            default: throw .invalid(what: "relay state", value: args[1], expected: "on or off")
+            }
+        default:
+            throw .invalid(what: "command", value: verb, expected: usage)
+        }
+    }
+}
