@@ -95,11 +95,9 @@ struct Serve: ParsableCommand {
         let turnaroundRange = try TurnaroundArgument.parse(turnaround)
         var setups: [SimulatedMeterSetup] = []
         if !addresses.isEmpty {
-            let resolve = try profileResolver(directories: profileDirectories)
+            let resolve = profileResolver(directories: profileDirectories)
             for (address, id) in addresses {
-                guard let profile = resolve(id) else {
-                    throw ProfileResolutionError.unknownProfile(id: id, directories: profileDirectories)
-                }
+                let profile = try resolve(id)
                 setups.append(SimulatedMeterSetup(address: address, profile: profile, turnaroundMilliseconds: turnaroundRange))
             }
         }

@@ -42,14 +42,14 @@ final class LineClient {
         if written != bytes.count { return Exchange(bytes: [], elapsedMilliseconds: 0, errnoCode: errno) }
         var answer: [UInt8] = []
         var last = start
-        let deadline = start + timeout.milliseconds
+        let deadline = start + timeout.inMilliseconds
         while true {
             let now = LineClient.monotonicMilliseconds()
             if let expected, answer.count >= expected { break }
             if now >= deadline { break }
-            if !answer.isEmpty && now - last >= quiet.milliseconds { break }
+            if !answer.isEmpty && now - last >= quiet.inMilliseconds { break }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let wait = answer.isEmpty ? deadline - now : min(deadline - now, quiet.milliseconds - (now - last))
+            let wait = answer.isEmpty ? deadline - now : min(deadline - now, quiet.inMilliseconds - (now - last))
             guard poll(&pfd, 1, Int32(max(1, wait.rounded(.up)))) > 0 else { continue }
             var chunk = [UInt8](repeating: 0, count: 512)
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
