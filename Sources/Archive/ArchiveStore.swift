@@ -1,0 +1,248 @@
+import ConcentratorCore
+import Logging
+import Platform
+
+/// Settings of an archive; the defaults suit a gateway.
+public struct ArchiveOptions: Sendable {
+    /// The database file's name inside the state directory.
+    public var fileName: String
+    /// How long a write waits for another process's lock before failing with "archive locked".
+    public var busyTimeout: Duration
+    /// A cap on the database size; writes beyond it fail with "disk full" instead of filling the disk.
+    public var maximumSizeBytes: Int64?
+    /// Write-ahead-log size (in 4 KiB frames) at which the background checkpointer copies it back.
+    public var checkpointFrames: Int32
+    /// Rows removed per retention transaction: small, so a commit never waits long behind one.
+    public var pruneRowsPerStep: Int
+
+    public init(fileName: String = "archive.sqlite", busyTimeout: Duration = .seconds(5),
+                maximumSizeBytes: Int64? = nil, checkpointFrames: Int32 = 1000, pruneRowsPerStep: Int = 1000) {
+        self.fileName = fileName
+        self.busyTimeout = busyTimeout
+        self.maximumSizeBytes = maximumSizeBytes
+        self.checkpointFrames = checkpointFrames
+        self.pruneRowsPerStep = max(1, pruneRowsPerStep)
+    }
+}
+
+/// What happened while opening the archive. When the file failed its check, it was moved aside
+/// (never deleted) to `corruptFileMovedTo` and a fresh archive was started.
+public struct ArchiveOpenReport: Hashable, Sendable, CustomStringConvertible {
+    public let path: String
+    public let schemaVersion: Int32
+    /// Migrations applied during this open (empty when the schema was current).
+    public let migrationsApplied: [Int32]
+    /// Where the damaged database (and its -wal/-shm) now lies, if it was damaged.
+    public let corruptFileMovedTo: String?
+    /// The first lines of `PRAGMA quick_check`, or the error that showed the damage.
+    public let corruptionDetail: String?
+    /// How long `PRAGMA quick_check` took.
+    public let quickCheckDuration: Duration
+
+    public var description: String {
+        var text = "archive \(path): schema v\(schemaVersion)"
+        if !migrationsApplied.isEmpty { text += ", migrated to v\(migrationsApplied.map(String.init).joined(separator: ", v"))" }
+        text += ", quick_check \(Int(quickCheckDuration.milliseconds)) ms"
+        if let moved = corruptFileMovedTo {
+            text += "; the previous file failed its check (\(corruptionDetail ?? "corrupt")) and was moved to \(moved); "
+                + "a fresh archive was started; check: the storage device (power cuts, worn SD card)"
+        }
+        return text
+    }
+}
+
+/// A write to run on the archive's single writer thread. Build one with the static functions
+/// (`.commit(…)`, `.nextCounterValue(…)`, `.enqueueOutbox(…)`, …) and pass it to `ArchiveStore.perform`.
+public struct ArchiveWrite<Result: Sendable>: Sendable {
+    let operation: String
+    let body: @Sendable (ArchiveWriter) throws -> Result
+
+    init(_ operation: String, _ body: @escaping @Sendable (ArchiveWriter) throws -> Result) {
+        self.operation = operation
+        self.body = body
+    }
+}
+
+/// The archive: one SQLite file in WAL mode with `synchronous=FULL`.
+///
+/// All writes run in order on one writer thread; `perform` returns only after the transaction is
+/// durable (rule 5). Reads use a separate read-only connection (`reader`, or `read` from async code)
+/// and run beside the writer. A failed write logs one line naming what to check, rolls back, and
+/// leaves the archive usable for the next write.
+public final class ArchiveStore: @unchecked Sendable {
+    /// The database file.
+    public let path: String
+    /// Queries, for dedicated threads (blocking). Async code uses `read`.
+    public let reader: ArchiveReader
+    private let writer: ArchiveWriter
+    private let writerThread: SerialWorker
+    private let readerThread: SerialWorker
+    private let checkpointer: ArchiveCheckpointer
+    private let checkpointFrames: Int32
+    private let logger: Logger
+    private let state = ConditionLock()
+    private var closed = false
+
+    private init(path: String, writer: ArchiveWriter, writerThread: SerialWorker, reader: ArchiveReader,
+                 checkpointer: ArchiveCheckpointer, options: ArchiveOptions, logger: Logger) {
+        self.path = path
+        self.writer = writer
+        self.writerThread = writerThread
+        self.reader = reader
+        readerThread = SerialWorker(name: "archive-read")
+        self.checkpointer = checkpointer
+        checkpointFrames = options.checkpointFrames
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) `<directory>/<options.fileName>`: checks it with `PRAGMA quick_check`,
+    /// moves a damaged file aside, applies migrations, and starts the writer thread. Blocks; call it
+    /// from `main` or a dedicated thread. The directory is created with mode 0700, the file with 0600.
+    public static func open(directory: String, options: ArchiveOptions = ArchiveOptions(), clock: any WallClock,
+                            logger: Logger) throws(ArchiveError) -> (store: ArchiveStore, report: ArchiveOpenReport) {
+        let path = FileSystem.join(directory, options.fileName)
+        let writerThread = SerialWorker(name: "archive-write")
+        do {
+            try FileSystem.createDirectory(directory, mode: 0o700)
+            let (writer, report) = try writerThread.runBlocking {
+                try ArchiveOpening(path: path, options: options, clock: clock).run()
+            }
+            let reader = try ArchiveReader(path: path)
+            let checkpointer = try ArchiveCheckpointer(path: path, busyTimeout: options.busyTimeout, logger: logger)
+            let store = ArchiveStore(path: path, writer: writer, writerThread: writerThread, reader: reader,
+                                     checkpointer: checkpointer, options: options, logger: logger)
+            if report.corruptFileMovedTo != nil { logger.error("\(report)") } else { logger.info("\(report)") }
+            return (store, report)
+        } catch {
+            writerThread.stop()
+            let e = ArchiveError.wrap(error, operation: "open \(path)")
+            logger.error("\(e)")
+            throw e
+        }
+    }
+
+    /// Runs `write` on the writer thread and waits (without blocking the cooperative pool) until it is
+    /// durable. On failure the error is logged once, here, and thrown.
+    public func perform<T: Sendable>(_ write: ArchiveWrite<T>) async throws(ArchiveError) -> T {
+        try checkOpen(write.operation)
+        do {
+            return try await writerThread.run { [self] in try runOnWriter(write) }
+        } catch {
+            throw failure(error, write.operation)
+        }
+    }
+
+    /// Like `perform`, for dedicated threads (a bus owner): blocks the calling thread until durable.
+    /// Never call it from async code.
+    public func performBlocking<T: Sendable>(_ write: ArchiveWrite<T>) throws(ArchiveError) -> T {
+        try checkOpen(write.operation)
+        do {
+            return try writerThread.runBlocking { [self] in try runOnWriter(write) }
+        } catch {
+            throw failure(error, write.operation)
+        }
+    }
+
+    /// Runs a query on the archive's reader thread.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (ArchiveReader) throws -> T) async throws(ArchiveError) -> T {
+        try checkOpen("read")
+        do {
+            return try await readerThread.run { [reader] in try body(reader) }
+        } catch {
+            throw failure(error, "read")
+        }
+    }
+
+    /// Lets queued writes finish, closes the connections and ends the threads. Blocks until the file is
+    /// closed; call it from `main` or a dedicated thread (async code gets the `async` variant). Every
+    /// write that returned was already durable. Later calls fail with "archive is closed".
+    public func close() {
+        guard markClosed() else { return }
+        try? writerThread.runBlocking { [self] in writer.connection.close() }
+        try? readerThread.runBlocking { [self] in reader.close() }
+        checkpointer.closeBlocking()
+        stopThreads()
+    }
+
+    /// Like `close()`, awaiting the threads instead of blocking.
+    public func close() async {
+        guard markClosed() else { return }
+        _ = try? await writerThread.run { [self] in writer.connection.close() }
+        _ = try? await readerThread.run { [self] in reader.close() }
+        await checkpointer.close()
+        stopThreads()
+    }
+
+    private func markClosed() -> Bool {
+        state.withLock {
+            defer { closed = true }
+            return !closed
+        }
+    }
+
+    private func stopThreads() {
+        writerThread.stop()
+        readerThread.stop()
+        checkpointer.stop()
+    }
+
+    private func runOnWriter<T>(_ write: ArchiveWrite<T>) throws -> T {
+        let result = try write.body(writer)
+        if writer.walFrames >= checkpointFrames { checkpointer.request() }
+        return result
+    }
+
+    private func checkOpen(_ operation: String) throws(ArchiveError) {
+        let isClosed = state.withLock { closed }
+        if isClosed { throw failure(ArchiveError.invalidInput("\(operation): the archive \(path) is closed"), operation) }
+    }
+
+    private func failure(_ error: any Error, _ operation: String) -> ArchiveError {
+        let e = ArchiveError.wrap(error, operation: operation)
+        logger.error("\(e)")
+        return e
+    }
+}
+
+/// Copies the write-ahead log back into the database on its own thread and connection, so a
+/// checkpoint never runs inside a commit (PASSIVE mode: it waits for nobody, and nobody waits for it).
+final class ArchiveCheckpointer: @unchecked Sendable {
+    private let worker = SerialWorker(name: "archive-ckpt")
+    private let connection: SQLiteConnection
+    private let lock = ConditionLock()
+    private var pending = false
+    private let logger: Logger
+
+    init(path: String, busyTimeout: Duration, logger: Logger) throws {
+        connection = try SQLiteConnection(path: path, mode: .readWrite(create: false))
+        connection.setBusyTimeout(milliseconds: Int32(busyTimeout.milliseconds))
+        try connection.execute("PRAGMA synchronous = FULL")
+        self.logger = logger
+    }
+
+    func request() {
+        let start = lock.withLock {
+            defer { pending = true }
+            return !pending
+        }
+        guard start else { return }
+        worker.enqueue { [self] in
+            do {
+                try connection.checkpointPassive()
+            } catch {
+                logger.warning("archive: background checkpoint failed (the log keeps growing until it works): \(error)")
+            }
+            lock.withLock { pending = false }
+        }
+    }
+
+    func closeBlocking() {
+        try? worker.runBlocking { [self] in connection.close() }
+    }
+
+    func close() async {
+        _ = try? await worker.run { [self] in connection.close() }
+    }
+
+    func stop() { worker.stop() }
+}

@@ -1,0 +1,87 @@
+/// One numbered schema change. Applied once, in its own transaction, and recorded in
+/// `PRAGMA user_version`. Never edit a released migration: add the next one.
+public struct ArchiveMigration: Sendable {
+    public let version: Int32
+    public let summary: String
+    public let sql: String
+}
+
+/// The archive's schema history. Docs/archive.md explains every table.
+public enum ArchiveMigrations {
+    public static let all: [ArchiveMigration] = [
+        ArchiveMigration(version: 1, summary: "readings, meters, layouts, events, counters, outbox, audit", sql: """
+            -- Meter identifiers are text in the config; rows store a small number instead.
+            CREATE TABLE meters (
+                number INTEGER PRIMARY KEY CHECK (number BETWEEN 1 AND 32767),
+                name TEXT NOT NULL UNIQUE
+            ) STRICT;
+            -- The ordered quantity list of a snapshot, stored once (JSON array of quantity names).
+            CREATE TABLE layouts (
+                id INTEGER PRIMARY KEY,
+                quantities TEXT NOT NULL UNIQUE
+            ) STRICT;
+            -- One row per (interval start minute, series, meter): key = minute << 16 | series << 15 | meter.
+            -- Keys grow with time, so inserts append and retention deletes from the front.
+            CREATE TABLE readings (
+                key INTEGER PRIMARY KEY,
+                layout INTEGER NOT NULL,
+                data BLOB NOT NULL
+            ) STRICT;
+            CREATE TABLE events (
+                id INTEGER PRIMARY KEY,
+                time INTEGER NOT NULL,
+                bus TEXT,
+                meter TEXT,
+                kind TEXT NOT NULL,
+                message TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX events_by_time ON events(time);
+            CREATE TABLE counters (
+                name TEXT PRIMARY KEY,
+                value INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            -- AUTOINCREMENT: a sequence is never reused, even after its row is acknowledged and deleted.
+            CREATE TABLE outbox (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                created INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                priority INTEGER NOT NULL DEFAULT 0,
+                interval_from INTEGER,
+                interval_to INTEGER,
+                payload BLOB NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_attempt INTEGER
+            ) STRICT;
+            CREATE TABLE audit (
+                id INTEGER PRIMARY KEY,
+                time INTEGER NOT NULL,
+                key_id TEXT NOT NULL,
+                role TEXT NOT NULL,
+                verb TEXT NOT NULL,
+                arguments TEXT NOT NULL,
+                result TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX audit_by_time ON audit(time);
+            """),
+    ]
+
+    /// The newest schema version this build knows.
+    public static var latestVersion: Int32 { all.last?.version ?? 0 }
+
+    /// Brings the database to `latestVersion`, one transaction per migration. Returns the versions applied.
+    static func apply(to connection: SQLiteConnection) throws -> [Int32] {
+        let current = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
+        guard current <= latestVersion else {
+            throw ArchiveError.schemaTooNew(found: current, supported: latestVersion, path: connection.path)
+        }
+        var applied: [Int32] = []
+        for migration in all where migration.version > current {
+            try connection.transaction {
+                try connection.execute(migration.sql)
+                try connection.execute("PRAGMA user_version = \(migration.version)")
+            }
+            applied.append(migration.version)
+        }
+        return applied
+    }
+}
