@@ -38,7 +38,7 @@ let hourlyDays = min(days, option("--hourly-days", 5))
 let busCount = 4
 let data = SyntheticMeters(meterCount: meterCount, origin: Timestamp(seconds: 1_767_225_600))
 
-func elapsedMilliseconds(since start: ContinuousClock.Instant) -> Double { (ContinuousClock.now - start).milliseconds }
+func elapsedMilliseconds(since start: ContinuousClock.Instant) -> Double { (ContinuousClock.now - start).inMilliseconds }
 
 func percentile(_ samples: [Double], _ p: Double) -> Double {
     guard !samples.isEmpty else { return 0 }
@@ -159,7 +159,7 @@ let report: [(String, String)] = [
     ("one_meter_45_days_rows", "\(meterRows)"),
     ("one_interval_all_meters_query_ms", "\(rounded(intervalQueryMs))"), ("one_interval_rows", "\(oneInterval)"),
     ("prune_snapshots_removed", "\(pruned.snapshotsRemoved)"), ("prune_steps", "\(pruned.steps)"),
-    ("prune_step_ms_max", "\(rounded(pruned.longestStep.milliseconds))"), ("prune_total_seconds", "\(rounded(pruneSeconds))"),
+    ("prune_step_ms_max", "\(rounded(pruned.longestStep.inMilliseconds))"), ("prune_total_seconds", "\(rounded(pruneSeconds))"),
 ]
 print("{\n" + report.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}")
 

@@ -175,10 +175,16 @@ public final class Agent: @unchecked Sendable {
         while !lock.withLock({ stopping }) {
             let now = options.clock.now()
             if now >= nextPrune, let archive {
-                // Small steps with a time budget: the writer never stalls for long (DESIGN rule 6).
-                let result = archive.pruneBlocking(now: now, retentionDays: setup.config.archive.retentionDays)
-                if result.rowsDeleted > 0 { logger.info("retention: \(result)") }
-                nextPrune = result.complete ? now.adding(seconds: 600) : now.adding(seconds: 5)
+                // Small steps with a time budget: a commit waits at most one step (DESIGN rule 6).
+                do {
+                    let r = try archive.pruneBlocking(now: now, retentionDays: setup.config.archive.retentionDays)
+                    if r.snapshotsRemoved + r.eventsRemoved + r.auditEntriesRemoved > 0 {
+                        logger.info("retention: removed \(r.snapshotsRemoved) snapshots, \(r.eventsRemoved) events, \(r.auditEntriesRemoved) audit entries in \(r.steps) steps (longest \(Int(r.longestStep.inMilliseconds)) ms)")
+                    }
+                    nextPrune = r.complete ? now.adding(seconds: 600) : now.adding(seconds: 5)
+                } catch {
+                    nextPrune = now.adding(seconds: 600)
+                }
             }
             if ContinuousClock.now >= nextStatus {
                 notifier.status(healthSummary())

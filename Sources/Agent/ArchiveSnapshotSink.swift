@@ -9,13 +9,11 @@ final class ArchiveSnapshotSink: SnapshotSink {
     init(archive: ArchiveStore) { self.archive = archive }
 
     func store(bus: BusName, series: SeriesKind, intervalStart: Timestamp, snapshots: [MeterSnapshot]) throws {
-        _ = try archive.performBlocking(.commit(snapshots, series: series))
+        _ = try archive.performBlocking(.commit(snapshots, series: series, source: "bus \(bus)"))
     }
 
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID> {
-        let reader = archive.reader
-        return try archive.performReadBlocking { _ in
-            Set(try reader.snapshots(intervalStart: intervalStart, series: series).map(\.meter))
-        }
+        // The reader serialises its own calls and reads beside the writer (WAL).
+        Set(try archive.reader.snapshots(intervalStart: intervalStart, series: series).map(\.meter))
     }
 }

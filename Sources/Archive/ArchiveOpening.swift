@@ -42,7 +42,7 @@ struct ArchiveOpening {
         do {
             let connection = try SQLiteConnection(path: path, mode: .readWrite(create: false))
             connection.keepWALOnClose()
-            connection.setBusyTimeout(milliseconds: Int32(options.busyTimeout.milliseconds))
+            connection.setBusyTimeout(milliseconds: Int32(options.busyTimeout.inMilliseconds))
             let lines = try connection.withStatement("PRAGMA quick_check(5)") { s in
                 var lines: [String] = []
                 while try s.step() { lines.append(s.text(0)) }
@@ -85,7 +85,7 @@ struct ArchiveOpening {
     }
 
     private func configure(_ connection: SQLiteConnection) throws {
-        connection.setBusyTimeout(milliseconds: Int32(options.busyTimeout.milliseconds))
+        connection.setBusyTimeout(milliseconds: Int32(options.busyTimeout.inMilliseconds))
         let mode = try connection.queryText("PRAGMA journal_mode = WAL")
         guard mode?.lowercased() == "wal" else {
             throw ArchiveError.invalidInput("cannot switch \(path) to write-ahead logging (journal_mode is "

@@ -42,7 +42,7 @@ public struct ArchiveOpenReport: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         var text = "archive \(path): schema v\(schemaVersion)"
         if !migrationsApplied.isEmpty { text += ", migrated to v\(migrationsApplied.map(String.init).joined(separator: ", v"))" }
-        text += ", quick_check \(Int(quickCheckDuration.milliseconds)) ms"
+        text += ", quick_check \(Int(quickCheckDuration.inMilliseconds)) ms"
         if let moved = corruptFileMovedTo {
             text += "; the previous file failed its check (\(corruptionDetail ?? "corrupt")) and was moved to \(moved); "
                 + "a fresh archive was started; check: the storage device (power cuts, worn SD card)"
@@ -215,7 +215,7 @@ final class ArchiveCheckpointer: @unchecked Sendable {
 
     init(path: String, busyTimeout: Duration, logger: Logger) throws {
         connection = try SQLiteConnection(path: path, mode: .readWrite(create: false))
-        connection.setBusyTimeout(milliseconds: Int32(busyTimeout.milliseconds))
+        connection.setBusyTimeout(milliseconds: Int32(busyTimeout.inMilliseconds))
         try connection.execute("PRAGMA synchronous = FULL")
         self.logger = logger
     }

@@ -55,11 +55,11 @@ struct ArchiveGroup: ParsableCommand {
                 }
             }
             defer { if fd != 1 { fsync(fd); close(fd) } }
-            let request = ExportRequest(from: start, to: end, meter: meter.map(MeterID.init), series: SeriesKind(rawValue: series)!,
+            let request = ExportRequest(from: start, to: end, meter: meter.map { MeterID($0) }, series: SeriesKind(rawValue: series)!,
                                         format: ExportFormat(rawValue: format)!)
             do {
                 let summary = try ArchiveExporter(reader: reader).export(request, toFileDescriptor: fd) { p in
-                    Output.progress(done: p.snapshotsDone, total: max(p.snapshotsDone, p.snapshotsTotal), suffix: "snapshots")
+                    Output.progress(done: p.snapshotsDone, total: max(p.snapshotsDone, p.snapshotsEstimated), suffix: "snapshots")
                 }
                 LogOutputLine.stderr("exported \(summary)")
             } catch {

@@ -51,10 +51,10 @@ struct Read: ParsableCommand {
             Output.error("no meter \"\(meter)\" in \(options.config); configured: \(setup.config.meters.prefix(10).map(\.id.rawValue).joined(separator: ", "))")
             throw ExitCode(ExitStatus.usage)
         }
-        let wanted = quantities.isEmpty ? nil : quantities.map(QuantityID.init)
+        let wanted: [QuantityID]? = quantities.isEmpty ? nil : quantities.map { QuantityID($0) }
         let snapshot: MeterSnapshot
         if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
-            do {
+            do throws(ControlFailure) {
                 snapshot = try client.call(ControlRequest(op: "read", meter: settings.id, quantities: wanted)).snapshot!
             } catch {
                 Output.error(error.description)
@@ -62,7 +62,7 @@ struct Read: ParsableCommand {
             }
         } else {
             let direct = DirectBus(setup: setup, bus: settings.bus)
-            switch direct.owner.readNow(meter: settings.id, quantities: wanted.map(Set.init)) {
+            switch direct.owner.readNow(meter: settings.id, quantities: wanted.map { Set($0) }) {
             case .success(let s): snapshot = s
             case .failure(let e):
                 Output.error(e.description)
@@ -118,7 +118,7 @@ struct Scan: ParsableCommand {
         let showProgress = !json
         let hits: [ScanHit]
         if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
-            do {
+            do throws(ControlFailure) {
                 hits = try client.call(ControlRequest(op: "scan", bus: name, from: from, to: to, timeoutMilliseconds: timeoutMs),
                                        timeout: .seconds(600)) { reply in
                     if showProgress, let p = reply.progress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }

@@ -2,6 +2,9 @@ import Agent
 import ArgumentParser
 import ConcentratorCore
 import Platform
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `concentrator config …`
 struct ConfigGroup: ParsableCommand {

@@ -30,14 +30,14 @@ struct Status: ParsableCommand {
                 Output.error("the agent is not running (no control socket at \(path)); start it with: systemctl start concentrator")
                 throw ExitCode(ExitStatus.unavailable)
             }
-            let status: AgentStatus
-            do {
-                guard let s = try client.call(ControlRequest(op: "status")).status else { throw ExitCode(ExitStatus.failure) }
-                status = s
-            } catch let failure as ControlFailure {
-                Output.error(failure.description)
+            let reply: ControlReply
+            do throws(ControlFailure) {
+                reply = try client.call(ControlRequest(op: "status"))
+            } catch {
+                Output.error(error.description)
                 throw ExitCode(ExitStatus.failure)
             }
+            guard let status = reply.status else { throw ExitCode(ExitStatus.failure) }
             if json {
                 LogOutputLine.stdout(JSONText.encode(status))
             } else {

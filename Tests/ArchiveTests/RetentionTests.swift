@@ -50,7 +50,7 @@ import TestSupport
         #expect(result.snapshotsRemoved == 840)
         #expect(result.eventsRemoved == 5 && result.auditEntriesRemoved == 5)
         #expect(result.steps == 11)
-        print("retention: \(result.steps) steps, longest \(result.longestStep.milliseconds) ms")
+        print("retention: \(result.steps) steps, longest \(result.longestStep.inMilliseconds) ms")
 
         let end = clock.now()
         let r = store.reader
@@ -87,7 +87,7 @@ import TestSupport
         // Day d's data was written while the clock showed day d (fill advances it afterwards), so the
         // window after 50 days starts at day 5.
         #expect(try store.reader.storedRange() == testOrigin.adding(seconds: 5 * Self.day)...testOrigin.adding(seconds: 50 * Self.day - 3600))
-        print("retention (daily): longest step \(longest.milliseconds) ms")
+        print("retention (daily): longest step \(longest.inMilliseconds) ms")
     }
 
     @Test func retentionMustBePositive() throws {
