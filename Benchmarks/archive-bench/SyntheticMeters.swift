@@ -20,7 +20,6 @@ struct SyntheticMeters {
         "reactive_energy_import", "reactive_energy_export", "apparent_energy_total",
     ]
 
-    let meterCount: Int
     let origin: Timestamp
     let schedule = IntervalSchedule(minutes: 60)
 

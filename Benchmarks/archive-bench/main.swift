@@ -36,7 +36,7 @@ let meterCount = option("--meters", 256)
 let days = option("--days", 45)
 let hourlyDays = min(days, option("--hourly-days", 5))
 let busCount = 4
-let data = SyntheticMeters(meterCount: meterCount, origin: Timestamp(seconds: 1_767_225_600))
+let data = SyntheticMeters(origin: Timestamp(seconds: 1_767_225_600))
 
 func elapsedMilliseconds(since start: ContinuousClock.Instant) -> Double { (ContinuousClock.now - start).inMilliseconds }
 
@@ -120,7 +120,7 @@ let oneInterval = must { try reader.snapshots(intervalStart: midDay) }.count
 let intervalQueryMs = elapsedMilliseconds(since: intervalStart)
 
 // 5. Retention: five more days pass; prune to 45 days and time each step.
-let (pruneStore, _) = must { try ArchiveStore.open(directory: directory, clock: SystemClock(), logger: logger) }
+let (pruneStore, reopen) = must { try ArchiveStore.open(directory: directory, clock: SystemClock(), logger: logger) }
 let pruneStart = ContinuousClock.now
 var pruned = PruneResult()
 repeat {
@@ -158,6 +158,7 @@ let report: [(String, String)] = [
     ("one_meter_45_days_query_ms", "\(rounded(percentile(meterQuerySamples, 0.5)))"),
     ("one_meter_45_days_rows", "\(meterRows)"),
     ("one_interval_all_meters_query_ms", "\(rounded(intervalQueryMs))"), ("one_interval_rows", "\(oneInterval)"),
+    ("open_quick_check_ms", "\(rounded(reopen.quickCheckDuration.milliseconds))"),
     ("prune_snapshots_removed", "\(pruned.snapshotsRemoved)"), ("prune_steps", "\(pruned.steps)"),
     ("prune_step_ms_max", "\(rounded(pruned.longestStep.inMilliseconds))"), ("prune_total_seconds", "\(rounded(pruneSeconds))"),
 ]

@@ -10,8 +10,6 @@ public enum ArchiveError: Error, Hashable, Sendable, CustomStringConvertible {
     case corruptRow(key: Int64, path: String, reason: SnapshotCodecError)
     /// The file was written by a newer agent with a schema this build does not know.
     case schemaTooNew(found: Int32, supported: Int32, path: String)
-    /// More distinct meters than the archive can number (32,767) were ever stored.
-    case meterNumbersExhausted(MeterID, path: String)
     /// The caller passed something the archive cannot store.
     case invalidInput(String)
     /// A file operation around the database failed (creating the directory, moving a corrupt file).
@@ -27,9 +25,6 @@ public enum ArchiveError: Error, Hashable, Sendable, CustomStringConvertible {
         case .schemaTooNew(let found, let supported, let path):
             return "archive: \(path) has schema version \(found) but this agent knows up to \(supported); "
                 + "check: the agent was downgraded; install the newer agent or move the archive aside"
-        case .meterNumbersExhausted(let meter, let path):
-            return "archive: cannot store meter \(meter): \(path) already numbers 32767 meters; "
-                + "check: meter identifiers in the config (they should be stable)"
         case .invalidInput(let what):
             return "archive: \(what)"
         case .file(let e):

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ConcentratorCore
+import Logging
 import Platform
 
 /// The steps of opening the writer connection: create the file with a tight mode, check it, move a
@@ -12,6 +13,7 @@ struct ArchiveOpening {
     let path: String
     let options: ArchiveOptions
     let clock: any WallClock
+    let logger: Logger
 
     func run() throws -> (ArchiveWriter, ArchiveOpenReport) {
         let started = ContinuousClock.now
@@ -26,7 +28,7 @@ struct ArchiveOpening {
         let connection = try SQLiteConnection(path: path, mode: .readWrite(create: true))
         try configure(connection)
         let applied = try ArchiveMigrations.apply(to: connection)
-        let writer = try ArchiveWriter(connection: connection, pruneRowsPerStep: options.pruneRowsPerStep)
+        let writer = try ArchiveWriter(connection: connection, pruneRowsPerStep: options.pruneRowsPerStep, logger: logger)
         let version = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
         let report = ArchiveOpenReport(path: path, schemaVersion: version, migrationsApplied: applied,
                                        corruptFileMovedTo: movedTo, corruptionDetail: detail,

@@ -110,7 +110,8 @@ public final class ArchiveReader: @unchecked Sendable {
         }
     }
 
-    /// The first and last stored interval start of `series`, or nil when none is stored.
+    /// The first and last stored interval start of `series`, or nil when none is stored. Scans from each
+    /// end of the table to the first row of the series: instant when both series are stored.
     public func storedRange(series: SeriesKind = .interval) throws(ArchiveError) -> ClosedRange<Timestamp>? {
         try locked("read stored range") {
             var first: Int64?

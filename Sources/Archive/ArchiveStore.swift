@@ -105,10 +105,17 @@ public final class ArchiveStore: @unchecked Sendable {
         do {
             try FileSystem.createDirectory(directory, mode: 0o700)
             let (writer, report) = try writerThread.runBlocking {
-                try ArchiveOpening(path: path, options: options, clock: clock).run()
+                try ArchiveOpening(path: path, options: options, clock: clock, logger: logger).run()
             }
-            let reader = try ArchiveReader(path: path)
-            let checkpointer = try ArchiveCheckpointer(path: path, busyTimeout: options.busyTimeout, logger: logger)
+            let reader: ArchiveReader
+            let checkpointer: ArchiveCheckpointer
+            do {
+                reader = try ArchiveReader(path: path)
+                checkpointer = try ArchiveCheckpointer(path: path, busyTimeout: options.busyTimeout, logger: logger)
+            } catch {
+                try? writerThread.runBlocking { writer.connection.close() }
+                throw error
+            }
             let store = ArchiveStore(path: path, writer: writer, writerThread: writerThread, reader: reader,
                                      checkpointer: checkpointer, options: options, logger: logger)
             if report.corruptFileMovedTo != nil { logger.error("\(report)") } else { logger.info("\(report)") }

@@ -1,4 +1,5 @@
 import ConcentratorCore
+import Logging
 import Platform
 
 /// The writer connection and its caches. Lives on the archive's writer thread only.
@@ -6,15 +7,17 @@ final class ArchiveWriter {
     let connection: SQLiteConnection
     /// Rows removed per retention transaction (see `ArchiveOptions.pruneRowsPerStep`).
     let pruneRowsPerStep: Int
+    private let logger: Logger
     private var meterNumbers: [MeterID: Int] = [:]
     private var nextMeterNumber = 1
     private var layoutIDs: [[QuantityID]: Int64] = [:]
     /// Frames in the write-ahead log after the last commit (from SQLite's WAL hook).
     private(set) var walFrames: Int32 = 0
 
-    init(connection: SQLiteConnection, pruneRowsPerStep: Int) throws {
+    init(connection: SQLiteConnection, pruneRowsPerStep: Int, logger: Logger) throws {
         self.connection = connection
         self.pruneRowsPerStep = pruneRowsPerStep
+        self.logger = logger
         try connection.withStatement("SELECT number, name FROM meters") { s in
             while try s.step() { meterNumbers[MeterID(s.text(1))] = Int(s.int64(0)) }
         }
@@ -27,56 +30,70 @@ final class ArchiveWriter {
 
     /// Stores `snapshots` in one transaction. A snapshot whose (meter, interval, series) is already
     /// stored is ignored: the first stored version wins, because it may already have been reported
-    /// or sent. Returns only after the transaction is durable.
-    func commit(_ snapshots: [MeterSnapshot], series: SeriesKind) throws -> ArchiveCommitResult {
-        var minutes: [Int64] = []
-        minutes.reserveCapacity(snapshots.count)
+    /// or sent. A snapshot the archive cannot store is rejected alone, with one log line; the others
+    /// are stored. Returns only after the transaction is durable.
+    func commit(_ snapshots: [MeterSnapshot], series: SeriesKind, source: String) throws -> ArchiveCommitResult {
+        var accepted: [(MeterSnapshot, Int64)] = []
+        var rejected: [RejectedSnapshot] = []
         for s in snapshots {
-            guard let minute = ReadingKey.exactMinute(s.intervalStart) else {
-                throw ArchiveError.invalidInput("snapshot of meter \(s.meter) starts at \(s.intervalStart), "
-                    + "which is not a whole minute after 1970; check: the interval schedule")
+            if let problem = Self.problem(with: s) {
+                rejected.append(RejectedSnapshot(meter: s.meter, intervalStart: s.intervalStart, reason: problem))
+            } else {
+                accepted.append((s, ReadingKey.exactMinute(s.intervalStart)!))
             }
-            let (offset, overflow) = s.gatewayTime.milliseconds.subtractingReportingOverflow(s.intervalStart.milliseconds)
-            guard !overflow, abs(offset) <= 1 << 60 else {
-                throw ArchiveError.invalidInput("snapshot of meter \(s.meter) for \(s.intervalStart) has gateway time "
-                    + "\(s.gatewayTime), too far from its interval; check: the gateway clock")
-            }
-            minutes.append(minute)
         }
-        guard !snapshots.isEmpty else { return ArchiveCommitResult(stored: 0, duplicates: []) }
         var newMeters: [MeterID: Int] = [:]
         var newLayouts: [[QuantityID]: Int64] = [:]
-        let result = try connection.transaction { () throws -> ArchiveCommitResult in
-            var stored = 0
-            var duplicates: [MeterID] = []
-            for (s, minute) in zip(snapshots, minutes) {
-                let number = try meterNumber(s.meter, adding: &newMeters)
-                let quantities = s.values.map(\.quantity)
-                let layout = try layoutID(quantities, adding: &newLayouts)
-                let payload = SnapshotRowPayload(
-                    gatewayOffsetMilliseconds: s.gatewayTime.milliseconds - s.intervalStart.milliseconds,
-                    meterTimeOffsetMilliseconds: s.meterTime.map { $0.milliseconds &- s.gatewayTime.milliseconds },
-                    clockUnsynced: s.clockUnsynced, slots: s.values.map(StoredValue.init))
-                let key = ReadingKey(minute: minute, series: series, meterNumber: number)
-                try connection.run("INSERT OR IGNORE INTO readings(key, layout, data) VALUES (?, ?, ?)",
-                                   [.integer(key.rawValue), .integer(layout), .blob(SnapshotCodec.encode(payload))])
-                if connection.changes == 1 { stored += 1 } else { duplicates.append(s.meter) }
+        var stored = 0
+        var duplicates: [MeterID] = []
+        if !accepted.isEmpty {
+            try connection.transaction {
+                for (s, minute) in accepted {
+                    guard let number = try meterNumber(s.meter, adding: &newMeters) else {
+                        rejected.append(RejectedSnapshot(meter: s.meter, intervalStart: s.intervalStart, reason:
+                            "the archive already numbers \(ReadingKey.maximumMeterNumber) meters; check: meter identifiers "
+                            + "in the config (they should be stable)"))
+                        continue
+                    }
+                    let layout = try layoutID(s.values.map(\.quantity), adding: &newLayouts)
+                    let payload = SnapshotRowPayload(
+                        gatewayOffsetMilliseconds: s.gatewayTime.milliseconds - s.intervalStart.milliseconds,
+                        meterTimeOffsetMilliseconds: s.meterTime.map { $0.milliseconds &- s.gatewayTime.milliseconds },
+                        clockUnsynced: s.clockUnsynced, slots: s.values.map(StoredValue.init))
+                    let key = ReadingKey(minute: minute, series: series, meterNumber: number)
+                    try connection.run("INSERT OR IGNORE INTO readings(key, layout, data) VALUES (?, ?, ?)",
+                                       [.integer(key.rawValue), .integer(layout), .blob(SnapshotCodec.encode(payload))])
+                    if connection.changes == 1 { stored += 1 } else { duplicates.append(s.meter) }
+                }
             }
-            return ArchiveCommitResult(stored: stored, duplicates: duplicates)
+            // Only now are the new numbers durable; a rolled-back transaction leaves the caches untouched.
+            meterNumbers.merge(newMeters) { old, _ in old }
+            layoutIDs.merge(newLayouts) { old, _ in old }
+            nextMeterNumber = max(nextMeterNumber, (newMeters.values.max() ?? 0) + 1)
         }
-        // Only now are the new numbers durable; a rolled-back transaction leaves the caches untouched.
-        meterNumbers.merge(newMeters) { old, _ in old }
-        layoutIDs.merge(newLayouts) { old, _ in old }
-        nextMeterNumber = max(nextMeterNumber, (newMeters.values.max() ?? 0) + 1)
-        return result
+        for r in rejected {
+            logger.error("archive: snapshot of meter \(r.meter) for \(r.intervalStart) from \(source) not stored: \(r.reason)")
+        }
+        return ArchiveCommitResult(stored: stored, duplicates: duplicates, rejected: rejected)
     }
 
-    private func meterNumber(_ meter: MeterID, adding new: inout [MeterID: Int]) throws -> Int {
+    /// Why `s` cannot be stored, or nil.
+    private static func problem(with s: MeterSnapshot) -> String? {
+        guard ReadingKey.exactMinute(s.intervalStart) != nil else {
+            return "its interval start is not a whole minute after 1970; check: the interval schedule"
+        }
+        let (offset, overflow) = s.gatewayTime.milliseconds.subtractingReportingOverflow(s.intervalStart.milliseconds)
+        guard !overflow, abs(offset) <= 1 << 60 else {
+            return "its gateway time \(s.gatewayTime) is too far from its interval; check: the gateway clock"
+        }
+        return nil
+    }
+
+    /// The meter's number, assigning the next one to a new meter; nil when all numbers are taken.
+    private func meterNumber(_ meter: MeterID, adding new: inout [MeterID: Int]) throws -> Int? {
         if let n = meterNumbers[meter] ?? new[meter] { return n }
         let n = nextMeterNumber + new.count
-        guard n <= ReadingKey.maximumMeterNumber else {
-            throw ArchiveError.meterNumbersExhausted(meter, path: connection.path)
-        }
+        guard n <= ReadingKey.maximumMeterNumber else { return nil }
         try connection.run("INSERT INTO meters(number, name) VALUES (?, ?)", [.integer(Int64(n)), .text(meter.rawValue)])
         new[meter] = n
         return n
@@ -97,6 +114,15 @@ public struct ArchiveCommitResult: Hashable, Sendable {
     public var stored: Int
     /// Meters whose snapshot for this interval and series was already stored (kept; the new one ignored).
     public var duplicates: [MeterID]
+    /// Snapshots that could not be stored (each logged once); the rest of the commit was stored.
+    public var rejected: [RejectedSnapshot]
+}
+
+/// A snapshot the archive refused, and why (the reason ends with what to check).
+public struct RejectedSnapshot: Hashable, Sendable {
+    public var meter: MeterID
+    public var intervalStart: Timestamp
+    public var reason: String
 }
 
 extension ArchiveWrite where Result == ArchiveCommitResult {
@@ -106,7 +132,7 @@ extension ArchiveWrite where Result == ArchiveCommitResult {
                               source: String) -> ArchiveWrite {
         let interval = snapshots.first.map { " interval \($0.intervalStart)" } ?? ""
         return ArchiveWrite("commit \(snapshots.count) \(series.rawValue) snapshots of \(source)\(interval)") {
-            try $0.commit(snapshots, series: series)
+            try $0.commit(snapshots, series: series, source: source)
         }
     }
 }

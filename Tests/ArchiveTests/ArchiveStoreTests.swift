@@ -36,6 +36,18 @@ import TestSupport
         #expect(try store.reader.snapshots(intervalStart: testOrigin) == [testSnapshot(meter: 1, hour: 0)])
     }
 
+    @Test func aStandaloneReaderReadsAClosedArchive() throws {
+        let dir = TemporaryDirectory("archive")
+        let (store, _) = try openStore(dir)
+        _ = try store.performBlocking(.commit([testSnapshot(meter: 1, hour: 0)], source: "bus1"))
+        store.close()
+        // The last connection's close folded and removed the log; a read-only reader still opens it.
+        let reader = try ArchiveReader(path: store.path)
+        #expect(try reader.snapshots(meter: "m1", from: testOrigin, to: testOrigin.adding(seconds: 60))
+            == [testSnapshot(meter: 1, hour: 0)])
+        reader.close()
+    }
+
     @Test func refusesAnArchiveFromANewerSchema() throws {
         let dir = TemporaryDirectory("archive")
         try FileManager.default.createDirectory(atPath: dir.path + "/state", withIntermediateDirectories: true)
@@ -65,7 +77,7 @@ import TestSupport
                      QuantityValue(quantity: "frequency", value: Double(Float(49.98))), QuantityValue(quantity: "active_energy_import", value: 12_345_678.91),
                      QuantityValue(quantity: "active_power_total", value: -1234.5), QuantityValue(quantity: "power_factor_total", value: .nan)])
         let result = try await store.perform(.commit([snapshot], source: "bus1"))
-        #expect(result == ArchiveCommitResult(stored: 1, duplicates: []))
+        #expect(result == ArchiveCommitResult(stored: 1, duplicates: [], rejected: []))
         let back = try await store.read { try $0.snapshots(intervalStart: start) }
         #expect(back.count == 1)
         let got = try #require(back.first)
@@ -85,8 +97,8 @@ import TestSupport
         second.values[0].value = 999
         let a = try store.performBlocking(.commit([first, testSnapshot(meter: 2, hour: 0)], source: "bus1"))
         let b = try store.performBlocking(.commit([second, testSnapshot(meter: 3, hour: 0)], source: "bus1"))
-        #expect(a == ArchiveCommitResult(stored: 2, duplicates: []))
-        #expect(b == ArchiveCommitResult(stored: 1, duplicates: ["m1"]))
+        #expect(a == ArchiveCommitResult(stored: 2, duplicates: [], rejected: []))
+        #expect(b == ArchiveCommitResult(stored: 1, duplicates: ["m1"], rejected: []))
         let rows = try store.reader.snapshots(intervalStart: testOrigin)
         #expect(rows.map(\.meter) == ["m1", "m2", "m3"])
         #expect(rows[0] == first)
@@ -144,19 +156,21 @@ import TestSupport
         #expect(one == (0..<400).map { testSnapshot(meter: 1, hour: $0) })
     }
 
-    @Test func rejectsIntervalStartsThatAreNotWholeMinutes() throws {
+    @Test func aSnapshotThatCannotBeStoredIsRejectedAloneWithOneLine() throws {
         let dir = TemporaryDirectory("archive")
         let log = CapturedLog()
         let (store, _) = try openStore(dir, log: log)
         defer { store.close() }
         var bad = testSnapshot(meter: 1, hour: 0)
         bad.intervalStart = bad.intervalStart.adding(milliseconds: 30_000)
-        let error = #expect(throws: ArchiveError.self) {
-            try store.performBlocking(.commit([testSnapshot(meter: 2, hour: 0), bad], source: "bus1"))
-        }
-        #expect(error?.description.contains("not a whole minute") == true)
+        let result = try store.performBlocking(.commit([testSnapshot(meter: 2, hour: 0), bad, testSnapshot(meter: 3, hour: 0)],
+                                                       source: "bus1"))
+        #expect(result.stored == 2)
+        #expect(result.rejected.map(\.meter) == ["m1"])
+        #expect(result.rejected.first?.reason.contains("not a whole minute") == true)
         #expect(log.errors.count == 1)
-        #expect(try store.reader.snapshots(intervalStart: testOrigin).isEmpty, "nothing of the rejected commit is stored")
+        #expect(log.errors.first?.contains("m1") == true && log.errors.first?.contains("bus1") == true)
+        #expect(try store.reader.snapshots(intervalStart: testOrigin).map(\.meter) == ["m2", "m3"])
     }
 
     @Test func aClosedStoreRefusesWork() throws {

@@ -34,6 +34,7 @@ public struct SnapshotRowPayload: Hashable, Sendable {
 
 /// Why stored snapshot bytes could not be decoded.
 public struct SnapshotCodecError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What was wrong with the bytes.
     public enum Reason: String, Hashable, Sendable {
         case truncated = "ends in the middle of a field"
         case badVarint = "holds a variable-length integer longer than 64 bits"
