@@ -158,7 +158,7 @@ let report: [(String, String)] = [
     ("one_meter_45_days_query_ms", "\(rounded(percentile(meterQuerySamples, 0.5)))"),
     ("one_meter_45_days_rows", "\(meterRows)"),
     ("one_interval_all_meters_query_ms", "\(rounded(intervalQueryMs))"), ("one_interval_rows", "\(oneInterval)"),
-    ("open_quick_check_ms", "\(rounded(reopen.quickCheckDuration.milliseconds))"),
+    ("open_quick_check_ms", "\(rounded(reopen.quickCheckDuration.inMilliseconds))"),
     ("prune_snapshots_removed", "\(pruned.snapshotsRemoved)"), ("prune_steps", "\(pruned.steps)"),
     ("prune_step_ms_max", "\(rounded(pruned.longestStep.inMilliseconds))"), ("prune_total_seconds", "\(rounded(pruneSeconds))"),
 ]
