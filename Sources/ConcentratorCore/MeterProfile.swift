@@ -94,6 +94,27 @@ public struct ModbusRegisterSpec: Hashable, Sendable {
     }
 
     public var registerCount: Int { type.registerCount }
+
+    /// The value in catalog units for a raw register number. A scale of 10^-k divides by 10^k, so
+    /// that 2302 × 0.1 gives 230.2 rather than 230.20000000000002 (the archive and exports show
+    /// clean decimals). Meters and the simulator both go through here.
+    public func value(fromRaw raw: Double) -> Double {
+        if scale < 1, scale > 0 {
+            let inverse = (1 / scale).rounded()
+            if abs(inverse * scale - 1) < 1e-12 { return raw / inverse }
+        }
+        return raw * scale
+    }
+
+    /// The raw register number for a value in catalog units (the inverse of `value(fromRaw:)`).
+    public func raw(fromValue value: Double) -> Double {
+        if scale < 1, scale > 0 {
+            let inverse = (1 / scale).rounded()
+            if abs(inverse * scale - 1) < 1e-12 { return value * inverse }
+        }
+        return value / scale
+    }
+
     /// The last register address the value occupies.
     public var lastAddress: Int { Int(address) + registerCount - 1 }
 }

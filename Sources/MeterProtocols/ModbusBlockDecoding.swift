@@ -2,7 +2,7 @@ import ConcentratorCore
 
 extension ModbusReadBlock {
     /// The values of this block's quantities from the registers the meter returned (as delivered by
-    /// `ModbusRTUFrame.decodeResponse`), in the catalog units: raw number × the profile's scale.
+    /// `ModbusRTUFrame.decodeResponse`), in the catalog units (`ModbusRegisterSpec.value(fromRaw:)`).
     ///
     /// Pure and total: a value that is NaN or infinite (before or after scaling), or that the
     /// profile's `notAvailableMarker` names, becomes `QuantityValue(error: .undecodableValue)`;
@@ -21,7 +21,7 @@ extension ModbusReadBlock {
                 if notAvailableMarker == .typeMaximum, raw == spec.type.maximumRawValue {
                     return QuantityValue(quantity: spec.quantity, error: .undecodableValue)
                 }
-                let value = raw * spec.scale
+                let value = spec.value(fromRaw: raw)
                 guard value.isFinite else { return QuantityValue(quantity: spec.quantity, error: .undecodableValue) }
                 return QuantityValue(quantity: spec.quantity, value: value)
             } catch {

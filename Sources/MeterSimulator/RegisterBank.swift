@@ -87,10 +87,10 @@ public struct ServedValue: Hashable, Sendable {
 
 extension ModbusRegisterSpec {
     /// The registers that carry `value` (in the catalog unit) and the value a client decodes from them:
-    /// `decode(registers) * scale`, so f32 rounding and integer scaling are included.
+    /// `value(fromRaw: decode(registers))`, so f32 rounding and integer scaling are included.
     func encodeServed(_ value: Double) -> (registers: [UInt16], served: Double) {
-        let registers = ModbusValueCodec.encode(value / scale, type: type, byteOrder: byteOrder, wordOrder: wordOrder)
+        let registers = ModbusValueCodec.encode(self.raw(fromValue: value), type: type, byteOrder: byteOrder, wordOrder: wordOrder)
         let raw = (try? ModbusValueCodec.decode(registers, type: type, byteOrder: byteOrder, wordOrder: wordOrder)) ?? 0
-        return (registers, raw * scale)
+        return (registers, self.value(fromRaw: raw))
     }
 }

@@ -139,9 +139,10 @@ import TestSupport
         #expect(abb.matches([0x4232, 0x3320]))
         #expect(abb.matches([0x4232, 0x3420]))
         #expect(!abb.matches([0x4232, 0x3120]))
-        // Carlo Gavazzi identification code 000Bh, input register: 71 = EM24DIN AV9/AV2.
+        // Carlo Gavazzi identification code 000Bh, read as a holding register (with function 04h that
+        // address is the second word of V L3-L1): 71 = EM24DIN AV9/AV2.
         let em24 = try Self.identification("carlo-gavazzi-em24")
-        #expect(em24.request(slave: 1) == ModbusRequest(slave: 1, pdu: .readInputRegisters(start: 0x000B, count: 1)))
+        #expect(em24.request(slave: 1) == ModbusRequest(slave: 1, pdu: .readHoldingRegisters(start: 0x000B, count: 1)))
         #expect(em24.matches([71]))
         #expect(!em24.matches([57]))
         // Finder: no model code, frequency 50.0 Hz (binary32 0x42480000) is plausible, 0 Hz and NaN are not.

@@ -11,17 +11,21 @@ public struct ServedLine: Sendable {
 
 /// Reads meter-sim's served log (JSON lines) so a test can compare what arrived with what was served.
 public enum ServedLogReader {
+    /// Uses JSONDecoder: Foundation's JSONSerialization parses doubles inexactly on Linux
+    /// (233.79104614257812 comes back as 233.79104614257804), which would break exact comparisons.
     public static func read(_ path: String) -> [ServedLine] {
-        readTextFile(path).split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-            var values: [String: Double] = [:]
-            for (k, v) in (object["values"] as? [String: Any]) ?? [:] {
-                if let n = v as? NSNumber { values[k] = n.doubleValue }
-            }
-            return ServedLine(timeMilliseconds: (object["t_ms"] as? NSNumber)?.int64Value ?? 0,
-                              slave: (object["slave"] as? NSNumber)?.intValue ?? -1,
-                              function: (object["function"] as? NSNumber)?.intValue ?? -1,
-                              values: values, fault: object["fault"] as? String)
+        struct Line: Decodable {
+            var t_ms: Int64?
+            var slave: Int
+            var function: Int
+            var values: [String: Double]?
+            var fault: String?
+        }
+        let decoder = JSONDecoder()
+        return readTextFile(path).split(separator: "\n").compactMap { text in
+            guard let line = try? decoder.decode(Line.self, from: Data(text.utf8)) else { return nil }
+            return ServedLine(timeMilliseconds: line.t_ms ?? 0, slave: line.slave, function: line.function,
+                              values: line.values ?? [:], fault: line.fault)
         }
     }
 
