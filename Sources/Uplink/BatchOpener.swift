@@ -1,6 +1,4 @@
 import ConcentratorCore
-import Crypto
-import FoundationEssentials
 
 /// Where the head-end looks up a device's registered Ed25519 public keys.
 public protocol DeviceKeyDirectory: Sendable {
@@ -57,9 +55,8 @@ public struct BatchOpener: Sendable {
         let payload: [UInt8]
         do {
             let info = batchSealingInfo(sealingKeyID: header.sealingKeyID, signingKeyID: header.signingKeyID)
-            var recipient = try HPKE.Recipient(privateKey: sealingKey.key, ciphersuite: .Curve25519_SHA256_ChachaPoly,
-                                               info: Data(info), encapsulatedKey: Data(sealed.encapsulatedKey))
-            payload = Array(try recipient.open(sealed.ciphertext, authenticating: sealed.headerBytes))
+            payload = try BatchHPKE.open(sealed.ciphertext, enc: sealed.encapsulatedKey, with: sealingKey, info: info,
+                                         aad: sealed.headerBytes)
         } catch {
             throw .cannotDecrypt(device: header.deviceID, sequence: header.sequence)
         }

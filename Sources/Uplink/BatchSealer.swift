@@ -1,6 +1,4 @@
 import ConcentratorCore
-import Crypto
-import FoundationEssentials
 
 /// Why a batch could not be sealed.
 public enum BatchSealError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -67,10 +65,7 @@ public struct BatchSealer: Sendable {
         let info = batchSealingInfo(sealingKeyID: headEndSealingKey.id, signingKeyID: signingKey.id)
         let enc: [UInt8], ciphertext: [UInt8]
         do {
-            var sender = try HPKE.Sender(recipientKey: headEndSealingKey.key, ciphersuite: .Curve25519_SHA256_ChachaPoly,
-                                         info: Data(info))
-            ciphertext = Array(try sender.seal(payload, authenticating: headerBytes))
-            enc = Array(sender.encapsulatedKey)
+            (enc, ciphertext) = try BatchHPKE.seal(payload, to: headEndSealingKey, info: info, aad: headerBytes)
         } catch {
             throw .sealingFailed
         }

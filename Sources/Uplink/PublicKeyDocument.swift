@@ -81,7 +81,7 @@ public struct PublicKeyDocument: Hashable, Sendable {
               role.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }) else {
             throw .malformed(path: path, reason: "\"role\" must be a lower-case word (sealing, ack, device, or a command role)")
         }
-        guard (algorithm == .x25519) == (role == "sealing" || role == "device") else {
+        guard role == "device" || (algorithm == .x25519) == (role == "sealing") else {
             throw .malformed(path: path, reason: "role \"\(role)\" does not fit an \(algorithm.rawValue) key")
         }
         let device = json["device"]?.stringValue

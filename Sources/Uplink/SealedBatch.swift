@@ -1,5 +1,6 @@
 import ConcentratorCore
 import Crypto
+import FoundationEssentials
 
 /// Why a received batch was refused. Each case says what to check; none carries key or body bytes.
 public enum BatchOpenError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -155,4 +156,21 @@ public enum BatchContent: Hashable, Sendable {
 /// signing key ids (8 bytes each).
 func batchSealingInfo(sealingKeyID: KeyID, signingKeyID: KeyID) -> [UInt8] {
     Array("concentrator/v1 batch".utf8) + sealingKeyID.bytes + signingKeyID.bytes
+}
+
+/// The one HPKE configuration batches use (RFC 9180): mode_base, DHKEM(X25519, HKDF-SHA256) 0x0020,
+/// HKDF-SHA256 0x0001, ChaCha20-Poly1305 0x0003, single-shot (sequence number 0).
+enum BatchHPKE {
+    static let ciphersuite = HPKE.Ciphersuite.Curve25519_SHA256_ChachaPoly
+
+    static func seal(_ plaintext: [UInt8], to key: AgreementPublicKey, info: [UInt8], aad: [UInt8]) throws -> (enc: [UInt8], ciphertext: [UInt8]) {
+        var sender = try HPKE.Sender(recipientKey: key.key, ciphersuite: ciphersuite, info: Data(info))
+        let ciphertext = try sender.seal(plaintext, authenticating: aad)
+        return (Array(sender.encapsulatedKey), Array(ciphertext))
+    }
+
+    static func open(_ ciphertext: [UInt8], enc: [UInt8], with key: AgreementPrivateKey, info: [UInt8], aad: [UInt8]) throws -> [UInt8] {
+        var recipient = try HPKE.Recipient(privateKey: key.key, ciphersuite: ciphersuite, info: Data(info), encapsulatedKey: Data(enc))
+        return Array(try recipient.open(ciphertext, authenticating: aad))
+    }
 }

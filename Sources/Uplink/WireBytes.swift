@@ -136,7 +136,7 @@ struct ByteReader {
     mutating func count(_ what: String, atMost limit: Int) throws(WireFormatError) -> Int {
         let start = offset
         let v = try varint(what)
-        guard v <= UInt64(limit) else { throw WireFormatError("\(what) \(v) exceeds the limit \(limit)", at: start) }
+        guard limit >= 0, v <= UInt64(limit) else { throw WireFormatError("\(what) \(v) exceeds the limit \(limit)", at: start) }
         return Int(v)
     }
 
