@@ -75,6 +75,8 @@ let package = Package(
         // Benchmarks print JSON; they never fail on timing.
         .executableTarget(name: "archive-bench", dependencies: ["Archive", "ConcentratorCore", "Platform"],
                           path: "Benchmarks/archive-bench"),
+        .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "ConcentratorCore", "Platform"],
+                          path: "Benchmarks/uplink-bench"),
 
         .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform"], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),

@@ -1,0 +1,30 @@
+/// The MQTT topics of one device, all under `concentrator/v1/<device>/`. Docs/mqtt-api.md, "Topics".
+public struct UplinkTopics: Hashable, Sendable {
+    public static let prefix = "concentrator/v1"
+
+    public let deviceID: String
+
+    /// `deviceID` must satisfy `DeviceIdentifier.isValid` (so it is one topic level).
+    public init?(deviceID: String) {
+        guard DeviceIdentifier.isValid(deviceID) else { return nil }
+        self.deviceID = deviceID
+    }
+
+    private func topic(_ leaf: String) -> String { "\(Self.prefix)/\(deviceID)/\(leaf)" }
+
+    /// Up, QoS 1: interval and profile batches.
+    public var batch: String { topic("batch") }
+    /// Up, QoS 1: event batches (sent before queued interval batches).
+    public var event: String { topic("event") }
+    /// Up, QoS 1, retained: the status document; the same topic carries the last will.
+    public var status: String { topic("status") }
+    /// Up, QoS 1: signed replies to commands.
+    public var reply: String { topic("reply") }
+    /// Down, QoS 1: signed commands from the head-end.
+    public var command: String { topic("cmd") }
+    /// Down, QoS 1: signed batch acks from the head-end.
+    public var ack: String { topic("ack") }
+
+    /// What a head-end subscribes to for all devices: `concentrator/v1/+/<leaf>`.
+    public static func allDevices(_ leaf: String) -> String { "\(prefix)/+/\(leaf)" }
+}
