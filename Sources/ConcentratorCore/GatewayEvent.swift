@@ -1,48 +1,73 @@
 /// Something that happened on the gateway worth telling the head-end right away: a meter going
-/// offline or coming back, a port lost, an interval missed, an archive problem.
+/// offline or coming back, a port lost, an interval missed, an archive problem, a command run.
+/// Stored in the archive's events table and sent in event batches (Docs/mqtt-api.md, "Event body").
 public struct GatewayEvent: Hashable, Sendable, Codable {
-    /// What kind of event. Stable numeric codes: they are stored and sent on the wire.
-    public enum Kind: UInt16, Hashable, Sendable, Codable, CaseIterable {
-        case agentStarted = 1
-        case agentStopping = 2
-        case meterOffline = 10
-        case meterOnline = 11
-        case meterError = 12
-        case portUnavailable = 20
-        case portRestored = 21
-        case intervalMissed = 30
-        case archiveError = 40
-        case archiveRecovered = 41
-        case retentionDroppedUnsent = 42
-        case configApplied = 50
-        case configRolledBack = 51
-        case commandExecuted = 60
-        case clockUnsynchronised = 70
+    /// What kind of event, as a stable numeric code (stored and sent on the wire; never reused).
+    /// A head-end that does not know a code keeps the event with its text.
+    public struct Kind: Hashable, Sendable, Codable, CustomStringConvertible {
+        public let rawValue: UInt16
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-        public var name: String {
-            switch self {
-            case .agentStarted: return "agent-started"
-            case .agentStopping: return "agent-stopping"
-            case .meterOffline: return "meter-offline"
-            case .meterOnline: return "meter-online"
-            case .meterError: return "meter-error"
-            case .portUnavailable: return "port-unavailable"
-            case .portRestored: return "port-restored"
-            case .intervalMissed: return "interval-missed"
-            case .archiveError: return "archive-error"
-            case .archiveRecovered: return "archive-recovered"
-            case .retentionDroppedUnsent: return "retention-dropped-unsent"
-            case .configApplied: return "config-applied"
-            case .configRolledBack: return "config-rolled-back"
-            case .commandExecuted: return "command-executed"
-            case .clockUnsynchronised: return "clock-unsynchronised"
-            }
+        public static let agentStarted = Kind(rawValue: 1)
+        public static let agentStopping = Kind(rawValue: 2)
+        /// A meter stopped answering.
+        public static let meterOffline = Kind(rawValue: 10)
+        /// A meter answers again.
+        public static let meterOnline = Kind(rawValue: 11)
+        /// A meter answers, but with errors (exceptions, undecodable values).
+        public static let meterError = Kind(rawValue: 12)
+        /// A meter reports an alarm of its own (tamper, cover open, phase loss).
+        public static let meterAlarm = Kind(rawValue: 13)
+        /// A bus's serial port disappeared or cannot be opened.
+        public static let portUnavailable = Kind(rawValue: 20)
+        public static let portRestored = Kind(rawValue: 21)
+        /// Interval boundaries passed without a snapshot (a cycle overran, or the clock jumped).
+        public static let intervalMissed = Kind(rawValue: 30)
+        public static let archiveError = Kind(rawValue: 40)
+        public static let archiveRecovered = Kind(rawValue: 41)
+        /// Retention removed data the head-end had not acknowledged.
+        public static let retentionDroppedUnsent = Kind(rawValue: 42)
+        /// Free space on the state file system is low.
+        public static let storageLow = Kind(rawValue: 43)
+        public static let configApplied = Kind(rawValue: 50)
+        public static let configRolledBack = Kind(rawValue: 51)
+        public static let commandExecuted = Kind(rawValue: 60)
+        public static let commandRejected = Kind(rawValue: 61)
+        public static let clockUnsynchronised = Kind(rawValue: 70)
+        public static let clockSynchronised = Kind(rawValue: 71)
+
+        /// Known kinds with their names, in code order.
+        public static let known: [(kind: Kind, name: String)] = [
+            (.agentStarted, "agent_started"), (.agentStopping, "agent_stopping"),
+            (.meterOffline, "meter_offline"), (.meterOnline, "meter_online"), (.meterError, "meter_error"),
+            (.meterAlarm, "meter_alarm"), (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
+            (.intervalMissed, "interval_missed"), (.archiveError, "archive_error"), (.archiveRecovered, "archive_recovered"),
+            (.retentionDroppedUnsent, "retention_dropped_unsent"), (.storageLow, "storage_low"),
+            (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
+            (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
+            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
+        ]
+
+        /// The kind with this name, if known.
+        public init?(name: String) {
+            guard let k = Self.known.first(where: { $0.name == name }) else { return nil }
+            self = k.kind
+        }
+
+        /// The name, or `kind_<code>` for a code this build does not know.
+        public var name: String { Self.known.first { $0.kind == self }?.name ?? "kind_\(rawValue)" }
+        public var description: String { name }
+
+        public init(from decoder: any Decoder) throws { rawValue = try decoder.singleValueContainer().decode(UInt16.self) }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(rawValue)
         }
     }
 
-    /// How serious it is.
-    public enum Severity: UInt8, Hashable, Sendable, Codable {
-        case info = 0, warning = 1, error = 2
+    /// How urgent an event is. Raw values are on the wire.
+    public enum Severity: UInt8, Hashable, Sendable, Codable, CaseIterable {
+        case info = 0, warning = 1, error = 2, critical = 3
     }
 
     public var time: Timestamp
@@ -50,7 +75,7 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
     public var severity: Severity
     public var bus: BusName?
     public var meter: MeterID?
-    /// One human-readable line; never a secret.
+    /// One human-readable line (at most 1024 UTF-8 bytes on the wire); never a secret.
     public var message: String
 
     public init(time: Timestamp, kind: Kind, severity: Severity, bus: BusName? = nil, meter: MeterID? = nil, message: String) {

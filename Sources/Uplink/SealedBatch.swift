@@ -126,7 +126,7 @@ public struct SealedBatch: Hashable, Sendable {
 /// The content of a batch: snapshots of one series, or events.
 public enum BatchContent: Hashable, Sendable {
     case snapshots(SeriesKind, interval: IntervalSchedule, [MeterSnapshot])
-    case events([UplinkEvent])
+    case events([GatewayEvent])
 
     var kind: BatchKind {
         switch self {

@@ -73,13 +73,15 @@ struct BodyCodecTests {
     @Test("event body round-trips, with and without meters")
     func eventsRoundTrip() throws {
         let events = Fixtures.vectorEvents + [
-            UplinkEvent(time: Timestamp(milliseconds: -1), kind: EventKind(rawValue: 999), severity: .critical, text: "ünïcödé ✓"),
-            UplinkEvent(time: Fixtures.hour, meter: "m-1", kind: .meterOnline, severity: .info),
+            GatewayEvent(time: Timestamp(milliseconds: -1), kind: GatewayEvent.Kind(rawValue: 999), severity: .critical,
+                         message: "ünïcödé ✓"),
+            GatewayEvent(time: Fixtures.hour, kind: .meterOnline, severity: .info, bus: "bus2", meter: "m-1", message: ""),
         ]
         let decoded = try EventBodyCodec.decode(try EventBodyCodec.encode(events))
         #expect(decoded == events)
         #expect(decoded[3].kind.description == "kind_999")
-        #expect(EventKind(name: "meter_offline") == .meterOffline)
+        #expect(GatewayEvent.Kind(name: "meter_offline") == .meterOffline)
+        #expect(decoded[4].bus == "bus2")
     }
 
     @Test("integer sequences round-trip extreme values under every predictor")

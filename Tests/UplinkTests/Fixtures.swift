@@ -47,13 +47,13 @@ enum Fixtures {
     ]
 
     /// The events of the documented event vector.
-    static let vectorEvents: [UplinkEvent] = [
-        UplinkEvent(time: hour.adding(seconds: 125), meter: "m-3", kind: .meterOffline, severity: .warning,
-                    text: "meter m-3 on bus1 stopped answering (no response for 3 cycles)"),
-        UplinkEvent(time: hour.adding(seconds: 126), meter: "m-4", kind: .meterOffline, severity: .warning,
-                    text: "meter m-4 on bus1 stopped answering (no response for 3 cycles)"),
-        UplinkEvent(time: hour.adding(seconds: 130), kind: .busUnavailable, severity: .alarm,
-                    text: "bus1: /dev/ttyRS485-1 stopped answering (no response for 3 cycles)"),
+    static let vectorEvents: [GatewayEvent] = [
+        GatewayEvent(time: hour.adding(seconds: 125), kind: .meterOffline, severity: .warning, bus: "bus1", meter: "m-3",
+                     message: "no usable answer: no response"),
+        GatewayEvent(time: hour.adding(seconds: 126), kind: .meterOffline, severity: .warning, bus: "bus1", meter: "m-4",
+                     message: "no usable answer: no response"),
+        GatewayEvent(time: hour.adding(seconds: 130), kind: .portUnavailable, severity: .error, bus: "bus1",
+                     message: "serial port /dev/ttyRS485-1: open: No such device"),
     ]
 
     /// A deterministic generator for robustness tests.
