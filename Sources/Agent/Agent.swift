@@ -39,27 +39,37 @@ public enum AgentStartError: Error, CustomStringConvertible {
 
 /// The running concentrator: one owner per bus, the archive, the control socket and the
 /// maintenance loop (retention, systemd status and watchdog).
-public final class Agent: @unchecked Sendable {
-    public let setup: AgentSetup
+public final class Agent: AgentControl, @unchecked Sendable {
     private let options: AgentOptions
     private let logger: Logger
     private let startedAt: Timestamp
     private let notifier: SystemdNotifier
     private var archive: ArchiveStore?
-    private var events: EventRecorder?
-    private var buses: [BusOwner] = []
+    private(set) var events: EventRecorder?
+    private var sink: ArchiveSnapshotSink?
     private var control: ControlServer?
     private let lock = ConditionLock()
     private var stopping = false
     private var maintenanceRunning = false
+    // Replaced together by a reload; read under `lock`.
+    private var currentSetup: AgentSetup
+    private var buses: [BusOwner] = []
+    /// Serialises reloads (a SIGHUP and a control request at once).
+    private let reloadLock = ConditionLock()
 
     public init(setup: AgentSetup, options: AgentOptions, logger: Logger) {
-        self.setup = setup
+        currentSetup = setup
         self.options = options
         self.logger = logger
         startedAt = options.clock.now()
         notifier = SystemdNotifier(environment: options.environment)
     }
+
+    /// The configuration in force.
+    public var setup: AgentSetup { lock.withLock { currentSetup } }
+
+    /// The bus owners in force.
+    var currentBuses: [BusOwner] { lock.withLock { buses } }
 
     /// Where the control socket lives.
     public var controlSocketPath: String {
@@ -68,6 +78,7 @@ public final class Agent: @unchecked Sendable {
 
     /// Opens the archive, starts every bus owner and the control socket.
     public func start() throws(AgentStartError) {
+        let setup = self.setup
         let device = setup.config.device
         do {
             try FileSystem.createDirectory(device.stateDirectory, mode: 0o700)
@@ -84,41 +95,95 @@ public final class Agent: @unchecked Sendable {
         archive = store
         let recorder = EventRecorder(archive: store, logger: logger)
         events = recorder
-        let sink = ArchiveSnapshotSink(archive: store)
-        let schedule = BusSchedule(archive: setup.config.archive, live: setup.config.polling.live)
-        let checkSync = options.checkClockSync
-        buses = setup.config.buses.map { bus in
-            BusOwner(settings: bus, meters: setup.meters(on: bus.name), schedule: schedule, clock: options.clock, sink: sink,
-                     logger: logger, clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true },
-                     onEvent: { recorder.record($0) })
-        }
-        let handler = ControlRequestHandler(buses: buses, setup: setup, events: recorder) { [weak self] in
-            self?.status() ?? AgentStatus(device: "", version: "", startedAt: Timestamp(milliseconds: 0),
-                                          now: Timestamp(milliseconds: 0), clockSynchronised: false, buses: [], archive: nil)
-        }
+        sink = ArchiveSnapshotSink(archive: store)
         do {
-            control = try ControlServer(path: controlSocketPath, handler: handler, logger: logger)
+            control = try ControlServer(path: controlSocketPath, handler: ControlRequestHandler(agent: self), logger: logger)
         } catch {
             store.close()
             throw .controlSocket(error)
         }
-        for bus in buses { bus.start() }
+        startBuses(setup)
         control?.start()
         recorder.record(GatewayEvent(time: options.clock.now(), kind: .agentStarted, severity: .info,
-                                     message: "concentrator \(ConcentratorVersion.current) started with \(setup.config.meters.count) meters on \(buses.count) buses"))
+                                     message: "concentrator \(ConcentratorVersion.current) started with \(setup.config.meters.count) meters on \(setup.config.buses.count) buses"))
         lock.withLock { maintenanceRunning = true }
         DedicatedThread.start(name: "maintenance") { [self] in maintain() }
-        logger.info("running: device \(device.id), \(buses.count) buses, \(setup.config.meters.count) meters, control socket \(controlSocketPath)")
+        logger.info("running: device \(device.id), \(setup.config.buses.count) buses, \(setup.config.meters.count) meters, control socket \(controlSocketPath)")
         notifier.ready(status: healthSummary())
     }
 
-    /// Starts, waits for SIGTERM/SIGINT, then stops gracefully. The caller must have blocked the
-    /// termination signals (`TerminationSignals.block()`) before any thread started.
+    /// Creates and starts one owner per configured bus.
+    private func startBuses(_ setup: AgentSetup) {
+        guard let sink, let recorder = events else { return }
+        let schedule = BusSchedule(archive: setup.config.archive, live: setup.config.polling.live)
+        let checkSync = options.checkClockSync
+        let owners = setup.config.buses.map { bus in
+            BusOwner(settings: bus, meters: setup.meters(on: bus.name), schedule: schedule, clock: options.clock, sink: sink,
+                     logger: logger, clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true },
+                     onEvent: { recorder.record($0) })
+        }
+        lock.withLock { buses = owners }
+        for bus in owners { bus.start() }
+    }
+
+    /// Stops every bus owner: each finishes its current transaction and stores what it read.
+    private func stopBuses() {
+        let owners = lock.withLock { () -> [BusOwner] in
+            defer { buses = [] }
+            return buses
+        }
+        for bus in owners where !bus.stop(timeout: .seconds(20)) {
+            logger.error("bus \(bus.name) did not stop within 20 s")
+        }
+    }
+
+    /// Starts, then serves signals until SIGTERM/SIGINT: SIGHUP reloads the configuration. The
+    /// caller must have blocked the signals (`TerminationSignals.block()`) before any thread started.
     public func run() throws(AgentStartError) {
         try start()
-        let signal = TerminationSignals.wait()
-        logger.notice("\(TerminationSignals.name(signal)) received; stopping")
+        while true {
+            let signal = TerminationSignals.wait()
+            if signal == TerminationSignals.reloadSignal {
+                switch reload() {
+                case .success(let summary): logger.notice("SIGHUP: \(summary)")
+                case .failure(let failure): logger.error("SIGHUP: configuration not applied: \(failure.message)")
+                }
+                continue
+            }
+            logger.notice("\(TerminationSignals.name(signal)) received; stopping")
+            break
+        }
         stop()
+    }
+
+    /// Re-reads the configuration file. If it is valid, the buses restart with it (each finishing
+    /// its transaction and storing what it read first); if not, nothing changes and every problem is
+    /// returned. The device id and the state and runtime directories need a restart.
+    func reload() -> Result<String, ControlFailure> {
+        reloadLock.withLock {
+            let old = setup
+            let new: AgentSetup
+            do throws(AgentSetupError) {
+                new = try AgentSetup.load(configPath: old.configPath)
+            } catch {
+                return .failure(ControlFailure(code: "invalid-config", message: error.description))
+            }
+            let (a, b) = (old.config.device, new.config.device)
+            guard a.id == b.id, a.stateDirectory == b.stateDirectory, a.runtimeDirectory == b.runtimeDirectory else {
+                return .failure(ControlFailure(code: "restart-required",
+                                               message: "device id, state or runtime directory changed; restart the agent to apply"))
+            }
+            if new.config == old.config {
+                return .success("configuration unchanged")
+            }
+            stopBuses()
+            lock.withLock { currentSetup = new }
+            startBuses(new)
+            let summary = "configuration applied: \(new.config.buses.count) buses, \(new.config.meters.count) meters (was \(old.config.buses.count) buses, \(old.config.meters.count) meters)"
+            events?.record(GatewayEvent(time: options.clock.now(), kind: .configApplied, severity: .info, message: summary))
+            logger.notice("\(summary)")
+            return .success(summary)
+        }
     }
 
     /// Stops gracefully: no new control requests, each bus finishes its current transaction and
@@ -132,9 +197,7 @@ public final class Agent: @unchecked Sendable {
         notifier.stopping()
         events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info, message: "stopping"))
         control?.stop()
-        for bus in buses where !bus.stop(timeout: .seconds(20)) {
-            logger.error("bus \(bus.name) did not stop within 20 s")
-        }
+        stopBuses()
         lock.lock()
         while maintenanceRunning { lock.wait(for: .milliseconds(100)) }
         lock.unlock()
@@ -152,12 +215,12 @@ public final class Agent: @unchecked Sendable {
         }
         return AgentStatus(device: setup.config.device.id, version: ConcentratorVersion.current, startedAt: startedAt,
                            now: options.clock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
-                           buses: buses.map { $0.status() }, archive: archiveStatus)
+                           buses: currentBuses.map { $0.status() }, archive: archiveStatus)
     }
 
     /// One line for systemd's STATUS=.
     func healthSummary() -> String {
-        let statuses = buses.map { $0.status() }
+        let statuses = currentBuses.map { $0.status() }
         let online = statuses.reduce(0) { $0 + $1.metersOnline }
         let total = statuses.reduce(0) { $0 + $1.meters.count }
         let portsDown = statuses.filter { !$0.portOpen }.count
@@ -193,7 +256,7 @@ public final class Agent: @unchecked Sendable {
             if let interval = notifier.watchdogInterval, ContinuousClock.now >= nextWatchdog {
                 // WATCHDOG=1 only while every bus loop made progress recently: a hung bus thread
                 // leads systemd to restart the agent.
-                let stuck = buses.filter { ContinuousClock.now - $0.lastProgress > interval / 2 }
+                let stuck = currentBuses.filter { ContinuousClock.now - $0.lastProgress > interval / 2 }
                 if stuck.isEmpty {
                     notifier.watchdog()
                     if withheld { logger.notice("all bus loops progress again; watchdog pings resumed") }

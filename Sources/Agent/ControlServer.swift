@@ -70,31 +70,40 @@ final class ControlServer: @unchecked Sendable {
     }
 }
 
+/// What the control socket needs from the running agent (which may reload its configuration, so
+/// buses and setup are read at each request).
+protocol AgentControl: AnyObject, Sendable {
+    var currentBuses: [BusOwner] { get }
+    var setup: AgentSetup { get }
+    var events: EventRecorder? { get }
+    func status() -> AgentStatus
+    /// Re-reads the configuration file and applies it; the failure lists every problem.
+    func reload() -> Result<String, ControlFailure>
+}
+
 /// Answers control requests against the running agent.
 final class ControlRequestHandler: @unchecked Sendable {
-    private let buses: [BusOwner]
-    private let setup: AgentSetup
-    private let events: EventRecorder
-    private let statusProvider: @Sendable () -> AgentStatus
+    private unowned let agent: any AgentControl
 
-    init(buses: [BusOwner], setup: AgentSetup, events: EventRecorder, status: @escaping @Sendable () -> AgentStatus) {
-        self.buses = buses
-        self.setup = setup
-        self.events = events
-        statusProvider = status
-    }
+    init(agent: any AgentControl) { self.agent = agent }
 
     /// Answers `request` through `send(reply, fromBusThread)`, which returns false once the client
     /// has gone. Final replies are sent from the connection thread; scan progress from the bus thread.
     func handle(_ request: ControlRequest, send: @escaping @Sendable (ControlReply, Bool) -> Bool) {
         let reply: (ControlReply) -> Void = { _ = send($0, false) }
+        let buses = agent.currentBuses
         switch request.op {
         case "ping":
             reply(ControlReply())
         case "status":
-            reply(ControlReply(status: statusProvider()))
+            reply(ControlReply(status: agent.status()))
         case "events":
-            reply(ControlReply(events: events.newest(request.limit ?? 50)))
+            reply(ControlReply(events: agent.events?.newest(request.limit ?? 50) ?? []))
+        case "reload":
+            switch agent.reload() {
+            case .success(let summary): reply(ControlReply(message: summary))
+            case .failure(let failure): reply(ControlReply(error: failure))
+            }
         case "read":
             guard let meter = request.meter else { return reply(failure("bad-request", "read needs \"meter\"")) }
             guard let bus = buses.first(where: { $0.owns(meter) }) else {
@@ -123,7 +132,7 @@ final class ControlRequestHandler: @unchecked Sendable {
             guard (1...247).contains(from), (from...247).contains(to) else {
                 return reply(failure("bad-request", "scan range must lie within 1–247 (got \(from)–\(to))"))
             }
-            let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
+            let profiles = agent.setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
             let timeout = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 250))
             let cancellation = CancellationFlag()
             let result = bus.scan(addresses: UInt8(from)...UInt8(to), profiles: profiles, timeout: timeout,
@@ -136,7 +145,7 @@ final class ControlRequestHandler: @unchecked Sendable {
             case .failure(let e): reply(failure(e))
             }
         default:
-            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events"))
+            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, reload"))
         }
     }
 

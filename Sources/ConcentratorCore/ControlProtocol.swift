@@ -1,6 +1,7 @@
 /// A request on the agent's local control socket (`<runtime dir>/control.sock`): one JSON object
 /// per line. The CLI and the installer's console use it so that the agent stays the only master
-/// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`.
+/// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`, `reload` (re-read
+/// the configuration file and apply it, or answer every problem and keep the running one).
 public struct ControlRequest: Hashable, Sendable, Codable {
     public var op: String
     public var meter: MeterID?
@@ -54,9 +55,12 @@ public struct ControlReply: Hashable, Sendable, Codable {
     public var scan: [ScanHit]?
     public var relayConnected: Bool?
     public var events: [GatewayEvent]?
+    /// A one-line outcome for people (for example what a reload changed).
+    public var message: String?
 
     public init(done: Bool = true, error: ControlFailure? = nil, progress: ScanProgress? = nil, status: AgentStatus? = nil,
-                snapshot: MeterSnapshot? = nil, scan: [ScanHit]? = nil, relayConnected: Bool? = nil, events: [GatewayEvent]? = nil) {
+                snapshot: MeterSnapshot? = nil, scan: [ScanHit]? = nil, relayConnected: Bool? = nil, events: [GatewayEvent]? = nil,
+                message: String? = nil) {
         self.done = done
         self.error = error
         self.progress = progress
@@ -65,5 +69,6 @@ public struct ControlReply: Hashable, Sendable, Codable {
         self.scan = scan
         self.relayConnected = relayConnected
         self.events = events
+        self.message = message
     }
 }

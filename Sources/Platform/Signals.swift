@@ -22,6 +22,9 @@ public enum TerminationSignals {
         return received
     }
 
+    /// The signal that asks for a configuration reload (SIGHUP).
+    public static let reloadSignal = SIGHUP
+
     /// Sends SIGTERM to this process (used to stop `wait()` from another thread).
     public static func raiseTerminate() { kill(getpid(), SIGTERM) }
 
