@@ -7,6 +7,7 @@ packages=(
   pkg-config
   libmodbus-dev libserialport-dev libsqlite3-dev libmosquitto-dev libzstd-dev  # C libraries
   mosquitto mosquitto-clients   # the MQTT broker the tests and the demo start on loopback
+  openssl                       # certificates for the MQTT TLS tests
   socat tmux sqlite3            # PTY plumbing, the console tests' terminal, archive inspection
   python3 python3-jsonschema    # validating Docs/config.schema.json in the tests
   systemd                       # systemd-analyze verify for the unit files

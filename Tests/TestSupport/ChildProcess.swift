@@ -24,6 +24,13 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = FileHandle.nullDevice
+        // A child inherits the spawning thread's signal mask, and Swift's pool threads block most
+        // signals: a child started from one would ignore SIGTERM. Spawn with nothing blocked.
+        var nothingBlocked = sigset_t()
+        var previousMask = sigset_t()
+        sigemptyset(&nothingBlocked)
+        pthread_sigmask(SIG_SETMASK, &nothingBlocked, &previousMask)
+        defer { pthread_sigmask(SIG_SETMASK, &previousMask, nil) }
         try process.run()
     }
 
