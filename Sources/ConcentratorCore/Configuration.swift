@@ -6,14 +6,18 @@ public struct ConcentratorConfig: Hashable, Sendable {
     public var meters: [MeterSettings]
     public var archive: ArchiveSettings
     public var polling: PollingSettings
+    /// The MQTT uplink to the head-end; nil = archive only.
+    public var uplink: UplinkSettings?
 
     public init(device: DeviceSettings, buses: [BusSettings], meters: [MeterSettings],
-                archive: ArchiveSettings = ArchiveSettings(), polling: PollingSettings = PollingSettings()) {
+                archive: ArchiveSettings = ArchiveSettings(), polling: PollingSettings = PollingSettings(),
+                uplink: UplinkSettings? = nil) {
         self.device = device
         self.buses = buses
         self.meters = meters
         self.archive = archive
         self.polling = polling
+        self.uplink = uplink
     }
 
     public func meters(on bus: BusName) -> [MeterSettings] { meters.filter { $0.bus == bus } }

@@ -51,6 +51,7 @@ public enum ConfigurationLoader {
             ConfigurationSection(key: "meters", required: true, read: readMeters),
             ConfigurationSection(key: "archive", required: false, read: readArchive),
             ConfigurationSection(key: "polling", required: false, read: readPolling),
+            ConfigurationSection(key: "uplink", required: false, read: readUplink),
         ]
     }
 
@@ -128,9 +129,10 @@ struct ConfigurationDraft {
     var meterProfiles: [String] = []
     var archive = ArchiveSettings()
     var polling = PollingSettings()
+    var uplink: UplinkSettings?
 
     var config: ConcentratorConfig? {
-        device.map { ConcentratorConfig(device: $0, buses: buses, meters: meters, archive: archive, polling: polling) }
+        device.map { ConcentratorConfig(device: $0, buses: buses, meters: meters, archive: archive, polling: polling, uplink: uplink) }
     }
 }
 

@@ -35,7 +35,7 @@ private func bus(_ more: String, name: String = "bus1", device: String = "/dev/t
 let badConfigs: [BadConfig] = [
     // Unknown keys, at every level.
     BadConfig("unknown top-level key", F.document(extra: #""logging": {}"#),
-              ExpectedIssue("$.logging", "unknown key", "archive, buses, device, meters, polling")),
+              ExpectedIssue("$.logging", "unknown key", "archive, buses, device, meters, polling, uplink")),
     BadConfig("unknown device key", F.document(device: #"{"id": "gw-1", "name": "x"}"#),
               ExpectedIssue("$.device.name", "unknown key", "id, profileDirectories, runtimeDirectory, stateDirectory")),
     BadConfig("unknown bus key", F.document(buses: bus(#", "speed": 9600"#)),
@@ -152,6 +152,21 @@ let badConfigs: [BadConfig] = [
               ExpectedIssue("$.polling.live.quantities", "missing required key")),
     BadConfig("live period zero", F.document(extra: #""polling": {"live": {"periodSeconds": 0, "quantities": ["frequency"]}}"#),
               ExpectedIssue("$.polling.live.periodSeconds", "out of range", "1–3600")),
+    // The uplink section.
+    BadConfig("uplink without broker and keys", F.document(extra: #""uplink": {}"#),
+              ExpectedIssue("$.uplink.broker", "missing required key"), ExpectedIssue("$.uplink.headEndKeys", "missing required key")),
+    BadConfig("broker port out of range", F.document(extra: #""uplink": {"broker": {"host": "mqtt.example.net", "port": 70000}, "headEndKeys": ["/etc/k.json"]}"#),
+              ExpectedIssue("$.uplink.broker.port", "out of range", "1–65535")),
+    BadConfig("password inline", F.document(extra: #""uplink": {"broker": {"host": "mqtt.example.net", "password": "hunter2"}, "headEndKeys": ["/etc/k.json"]}"#),
+              ExpectedIssue("$.uplink.broker.password", "do not belong", "passwordFile")),
+    BadConfig("client certificate without its key", F.document(extra: #""uplink": {"broker": {"host": "h", "tls": {"certificateFile": "/etc/c.pem"}}, "headEndKeys": ["/etc/k.json"]}"#),
+              ExpectedIssue("$.uplink.broker.tls", "certificateFile and keyFile go together")),
+    BadConfig("relative head-end key path", F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["keys/k.json"]}"#),
+              ExpectedIssue("$.uplink.headEndKeys[0]", "not an absolute path")),
+    BadConfig("unknown drain order", F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["/k.json"], "drain": {"order": "random"}}"#),
+              ExpectedIssue("$.uplink.drain.order", "not one of the allowed values", "oldest-first, newest-first")),
+    BadConfig("wildcard in the topic prefix", F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["/k.json"], "topicPrefix": "a/+/b"}"#),
+              ExpectedIssue("$.uplink.topicPrefix", "not a usable topic prefix")),
 ]
 
 @Suite struct ConfigurationRejectionTests {

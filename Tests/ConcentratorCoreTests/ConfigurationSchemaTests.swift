@@ -25,7 +25,7 @@ private typealias F = ConfigurationFixtures
         "duplicate key", "duplicate meter id", "duplicate bus name", "two buses on one port", "two meters on one address",
         "65 meters on one bus", "unknown bus", "unknown profile", "DLMS meter with a Modbus profile", "IEC meter",
         "timeout min above max", "timeout min above the default max", "profile interval not dividing the interval",
-        "live quantity no meter reads",
+        "live quantity no meter reads", "client certificate without its key",
     ]
 
     private func schema() throws -> JSONValue { try JSONParser.parse(try F.read(F.schemaPath)) }
@@ -104,6 +104,11 @@ private typealias F = ConfigurationFixtures
             (["$defs", "hdlcAddress"], L.hdlcAddressRange),
             (["$defs", "archive", "properties", "retentionDays"], L.retentionDaysRange),
             (["$defs", "polling", "properties", "live", "properties", "periodSeconds"], L.livePeriodRange),
+            (["$defs", "broker", "properties", "port"], L.portRange),
+            (["$defs", "broker", "properties", "keepaliveSeconds"], L.keepaliveRange),
+            (["$defs", "broker", "properties", "sessionExpirySeconds"], L.sessionExpiryRange),
+            (["$defs", "uplink", "properties", "drain", "properties", "maxBytesPerSecond"], L.drainRateRange),
+            (["$defs", "uplink", "properties", "acknowledgementTimeoutSeconds"], L.acknowledgementTimeoutRange),
         ]
         for (pointer, range) in ranges {
             #expect(node(schema, pointer + ["minimum"])?.intValue == range.lowerBound, "\(pointer.joined(separator: "/"))")
@@ -112,6 +117,7 @@ private typealias F = ConfigurationFixtures
         let counts: [([String], ClosedRange<Int>)] = [
             (["properties", "buses"], L.busCountRange),
             (["$defs", "polling", "properties", "live", "properties", "quantities"], L.liveQuantityCountRange),
+            (["$defs", "uplink", "properties", "headEndKeys"], L.headEndKeyCountRange),
         ]
         for (pointer, range) in counts {
             #expect(node(schema, pointer + ["minItems"])?.intValue == range.lowerBound, "\(pointer.joined(separator: "/"))")
@@ -161,6 +167,13 @@ private typealias F = ConfigurationFixtures
             (["$defs", "archive", "properties", "retentionDays"], "\(archive.retentionDays)"),
             (["$defs", "polling", "properties", "live", "properties", "periodSeconds"],
              "\(ConfigurationLoader.defaultLivePeriodSeconds)"),
+            (["$defs", "uplink", "properties", "topicPrefix"], q(UplinkSettings.defaultTopicPrefix)),
+            (["$defs", "uplink", "properties", "drain", "properties", "maxBytesPerSecond"], "\(DrainSettings().maxBytesPerSecond)"),
+            (["$defs", "uplink", "properties", "drain", "properties", "order"], q(DrainSettings().order.rawValue)),
+            (["$defs", "uplink", "properties", "acknowledgementTimeoutSeconds"],
+             "\(UplinkSettings(broker: BrokerSettings(host: "h"), headEndKeyFiles: []).acknowledgementTimeoutSeconds)"),
+            (["$defs", "broker", "properties", "keepaliveSeconds"], "\(BrokerSettings(host: "h").keepaliveSeconds)"),
+            (["$defs", "broker", "properties", "sessionExpirySeconds"], "\(BrokerSettings(host: "h").sessionExpirySeconds)"),
         ]
         for (pointer, value) in expected {
             let found = node(schema, pointer + ["default"]).map { JSONWriter.render($0, pretty: false) }
@@ -190,6 +203,13 @@ private typealias F = ConfigurationFixtures
             (["$defs", "polling"], F.document(extra: #""polling": {"zzz": 1}"#), "$.polling"),
             (["$defs", "polling", "properties", "live"],
              F.document(extra: #""polling": {"live": {"quantities": ["frequency"], "zzz": 1}}"#), "$.polling.live"),
+            (["$defs", "uplink"], F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["/k"], "zzz": 1}"#), "$.uplink"),
+            (["$defs", "broker"], F.document(extra: #""uplink": {"broker": {"host": "h", "zzz": 1}, "headEndKeys": ["/k"]}"#),
+             "$.uplink.broker"),
+            (["$defs", "brokerTLS"], F.document(extra: #""uplink": {"broker": {"host": "h", "tls": {"zzz": 1}}, "headEndKeys": ["/k"]}"#),
+             "$.uplink.broker.tls"),
+            (["$defs", "uplink", "properties", "drain"],
+             F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["/k"], "drain": {"zzz": 1}}"#), "$.uplink.drain"),
         ]
         for level in levels {
             let issues = try #require(F.issues(level.text), "\(level.path)")
@@ -205,6 +225,8 @@ private typealias F = ConfigurationFixtures
             (["$defs", "bus"], F.document(buses: "[{}]"), "$.buses[0]"),
             (["$defs", "meter"], F.document(meters: ["{}"]), "$.meters[0]"),
             (["$defs", "polling", "properties", "live"], F.document(extra: #""polling": {"live": {}}"#), "$.polling.live"),
+            (["$defs", "uplink"], F.document(extra: #""uplink": {}"#), "$.uplink"),
+            (["$defs", "broker"], F.document(extra: #""uplink": {"broker": {}, "headEndKeys": ["/k"]}"#), "$.uplink.broker"),
         ]
         for level in required {
             let issues = F.issues(level.text) ?? []
