@@ -31,8 +31,10 @@ final class ArchiveWriter {
     /// Stores `snapshots` in one transaction. A snapshot whose (meter, interval, series) is already
     /// stored is ignored: the first stored version wins, because it may already have been reported
     /// or sent. A snapshot the archive cannot store is rejected alone, with one log line; the others
-    /// are stored. Returns only after the transaction is durable.
-    func commit(_ snapshots: [MeterSnapshot], series: SeriesKind, source: String) throws -> ArchiveCommitResult {
+    /// are stored. With `outbox`, an outbox entry reporting the snapshots is enqueued in the same
+    /// transaction when anything new was stored (so no stored snapshot is ever left unreported, and no
+    /// entry reports nothing). Returns only after the transaction is durable.
+    func commit(_ snapshots: [MeterSnapshot], series: SeriesKind, source: String, outbox: OutboxItem? = nil) throws -> ArchiveCommitResult {
         var accepted: [(MeterSnapshot, Int64)] = []
         var rejected: [RejectedSnapshot] = []
         for s in snapshots {
@@ -46,6 +48,7 @@ final class ArchiveWriter {
         var newLayouts: [[QuantityID]: Int64] = [:]
         var stored = 0
         var duplicates: [MeterID] = []
+        var outboxSequence: Int64?
         if !accepted.isEmpty {
             try connection.transaction {
                 for (s, minute) in accepted {
@@ -65,6 +68,7 @@ final class ArchiveWriter {
                                        [.integer(key.rawValue), .integer(layout), .blob(SnapshotCodec.encode(payload))])
                     if connection.changes == 1 { stored += 1 } else { duplicates.append(s.meter) }
                 }
+                if stored > 0, let outbox { outboxSequence = try insertOutbox(outbox) }
             }
             // Only now are the new numbers durable; a rolled-back transaction leaves the caches untouched.
             meterNumbers.merge(newMeters) { old, _ in old }
@@ -74,7 +78,7 @@ final class ArchiveWriter {
         for r in rejected {
             logger.error("archive: snapshot of meter \(r.meter) for \(r.intervalStart) from \(source) not stored: \(r.reason)")
         }
-        return ArchiveCommitResult(stored: stored, duplicates: duplicates, rejected: rejected)
+        return ArchiveCommitResult(stored: stored, duplicates: duplicates, rejected: rejected, outboxSequence: outboxSequence)
     }
 
     /// Why `s` cannot be stored, or nil.
@@ -116,6 +120,8 @@ public struct ArchiveCommitResult: Hashable, Sendable {
     public var duplicates: [MeterID]
     /// Snapshots that could not be stored (each logged once); the rest of the commit was stored.
     public var rejected: [RejectedSnapshot]
+    /// The sequence of the outbox entry enqueued with the snapshots, if one was.
+    public var outboxSequence: Int64?
 }
 
 /// A snapshot the archive refused, and why (the reason ends with what to check).
@@ -129,10 +135,10 @@ extension ArchiveWrite where Result == ArchiveCommitResult {
     /// Stores one bus's snapshots of one interval in one transaction. `source` (a bus name) appears in
     /// the error line if it fails.
     public static func commit(_ snapshots: [MeterSnapshot], series: SeriesKind = .interval,
-                              source: String) -> ArchiveWrite {
+                              source: String, outbox: OutboxItem? = nil) -> ArchiveWrite {
         let interval = snapshots.first.map { " interval \($0.intervalStart)" } ?? ""
         return ArchiveWrite("commit \(snapshots.count) \(series.rawValue) snapshots of \(source)\(interval)") {
-            try $0.commit(snapshots, series: series, source: source)
+            try $0.commit(snapshots, series: series, source: source, outbox: outbox)
         }
     }
 }

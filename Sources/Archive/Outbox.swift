@@ -9,15 +9,18 @@ public struct OutboxItem: Hashable, Sendable {
     public var priority: Int
     /// The interval starts the payload covers (half-open), when it carries readings.
     public var intervals: Range<Timestamp>?
+    /// The sealed batch; or, while `sealed` is false, the recipe the uplink seals it from.
     public var payload: [UInt8]
+    public var sealed: Bool
 
     public init(created: Timestamp, kind: String, priority: Int = 0, intervals: Range<Timestamp>? = nil,
-                payload: [UInt8]) {
+                payload: [UInt8], sealed: Bool = true) {
         self.created = created
         self.kind = kind
         self.priority = priority
         self.intervals = intervals
         self.payload = payload
+        self.sealed = sealed
     }
 }
 
@@ -43,15 +46,39 @@ public enum OutboxOrder: Sendable {
 extension ArchiveWrite where Result == Int64 {
     /// Stores `item` and returns its sequence number, once durable.
     public static func enqueueOutbox(_ item: OutboxItem) -> ArchiveWrite {
-        ArchiveWrite("enqueue \(item.kind) in the outbox") { writer in
+        ArchiveWrite("enqueue \(item.kind) in the outbox") { writer in try writer.insertOutbox(item) }
+    }
+}
+
+extension ArchiveWriter {
+    /// Inserts an outbox row (inside the caller's transaction, if any) and returns its sequence.
+    func insertOutbox(_ item: OutboxItem) throws -> Int64 {
+        try connection.run("""
+            INSERT INTO outbox(created, kind, priority, interval_from, interval_to, payload, sealed)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.integer(item.created.milliseconds), .text(item.kind), .integer(Int64(item.priority)),
+                  item.intervals.map { .integer($0.lowerBound.milliseconds) } ?? .null,
+                  item.intervals.map { .integer($0.upperBound.milliseconds) } ?? .null, .blob(item.payload),
+                  .integer(item.sealed ? 1 : 0)])
+        return connection.lastInsertRowID
+    }
+}
+
+extension ArchiveWrite where Result == [Int64] {
+    /// Drops unacknowledged entries whose data ended before `cutoff` (it fell out of the archive's
+    /// retention). Returns their sequences, so the caller can log and report the loss.
+    public static func dropOutbox(endingBefore cutoff: Timestamp) -> ArchiveWrite {
+        ArchiveWrite("drop outbox entries older than the retention") { writer in
             let c = writer.connection
-            try c.run("""
-                INSERT INTO outbox(created, kind, priority, interval_from, interval_to, payload)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, [.integer(item.created.milliseconds), .text(item.kind), .integer(Int64(item.priority)),
-                      item.intervals.map { .integer($0.lowerBound.milliseconds) } ?? .null,
-                      item.intervals.map { .integer($0.upperBound.milliseconds) } ?? .null, .blob(item.payload)])
-            return c.lastInsertRowID
+            var dropped: [Int64] = []
+            try c.transaction {
+                try c.withStatement("SELECT sequence FROM outbox WHERE interval_to IS NOT NULL AND interval_to <= ?") { s in
+                    try s.bind([.integer(cutoff.milliseconds)])
+                    while try s.step() { dropped.append(s.int64(0)) }
+                }
+                try c.run("DELETE FROM outbox WHERE interval_to IS NOT NULL AND interval_to <= ?", [.integer(cutoff.milliseconds)])
+            }
+            return dropped
         }
     }
 }
@@ -62,6 +89,15 @@ extension ArchiveWrite where Result == Bool {
     public static func acknowledgeOutbox(sequence: Int64) -> ArchiveWrite {
         ArchiveWrite("acknowledge outbox entry \(sequence)") { writer in
             try writer.connection.run("DELETE FROM outbox WHERE sequence = ?", [.integer(sequence)])
+            return writer.connection.changes == 1
+        }
+    }
+
+    /// Replaces an unsealed entry's recipe with its sealed batch. False if it is gone or already sealed.
+    public static func sealOutbox(sequence: Int64, payload: [UInt8]) -> ArchiveWrite {
+        ArchiveWrite("seal outbox entry \(sequence)") { writer in
+            try writer.connection.run("UPDATE outbox SET payload = ?, sealed = 1 WHERE sequence = ? AND sealed = 0",
+                                      [.blob(payload), .integer(sequence)])
             return writer.connection.changes == 1
         }
     }
@@ -77,8 +113,17 @@ extension ArchiveWrite where Result == Bool {
 }
 
 extension ArchiveReader {
-    /// Up to `limit` unacknowledged entries, in `order`.
+    /// Up to `limit` sealed, unacknowledged entries (ready to send), in `order`.
     public func outboxPending(limit: Int, order: OutboxOrder = .oldestFirst) throws(ArchiveError) -> [OutboxEntry] {
+        try outboxEntries(sealed: true, limit: limit, order: order)
+    }
+
+    /// Up to `limit` entries still waiting to be sealed, oldest first.
+    public func outboxUnsealed(limit: Int) throws(ArchiveError) -> [OutboxEntry] {
+        try outboxEntries(sealed: false, limit: limit, order: .oldestFirst)
+    }
+
+    private func outboxEntries(sealed: Bool, limit: Int, order: OutboxOrder) throws(ArchiveError) -> [OutboxEntry] {
         let orderBy: String
         switch order {
         case .oldestFirst: orderBy = "sequence"
@@ -88,16 +133,16 @@ extension ArchiveReader {
         return try locked("list the outbox") { () throws -> [OutboxEntry] in
             try connection.withStatement("""
                 SELECT sequence, created, kind, priority, interval_from, interval_to, payload, attempts, last_attempt
-                FROM outbox ORDER BY \(orderBy) LIMIT ?
+                FROM outbox WHERE sealed = ? ORDER BY \(orderBy) LIMIT ?
                 """) { (s: SQLiteStatement) throws -> [OutboxEntry] in
-                try s.bind([.integer(Int64(max(0, limit)))])
+                try s.bind([.integer(sealed ? 1 : 0), .integer(Int64(max(0, limit)))])
                 var out: [OutboxEntry] = []
                 while try s.step() {
                     let from = s.optionalInt64(4)
                     let to = s.optionalInt64(5)
                     let intervals = from.flatMap { f in to.map { t in Timestamp(milliseconds: f)..<Timestamp(milliseconds: max(f, t)) } }
                     let item = OutboxItem(created: Timestamp(milliseconds: s.int64(1)), kind: s.text(2),
-                                          priority: Int(s.int64(3)), intervals: intervals, payload: s.blob(6))
+                                          priority: Int(s.int64(3)), intervals: intervals, payload: s.blob(6), sealed: sealed)
                     out.append(OutboxEntry(sequence: s.int64(0), item: item, attempts: Int(s.int64(7)),
                                            lastAttempt: s.optionalInt64(8).map(Timestamp.init(milliseconds:))))
                 }

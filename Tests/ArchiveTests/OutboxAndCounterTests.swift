@@ -87,3 +87,48 @@ import TestSupport
         #expect(try await store.read { try $0.auditEntries(from: testOrigin, to: testOrigin.adding(seconds: 1)) } == [a])
     }
 }
+
+/// The two-step outbox: entries enqueued with their snapshots, sealed later by the uplink.
+@Suite struct OutboxSealingTests {
+    func recipe(hour: Int) -> OutboxItem {
+        OutboxItem(created: testOrigin, kind: "interval", intervals: testOrigin.adding(seconds: hours(hour))..<testOrigin.adding(seconds: hours(hour + 1)),
+                   payload: Array("recipe \(hour)".utf8), sealed: false)
+    }
+
+    @Test func aCommitEnqueuesItsEntryInTheSameTransactionOnlyWhenSomethingNewWasStored() async throws {
+        let dir = TemporaryDirectory("outbox-seal")
+        let (store, _) = try openStore(dir)
+        defer { store.close() }
+        let snapshots = [testSnapshot(meter: 1, hour: 0), testSnapshot(meter: 2, hour: 0)]
+        let first = try await store.perform(.commit(snapshots, source: "bus1", outbox: recipe(hour: 0)))
+        #expect(first.stored == 2)
+        let sequence = try #require(first.outboxSequence)
+        // The same snapshots again: nothing new, so no second entry reports them.
+        let again = try await store.perform(.commit(snapshots, source: "bus1", outbox: recipe(hour: 0)))
+        #expect(again.stored == 0 && again.outboxSequence == nil)
+        #expect(try await store.read { try $0.outboxDepth() } == 1)
+        // Unsealed entries are not ready to send.
+        #expect(try await store.read { try $0.outboxPending(limit: 10) }.isEmpty)
+        let unsealed = try await store.read { try $0.outboxUnsealed(limit: 10) }
+        #expect(unsealed.map(\.sequence) == [sequence] && unsealed[0].item.payload == Array("recipe 0".utf8))
+        #expect(try await store.perform(.sealOutbox(sequence: sequence, payload: [1, 2, 3])))
+        #expect(try await store.perform(.sealOutbox(sequence: sequence, payload: [9])) == false, "sealed once, never again")
+        let pending = try await store.read { try $0.outboxPending(limit: 10) }
+        #expect(pending.map(\.item.payload) == [[1, 2, 3]] && pending[0].item.sealed)
+        #expect(try await store.read { try $0.outboxUnsealed(limit: 10) }.isEmpty)
+    }
+
+    @Test func entriesOlderThanTheRetentionAreDroppedAndReported() async throws {
+        let dir = TemporaryDirectory("outbox-drop")
+        let (store, _) = try openStore(dir)
+        defer { store.close() }
+        let old = try await store.perform(.enqueueOutbox(recipe(hour: 0)))
+        let young = try await store.perform(.enqueueOutbox(recipe(hour: 10)))
+        let events = try await store.perform(.enqueueOutbox(OutboxItem(created: testOrigin, kind: "events", payload: [1])))
+        let dropped = try await store.perform(.dropOutbox(endingBefore: testOrigin.adding(seconds: hours(5))))
+        #expect(dropped == [old])
+        let left = try await store.read { try $0.outboxUnsealed(limit: 10) }.map(\.sequence)
+        #expect(left.contains(young))
+        #expect(try await store.read { try $0.outboxPending(limit: 10) }.map(\.sequence) == [events], "entries without intervals stay")
+    }
+}

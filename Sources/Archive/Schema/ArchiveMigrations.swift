@@ -63,6 +63,12 @@ public enum ArchiveMigrations {
             ) STRICT;
             CREATE INDEX audit_by_time ON audit(time);
             """),
+        ArchiveMigration(version: 2, summary: "outbox entries sealed later by the uplink", sql: """
+            -- An entry is enqueued in the same transaction as the snapshots it reports, with a recipe
+            -- as payload (sealed = 0); the uplink seals it once, with its sequence, and stores the
+            -- sealed bytes (sealed = 1), so every resend is byte-identical.
+            ALTER TABLE outbox ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1 CHECK (sealed IN (0, 1));
+            """),
     ]
 
     /// The newest schema version this build knows.
