@@ -62,7 +62,7 @@ let package = Package(
 
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Uplink",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [

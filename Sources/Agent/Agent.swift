@@ -3,6 +3,7 @@ import Bus
 import ConcentratorCore
 import Logging
 import Platform
+import Uplink
 
 /// How the agent runs: its clock (virtual in tests and the demo), where the control socket goes,
 /// and the process environment (NOTIFY_SOCKET, WATCHDOG_USEC).
@@ -40,14 +41,21 @@ public enum AgentStartError: Error, CustomStringConvertible {
 /// The running concentrator: one owner per bus, the archive, the control socket and the
 /// maintenance loop (retention, systemd status and watchdog).
 public final class Agent: AgentControl, @unchecked Sendable {
-    private let options: AgentOptions
-    private let logger: Logger
+    let options: AgentOptions
+    let logger: Logger
     private let startedAt: Timestamp
     private let notifier: SystemdNotifier
     private var archive: ArchiveStore?
     private(set) var events: EventRecorder?
     private var sink: ArchiveSnapshotSink?
     private var control: ControlServer?
+    private var deviceKeys: DeviceKeys?
+    /// Replaced by a reload that changes the uplink settings; read under `lock`.
+    private var currentUplink: UplinkService?
+    var uplink: UplinkService? {
+        get { lock.withLock { currentUplink } }
+        set { lock.withLock { currentUplink = newValue } }
+    }
     private let lock = ConditionLock()
     private var stopping = false
     private var maintenanceRunning = false
@@ -95,7 +103,14 @@ public final class Agent: AgentControl, @unchecked Sendable {
         archive = store
         let recorder = EventRecorder(archive: store, logger: logger)
         events = recorder
-        sink = ArchiveSnapshotSink(archive: store)
+        deviceKeys = Self.deviceKeys(stateDirectory: device.stateDirectory, logger: logger)
+        let snapshotSink = ArchiveSnapshotSink(archive: store, schedules: Self.schedules(setup.config.archive),
+                                               reportsToUplink: setup.config.uplink != nil)
+        sink = snapshotSink
+        uplink = makeUplink(setup, keys: deviceKeys, archive: store)
+        let service = uplink
+        snapshotSink.onEnqueued = { service?.workArrived() }
+        recorder.addListener { [weak self] in self?.uplink?.enqueue(event: $0) }
         do {
             control = try ControlServer(path: controlSocketPath, handler: ControlRequestHandler(agent: self), logger: logger)
         } catch {
@@ -178,6 +193,16 @@ public final class Agent: AgentControl, @unchecked Sendable {
             }
             stopBuses()
             lock.withLock { currentSetup = new }
+            if new.config.uplink != old.config.uplink, let archive {
+                // The uplink restarts with the new broker or keys; what it had not sent stays queued.
+                uplink?.stopBlocking()
+                let snapshotSink = ArchiveSnapshotSink(archive: archive, schedules: Self.schedules(new.config.archive),
+                                                       reportsToUplink: new.config.uplink != nil)
+                uplink = makeUplink(new, keys: deviceKeys, archive: archive)
+                let service = uplink
+                snapshotSink.onEnqueued = { service?.workArrived() }
+                sink = snapshotSink
+            }
             startBuses(new)
             let summary = "configuration applied: \(new.config.buses.count) buses, \(new.config.meters.count) meters (was \(old.config.buses.count) buses, \(old.config.meters.count) meters)"
             events?.record(GatewayEvent(time: options.clock.now(), kind: .configApplied, severity: .info, message: summary))
@@ -198,6 +223,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info, message: "stopping"))
         control?.stop()
         stopBuses()
+        uplink?.stopBlocking()
         lock.lock()
         while maintenanceRunning { lock.wait(for: .milliseconds(100)) }
         lock.unlock()
@@ -215,7 +241,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
         return AgentStatus(device: setup.config.device.id, version: ConcentratorVersion.current, startedAt: startedAt,
                            now: options.clock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
-                           buses: currentBuses.map { $0.status() }, archive: archiveStatus)
+                           buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState())
     }
 
     /// One line for systemd's STATUS=.
@@ -245,6 +271,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
                         logger.info("retention: removed \(r.snapshotsRemoved) snapshots, \(r.eventsRemoved) events, \(r.auditEntriesRemoved) audit entries in \(r.steps) steps (longest \(Int(r.longestStep.inMilliseconds)) ms)")
                     }
                     nextPrune = r.complete ? now.adding(seconds: 600) : now.adding(seconds: 5)
+                    dropExpiredOutbox(now: now, archive: archive, retentionDays: setup.config.archive.retentionDays)
                 } catch {
                     nextPrune = now.adding(seconds: 600)
                 }
@@ -256,13 +283,14 @@ public final class Agent: AgentControl, @unchecked Sendable {
             if let interval = notifier.watchdogInterval, ContinuousClock.now >= nextWatchdog {
                 // WATCHDOG=1 only while every bus loop made progress recently: a hung bus thread
                 // leads systemd to restart the agent.
-                let stuck = currentBuses.filter { ContinuousClock.now - $0.lastProgress > interval / 2 }
+                var stuck = currentBuses.filter { ContinuousClock.now - $0.lastProgress > interval / 2 }.map(\.name.rawValue)
+                if let uplink, ContinuousClock.now - uplink.lastProgress > interval / 2 { stuck.append("uplink") }
                 if stuck.isEmpty {
                     notifier.watchdog()
                     if withheld { logger.notice("all bus loops progress again; watchdog pings resumed") }
                     withheld = false
                 } else if !withheld {
-                    logger.error("bus \(stuck.map(\.name.rawValue).joined(separator: ", ")) made no progress for \(interval / 2); withholding the watchdog ping so systemd restarts the agent")
+                    logger.error("\(stuck.joined(separator: ", ")) made no progress for \(interval / 2); withholding the watchdog ping so systemd restarts the agent")
                     withheld = true
                 }
                 nextWatchdog = .now + interval / 4

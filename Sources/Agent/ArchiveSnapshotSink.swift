@@ -1,15 +1,34 @@
 import Archive
 import Bus
 import ConcentratorCore
+import Uplink
 
-/// Stores bus snapshots in the archive: one durable transaction per bus snapshot per series.
-final class ArchiveSnapshotSink: SnapshotSink {
+/// Stores bus snapshots in the archive: one durable transaction per bus snapshot per series. With
+/// an uplink, the same transaction enqueues the outbox entry that will report them, so a stored
+/// snapshot is never left unreported, even across a crash.
+final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
     let archive: ArchiveStore
+    private let schedules: [SeriesKind: IntervalSchedule]
+    private let reportsToUplink: Bool
+    /// Called after a commit that enqueued an outbox entry.
+    var onEnqueued: @Sendable () -> Void = {}
 
-    init(archive: ArchiveStore) { self.archive = archive }
+    init(archive: ArchiveStore, schedules: [SeriesKind: IntervalSchedule], reportsToUplink: Bool) {
+        self.archive = archive
+        self.schedules = schedules
+        self.reportsToUplink = reportsToUplink
+    }
 
     func store(bus: BusName, series: SeriesKind, intervalStart: Timestamp, snapshots: [MeterSnapshot]) throws {
-        _ = try archive.performBlocking(.commit(snapshots, series: series, source: "bus \(bus)"))
+        var outbox: OutboxItem?
+        if reportsToUplink, let schedule = schedules[series] {
+            let end = intervalStart.adding(milliseconds: schedule.lengthMilliseconds)
+            let recipe = BatchRecipe.snapshots(series: series, from: intervalStart, to: end, meters: snapshots.map(\.meter), backfill: false)
+            outbox = OutboxItem(created: snapshots.map(\.gatewayTime).max() ?? intervalStart, kind: recipe.outboxKind,
+                                priority: recipe.priority, intervals: intervalStart..<end, payload: recipe.encoded(), sealed: false)
+        }
+        let result = try archive.performBlocking(.commit(snapshots, series: series, source: "bus \(bus)", outbox: outbox))
+        if result.outboxSequence != nil { onEnqueued() }
     }
 
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID> {

@@ -118,6 +118,16 @@ extension ArchiveReader {
         try outboxEntries(sealed: true, limit: limit, order: order)
     }
 
+    /// The sealed payload of entry `sequence`, or nil if it is gone (acknowledged) or not sealed yet.
+    public func outboxSealedPayload(sequence: Int64) throws(ArchiveError) -> [UInt8]? {
+        try locked("read an outbox entry") { () throws -> [UInt8]? in
+            try connection.withStatement("SELECT payload FROM outbox WHERE sequence = ? AND sealed = 1") { (s: SQLiteStatement) throws -> [UInt8]? in
+                try s.bind([.integer(sequence)])
+                return try s.step() ? s.blob(0) : nil
+            }
+        }
+    }
+
     /// Up to `limit` entries still waiting to be sealed, oldest first.
     public func outboxUnsealed(limit: Int) throws(ArchiveError) -> [OutboxEntry] {
         try outboxEntries(sealed: false, limit: limit, order: .oldestFirst)

@@ -141,9 +141,11 @@ public struct AgentStatus: Hashable, Sendable, Codable {
     public var clockSynchronised: Bool
     public var buses: [BusStatus]
     public var archive: ArchiveStatus?
+    /// Nil when no uplink is configured.
+    public var uplink: UplinkState?
 
     public init(device: String, version: String, startedAt: Timestamp, now: Timestamp, clockSynchronised: Bool,
-                buses: [BusStatus], archive: ArchiveStatus?) {
+                buses: [BusStatus], archive: ArchiveStatus?, uplink: UplinkState? = nil) {
         self.device = device
         self.version = version
         self.startedAt = startedAt
@@ -151,6 +153,7 @@ public struct AgentStatus: Hashable, Sendable, Codable {
         self.clockSynchronised = clockSynchronised
         self.buses = buses
         self.archive = archive
+        self.uplink = uplink
     }
 }
 
@@ -168,5 +171,38 @@ public struct ArchiveStatus: Hashable, Sendable, Codable {
         self.newestInterval = newestInterval
         self.oldestInterval = oldestInterval
         self.lastError = lastError
+    }
+}
+
+/// The uplink's state: connection, outbox, acknowledgements.
+public struct UplinkState: Hashable, Sendable, Codable {
+    public var broker: String
+    public var connected: Bool
+    public var lastConnected: Timestamp?
+    /// When the head-end last acknowledged a batch.
+    public var lastAcknowledged: Timestamp?
+    public var lastError: String?
+    /// Unacknowledged outbox entries (sealed or waiting to be sealed).
+    public var outboxDepth: Int
+    /// Published batches waiting for the head-end's ack.
+    public var inFlight: Int
+    public var oldestUnacknowledgedInterval: Timestamp?
+    public var lastSequence: Int64?
+    /// Unacknowledged entries dropped because their data fell out of the retention (since start).
+    public var droppedUnsent: Int
+
+    public init(broker: String, connected: Bool = false, lastConnected: Timestamp? = nil, lastAcknowledged: Timestamp? = nil,
+                lastError: String? = nil, outboxDepth: Int = 0, inFlight: Int = 0, oldestUnacknowledgedInterval: Timestamp? = nil,
+                lastSequence: Int64? = nil, droppedUnsent: Int = 0) {
+        self.broker = broker
+        self.connected = connected
+        self.lastConnected = lastConnected
+        self.lastAcknowledged = lastAcknowledged
+        self.lastError = lastError
+        self.outboxDepth = outboxDepth
+        self.inFlight = inFlight
+        self.oldestUnacknowledgedInterval = oldestUnacknowledgedInterval
+        self.lastSequence = lastSequence
+        self.droppedUnsent = droppedUnsent
     }
 }

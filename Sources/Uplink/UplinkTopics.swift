@@ -1,16 +1,19 @@
-/// The MQTT topics of one device, all under `concentrator/v1/<device>/`. Docs/mqtt-api.md, "Topics".
+/// The MQTT topics of one device, all under `<prefix>/<device>/` (prefix `concentrator/v1` unless the
+/// configuration says otherwise). Docs/mqtt-api.md, "Topics".
 public struct UplinkTopics: Hashable, Sendable {
     public static let prefix = "concentrator/v1"
 
     public let deviceID: String
+    public let topicPrefix: String
 
     /// `deviceID` must satisfy `DeviceIdentifier.isValid` (so it is one topic level).
-    public init?(deviceID: String) {
+    public init?(deviceID: String, prefix: String = UplinkTopics.prefix) {
         guard DeviceIdentifier.isValid(deviceID) else { return nil }
         self.deviceID = deviceID
+        topicPrefix = prefix
     }
 
-    private func topic(_ leaf: String) -> String { "\(Self.prefix)/\(deviceID)/\(leaf)" }
+    private func topic(_ leaf: String) -> String { "\(topicPrefix)/\(deviceID)/\(leaf)" }
 
     /// Up, QoS 1: interval and profile batches.
     public var batch: String { topic("batch") }
@@ -26,5 +29,5 @@ public struct UplinkTopics: Hashable, Sendable {
     public var ack: String { topic("ack") }
 
     /// What a head-end subscribes to for all devices: `concentrator/v1/+/<leaf>`.
-    public static func allDevices(_ leaf: String) -> String { "\(prefix)/+/\(leaf)" }
+    public static func allDevices(_ leaf: String, prefix: String = UplinkTopics.prefix) -> String { "\(prefix)/+/\(leaf)" }
 }

@@ -1,0 +1,204 @@
+import Archive
+import ConcentratorCore
+import Crypto
+import FoundationEssentials
+import Logging
+import Platform
+
+/// Why the uplink cannot start with its configuration.
+public enum UplinkSetupError: Error, CustomStringConvertible {
+    case keys(KeyFileError)
+    case secretFile(FileError)
+    case settings(MQTTError)
+    case deviceID(String)
+
+    public var description: String {
+        switch self {
+        case .keys(let e): return "head-end keys: \(e)"
+        case .secretFile(let e): return "uplink secret file: \(e)"
+        case .settings(let e): return "uplink settings: \(e)"
+        case .deviceID(let id): return "device id \(id) cannot be used in MQTT topics"
+        }
+    }
+}
+
+/// The device side of the uplink: seals outbox entries, publishes them to the broker at a bounded
+/// rate, and deletes each one only when the head-end's signed ack for exactly that batch arrives
+/// (rule 5: a broker PUBACK is not enough). Unacknowledged batches are resent, byte-identical, after
+/// a reconnect or when the ack does not come in time. Events go first. A retained status document
+/// and a last will tell the head-end whether the device is online.
+public final class UplinkService: @unchecked Sendable {
+    public let settings: UplinkSettings
+    let deviceID: String
+    let topics: UplinkTopics
+    let archive: ArchiveStore
+    let headEnd: HeadEndKeys
+    let clock: any WallClock
+    let logger: Logger
+    let client: MQTTClient
+    let sealer: OutboxSealer
+    let busHealth: @Sendable () -> [UplinkStatusDocument.Bus]
+    let startedAt: Timestamp
+
+    // Shared state, guarded by `lock`.
+    let lock = ConditionLock()
+    var inFlight: [Int64: (digest: [UInt8], sentAt: ContinuousClock.Instant)] = [:]
+    /// Entries the head-end rejected: not resent before this time.
+    var heldUntil: [Int64: ContinuousClock.Instant] = [:]
+    var workPending = true
+    var pendingEvents: [GatewayEvent] = []
+    var stopped = false
+    var progress = ContinuousClock.now
+    var state: UplinkState
+    var tasks: [Task<Void, Never>] = []
+
+    /// Published batches awaiting the head-end's ack at once, at most.
+    static let window = 32
+
+    public init(settings: UplinkSettings, deviceID: String, keys: DeviceKeys, archive: ArchiveStore,
+                schedules: [SeriesKind: IntervalSchedule], clock: any WallClock, logger: Logger,
+                busHealth: @escaping @Sendable () -> [UplinkStatusDocument.Bus]) throws(UplinkSetupError) {
+        self.settings = settings
+        self.deviceID = deviceID
+        guard let topics = UplinkTopics(deviceID: deviceID, prefix: settings.topicPrefix) else { throw .deviceID(deviceID) }
+        self.topics = topics
+        self.archive = archive
+        self.clock = clock
+        var log = logger
+        log[metadataKey: "uplink"] = .string(settings.broker.host)
+        self.logger = log
+        self.busHealth = busHealth
+        startedAt = clock.now()
+        do { headEnd = try HeadEndKeys.load(paths: settings.headEndKeyFiles) } catch { throw .keys(error) }
+        let sealer: BatchSealer
+        do {
+            sealer = try BatchSealer(deviceID: deviceID, signingKey: keys.signing, headEndSealingKey: headEnd.sealingKey)
+        } catch {
+            throw .keys(.malformed(path: "head-end sealing key", reason: "\(error)"))
+        }
+        self.sealer = OutboxSealer(archive: archive, sealer: sealer, schedules: schedules, logger: log)
+        let mqtt = try Self.clientSettings(settings, deviceID: deviceID, topics: topics)
+        do { try mqtt.validate() } catch { throw .settings(error) }
+        client = MQTTClient(settings: mqtt, logger: log)
+        state = UplinkState(broker: mqtt.brokerAddress)
+    }
+
+    static func clientSettings(_ s: UplinkSettings, deviceID: String, topics: UplinkTopics) throws(UplinkSetupError) -> MQTTClientSettings {
+        let b = s.broker
+        var password: MQTTSecret?
+        if let file = b.passwordFile {
+            do { password = MQTTSecret(try readSecret(file)) } catch { throw .secretFile(error) }
+        }
+        var tls: MQTTTLSSettings?
+        if let t = b.tls {
+            var psk: MQTTPreSharedKey?
+            if let identity = t.pskIdentity, let file = t.pskFile {
+                do { psk = MQTTPreSharedKey(identity: identity, keyHex: MQTTSecret(try readSecret(file))) } catch { throw .secretFile(error) }
+            }
+            tls = MQTTTLSSettings(caFile: t.caFile, certificateFile: t.certificateFile, keyFile: t.keyFile, preSharedKey: psk)
+        }
+        let will = MQTTWill(topic: topics.status,
+                            payload: UplinkStatusDocument(device: deviceID, state: "offline", unexpected: true).encoded())
+        return MQTTClientSettings(host: b.host, port: UInt16(b.port), clientID: b.clientID ?? deviceID,
+                                  keepaliveSeconds: b.keepaliveSeconds, sessionExpirySeconds: UInt32(b.sessionExpirySeconds),
+                                  username: b.username, password: password, tls: tls, will: will)
+    }
+
+    /// A secret file's content without the trailing newline. Never logged.
+    static func readSecret(_ path: String) throws(FileError) -> String {
+        var text = try FileSystem.readText(path)
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        return text
+    }
+
+    // MARK: Lifecycle
+
+    /// Connects (in the background, retrying forever) and starts draining the outbox.
+    public func start() throws(MQTTError) {
+        try client.start()
+        let t1 = Task { [self] in await watchConnection() }
+        let t2 = Task { [self] in await receiveMessages() }
+        let t3 = Task { [self] in await drain() }
+        lock.withLock { tasks = [t1, t2, t3] }
+        logger.info("uplink: device \(deviceID) to \(client.settings.brokerAddress); head-end sealing key \(headEnd.sealingKey.id)")
+    }
+
+    /// Says goodbye (offline status), disconnects cleanly and stops the tasks.
+    public func stop() async {
+        let running = lock.withLock { () -> [Task<Void, Never>] in
+            stopped = true
+            return tasks
+        }
+        if client.isConnected {
+            _ = try? await client.publish(topic: topics.status, payload: UplinkStatusDocument(device: deviceID, state: "offline",
+                                                                                              unexpected: false).encoded(), retain: true)
+        }
+        await client.stop()
+        for t in running { t.cancel() }
+        sealer.stop()
+    }
+
+    /// `stop()` for a dedicated (non-async) thread: blocks it until done.
+    public func stopBlocking() {
+        let done = ConditionLock()
+        final class Flag: @unchecked Sendable { var value = false }
+        let flag = Flag()
+        Task {
+            await stop()
+            done.withLock { flag.value = true }
+            done.broadcast()
+        }
+        done.lock()
+        while !flag.value { done.wait(for: .seconds(1)) }
+        done.unlock()
+    }
+
+    /// New outbox entries exist (a snapshot was committed): seal and send them soon.
+    public func workArrived() { lock.withLock { workPending = true } }
+
+    /// An event to send right away (batched with others arriving within a fraction of a second).
+    public func enqueue(event: GatewayEvent) {
+        lock.withLock {
+            pendingEvents.append(event)
+            workPending = true
+        }
+    }
+
+    /// When the drain loop last made progress (for the systemd watchdog).
+    public var lastProgress: ContinuousClock.Instant { lock.withLock { progress } }
+
+    /// The uplink's state, with the outbox figures read now.
+    public func currentState() -> UplinkState {
+        var s = lock.withLock { () -> UplinkState in
+            var s = state
+            s.inFlight = inFlight.count
+            s.connected = client.isConnected
+            return s
+        }
+        s.outboxDepth = (try? archive.reader.outboxDepth()) ?? s.outboxDepth
+        s.oldestUnacknowledgedInterval = try? archive.reader.oldestUnacknowledgedInterval()
+        return s
+    }
+
+    /// Counts entries dropped by retention (the agent's maintenance drops them).
+    public func recordDropped(_ count: Int) { lock.withLock { state.droppedUnsent += count } }
+
+    /// Enqueues the archive's snapshots of `meters` in `from..<to` again as backfill batches, one per
+    /// day and series; returns how many entries were enqueued.
+    public func backfill(from: Timestamp, to: Timestamp, meters: [MeterID], series: [SeriesKind]) async throws(ArchiveError) -> Int {
+        var count = 0
+        var start = from
+        while start < to {
+            let end = min(to, start.adding(seconds: 86_400))
+            for s in series {
+                let recipe = BatchRecipe.snapshots(series: s, from: start, to: end, meters: meters, backfill: true)
+                _ = try await archive.perform(.enqueueOutbox(OutboxItem(created: clock.now(), kind: recipe.outboxKind, priority: recipe.priority,
+                                                                         intervals: start..<end, payload: recipe.encoded(), sealed: false)))
+                count += 1
+            }
+            start = end
+        }
+        workArrived()
+        return count
+    }
+}
