@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "HeadEndTests", dependencies: ["HeadEnd", "Uplink", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TestSupport", "ConcentratorCore", "Archive", "concentrator", "meter-sim", "headend",
+            "TestSupport", "ConcentratorCore", "Archive", "Uplink", "concentrator", "meter-sim", "headend",
         ]),
     ]
 )

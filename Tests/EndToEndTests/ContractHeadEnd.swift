@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import ConcentratorCore
+import Platform
+import TestSupport
+import Uplink
+
+/// A minimal head-end built only from Docs/mqtt-api.md's primitives (BatchOpener, BatchAck): it
+/// checks the agent against the wire contract independently of the real `headend` program.
+final class ContractHeadEnd: @unchecked Sendable {
+    let sealing = AgreementPrivateKey.generate()
+    let ack = SigningPrivateKey.generate()
+    private let lock = ConditionLock()
+    private var devices = RegisteredDevices()
+    private var received: [String: Int] = [:]          // "device/sequence" → deliveries
+    private var snapshots: [String: MeterSnapshot] = [:]  // "meter/interval/series" → snapshot
+    private var duplicateData: [String] = []
+    private var eventsReceived: [GatewayEvent] = []
+    private var client: MQTTClient?
+    /// While false, batches are received but not acknowledged (a head-end that is down).
+    var acknowledging = true
+
+    /// Writes the public key files a device's config lists in `uplink.headEndKeys`.
+    func writeKeyFiles(to directory: TemporaryDirectory) throws -> [String] {
+        let sealingPath = directory.file("headend-sealing.json"), ackPath = directory.file("headend-ack.json")
+        try PublicKeyDocument(sealing.publicKey, role: "sealing").rendered().write(toFile: sealingPath, atomically: true, encoding: .utf8)
+        try PublicKeyDocument(ack.publicKey, role: "ack").rendered().write(toFile: ackPath, atomically: true, encoding: .utf8)
+        return [sealingPath, ackPath]
+    }
+
+    func register(device: String, key: SigningPublicKey) { lock.withLock { devices.keys[device] = [key] } }
+
+    func start(port: UInt16) throws {
+        let settings = MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "contract-headend-\(UUID().uuidString.prefix(8))",
+                                          keepaliveSeconds: 10, sessionExpirySeconds: 300,
+                                          reconnect: MQTTReconnectPolicy(initialDelay: .milliseconds(200), maxDelay: .seconds(1)))
+        var logger = Logger(label: "contract-headend")
+        logger.logLevel = .warning
+        let client = MQTTClient(settings: settings, logger: logger)
+        self.client = client
+        try client.start()
+        Task {
+            for await event in client.connectionEvents {
+                if case .connected = event {
+                    _ = try? await client.subscribe(filter: "concentrator/v1/+/batch")
+                    _ = try? await client.subscribe(filter: "concentrator/v1/+/event")
+                }
+            }
+        }
+        Task { [self] in
+            for await message in client.messages { await handle(message.payload) }
+        }
+    }
+
+    func stop() async { await client?.stop() }
+
+    private func handle(_ bytes: [UInt8]) async {
+        let opener = lock.withLock { BatchOpener(sealingKeys: [sealing], devices: devices) }
+        guard let opened = try? opener.open(bytes) else { return }
+        let key = "\(opened.header.deviceID)/\(opened.header.sequence)"
+        let (first, ackNow) = lock.withLock { () -> (Bool, Bool) in
+            received[key, default: 0] += 1
+            return (received[key] == 1, acknowledging)
+        }
+        if first {
+            lock.withLock {
+                switch opened.content {
+                case .snapshots(let series, _, let list):
+                    for s in list {
+                        let k = "\(s.meter)/\(s.intervalStart.milliseconds)/\(series.rawValue)"
+                        if snapshots[k] != nil { duplicateData.append(k) }
+                        snapshots[k] = s
+                    }
+                case .events(let e): eventsReceived += e
+                }
+            }
+        }
+        guard ackNow, let client else { return }
+        let signed = BatchAck.signed(for: opened, status: first ? .accepted : .duplicate, by: ack)
+        _ = try? await client.publish(topic: "concentrator/v1/\(opened.header.deviceID)/ack", payload: signed)
+    }
+
+    var stored: [String: MeterSnapshot] { lock.withLock { snapshots } }
+    var duplicates: [String] { lock.withLock { duplicateData } }
+    var batchesReceived: Int { lock.withLock { received.count } }
+    var events: [GatewayEvent] { lock.withLock { eventsReceived } }
+}
