@@ -73,6 +73,8 @@ let package = Package(
         ], swiftSettings: strict),
 
         // Benchmarks print JSON; they never fail on timing.
+        .executableTarget(name: "bus-bench", dependencies: ["Bus", "MeterSimulator", "ConcentratorCore", "Platform"],
+                          path: "Benchmarks/bus-bench"),
         .executableTarget(name: "archive-bench", dependencies: ["Archive", "ConcentratorCore", "Platform"],
                           path: "Benchmarks/archive-bench"),
         .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "ConcentratorCore", "Platform"],

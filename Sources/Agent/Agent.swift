@@ -261,7 +261,15 @@ public final class Agent: AgentControl, @unchecked Sendable {
         var nextStatus = ContinuousClock.now
         var nextWatchdog = ContinuousClock.now
         var withheld = false
+        // Once the agent has settled, let the kernel take back the code only start-up used.
+        var releaseStartupCodeAt: ContinuousClock.Instant? = .now + .seconds(30)
         while !lock.withLock({ stopping }) {
+            if let at = releaseStartupCodeAt, ContinuousClock.now >= at {
+                let before = MemoryFootprint.residentBytes() ?? 0
+                MemoryFootprint.releaseStartupCode()
+                logger.info("released start-up code pages: resident \(before / 1024) KiB → \((MemoryFootprint.residentBytes() ?? 0) / 1024) KiB")
+                releaseStartupCodeAt = nil
+            }
             let now = options.clock.now()
             if now >= nextPrune, let archive {
                 // Small steps with a time budget: a commit waits at most one step (DESIGN rule 6).

@@ -25,4 +25,9 @@ int cplatform_set_cloexec(int fd);
 /// Whether the kernel considers the system clock synchronised (adjtimex: not TIME_ERROR and
 /// STA_UNSYNC clear). Returns 1, 0, or -1 when it cannot tell.
 int cplatform_clock_synchronized(void);
+
+
+/// Asks the kernel to reclaim the clean pages of this executable's code mappings (MADV_PAGEOUT,
+/// Linux 5.4+). Returns the bytes advised, or -1. Harmless when unsupported.
+long cplatform_page_out_executable_code(void);
 #endif
