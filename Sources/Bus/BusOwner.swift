@@ -22,6 +22,8 @@ public struct BusSchedule: Sendable {
     public var catchUpMilliseconds: Int64
     /// False for a bus opened only for on-demand work (the CLI while the agent is stopped).
     public var takesSnapshots: Bool
+    /// How often snapshots the archive refused (disk full, locked) are offered again.
+    public var commitRetryInterval: Duration = .seconds(30)
 
     public init(archive: ArchiveSettings, live: LiveCadence? = nil, catchUpMilliseconds: Int64? = nil) {
         self.archive = archive
@@ -372,7 +374,7 @@ public final class BusOwner: @unchecked Sendable {
 
     private func retryPendingCommits(force: Bool = false) {
         guard !pendingCommits.isEmpty, force || ContinuousClock.now >= nextCommitRetry else { return }
-        nextCommitRetry = .now + .seconds(30)
+        nextCommitRetry = .now + schedule.commitRetryInterval
         var still: [PendingCommit] = []
         for commit in pendingCommits {
             do {

@@ -103,9 +103,14 @@ import TestSupport
     @Test func toolsGoThroughTheRunningAgentAndDirectWhenItIsStopped() throws {
         let dir = TemporaryDirectory("e2e-tools")
         let sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["3:eastron-sdm630", "5:abb-b23", "9:carlo-gavazzi-em24"])
-        let config = try AgentConfigBuilder(buses: [.init(name: "bus1", device: sim.link, addresses: [3, 5, 9])]).write(to: dir)
-        let agent = try AgentProcess(config: config, directory: dir)
+        let models = [3: "eastron-sdm630", 5: "abb-b23", 9: "carlo-gavazzi-em24"]
+        let config = try AgentConfigBuilder(buses: [.init(name: "bus1", device: sim.link, addresses: [3, 5, 9],
+                                                          profile: { models[$0]! })]).write(to: dir)
+        let (origin, boundary) = originBeforeNextHour(secondsBefore: 2)
+        let agent = try AgentProcess(config: config, directory: dir, clockOrigin: origin)
         #expect(agent.waitUntilRunning())
+        let socket = try FileManager.default.attributesOfItem(atPath: dir.file("run/control.sock"))
+        #expect((socket[.posixPermissions] as? Int) == 0o660, "the control socket is 0660")
 
         let read = try agent.tool(["read", "--meter", "bus1-m3"])
         #expect(read.status == 0, "\(read.stderr)")
@@ -121,6 +126,22 @@ import TestSupport
         let status = try agent.tool(["status"])
         #expect(status.status == 0)
         #expect(status.stdout.contains("bus bus1") && status.stdout.contains("3 configured"), "\(status.stdout)")
+
+        // Export while the agent runs (the archive is read beside the writer).
+        #expect(waitUntil(timeout: .seconds(30)) { !agent.archivedLines.isEmpty })
+        let from = ISO8601.format(boundary), to = ISO8601.format(boundary.adding(seconds: 3600))
+        let csv = try agent.tool(["archive", "export", "--from", from, "--to", to, "--format", "csv"])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        let lines = csv.stdout.split(separator: "\n")
+        let expectedRows = models.values.reduce(0) { $0 + ShippedProfileCounts.quantities($1) }
+        #expect(lines.first?.hasPrefix("interval_start,") == true, "a CSV header")
+        #expect(lines.count == 1 + expectedRows, "one line per meter and quantity: \(lines.count - 1) of \(expectedRows)")
+        #expect(csv.stderr.contains("exported"), "a summary on stderr")
+        let json = try agent.tool(["archive", "export", "--from", from, "--to", to, "--format", "json", "--meter", "bus1-m5"])
+        let snapshots = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
+        #expect(snapshots?.count == 1, "one snapshot of one meter")
+        #expect((snapshots?.first?["meter"] as? String) == "bus1-m5")
+        #expect((snapshots?.first?["values"] as? [Any])?.count == ShippedProfileCounts.quantities("abb-b23"))
 
         // The agent owns the port: the CLI went through it (the agent logged nothing about a second
         // master, and the port lock would have refused a direct open).
@@ -153,5 +174,16 @@ import TestSupport
         defer { reader.close() }
         let bus2 = try reader.snapshots(meter: "bus2-m1", from: origin, to: origin.adding(seconds: 86_400))
         #expect(!bus2.isEmpty && bus2.allSatisfy { s in s.values.allSatisfy { $0.error == .portUnavailable } })
+    }
+}
+
+/// Quantity counts of the shipped profiles, read from the files.
+enum ShippedProfileCounts {
+    static func quantities(_ id: String) -> Int {
+        let path = BuiltProducts.profilesDirectory + "/\(id).json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let modbus = json["modbus"] as? [String: Any], let registers = modbus["registers"] as? [Any] else { return -1 }
+        return registers.count
     }
 }
