@@ -9,6 +9,7 @@ public struct OutgoingAck: Hashable, Sendable {
 
 /// What the head-end did with one received message.
 public struct IngestOutcome: Hashable, Sendable {
+    /// The outcome itself.
     public enum Result: Hashable, Sendable {
         /// The batch is stored (committed) and an `accepted` ack follows.
         case stored(snapshots: Int, values: Int, events: Int)
