@@ -56,7 +56,7 @@ let package = Package(
             "ConcentratorCore", "MeterProtocols", "Platform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "HeadEnd", dependencies: [
-            "ConcentratorCore", "Platform", "Uplink", "CSQLite",
+            "ConcentratorCore", "Platform", "Uplink", "Archive", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
@@ -66,7 +66,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Uplink", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "HeadEnd", "Uplink", "Archive", "ConcentratorCore", "Platform",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
             "MeterSimulator", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -77,7 +78,7 @@ let package = Package(
                           path: "Benchmarks/bus-bench"),
         .executableTarget(name: "archive-bench", dependencies: ["Archive", "ConcentratorCore", "Platform"],
                           path: "Benchmarks/archive-bench"),
-        .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "ConcentratorCore", "Platform"],
+        .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "HeadEnd", "ConcentratorCore", "Platform"],
                           path: "Benchmarks/uplink-bench"),
 
         .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform"], path: "Tests/TestSupport"),

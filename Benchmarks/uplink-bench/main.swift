@@ -1,5 +1,6 @@
 // uplink-bench: bytes on the wire per value for sealed batches, compared with gzip(JSON), and the
-// head-end ingest rate (verify + open + decompress + decode) on one core. Prints JSON; never fails on timing.
+// head-end ingest rate (verify + open + decompress + decode) on one core, without and with storage in the
+// head-end's database. Prints JSON; never fails on timing.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,6 +119,22 @@ func measure(_ name: String, float32Share: Double, intervals: Int) throws -> JSO
         fatalError("round trip lost data in \(name)")
     }
     let ingestSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+    // The same with storage: distinct batches (later intervals, new sequences) sealed beforehand, about 1 M values.
+    var storeFleet = Fleet(count: 256, float32Share: float32Share, seed: 77)
+    var storedBatches: [SealedBatch] = []
+    var storedValues = 0
+    for b in 0..<max(8, 1_000_000 / valueCount) {
+        var batchSnapshots: [MeterSnapshot] = []
+        for h in 0..<intervals {
+            batchSnapshots += storeFleet.interval(start: firstHour.adding(seconds: Int64(1000 + b * intervals + h) * 3600))
+        }
+        storedValues += batchSnapshots.reduce(0) { $0 + $1.values.count }
+        storedBatches.append(try sealer.seal(.snapshots(.interval, interval: hourly, batchSnapshots), sequence: UInt64(1000 + b),
+                                             backfill: intervals > 1))
+    }
+    let stored = try measureStoredIngest(batches: storedBatches, values: storedValues, deviceKey: deviceKey, sealingKey: headEndKey,
+                                         ackKey: ackKey)
     let json = jsonDocument(snapshots)
     let gz = gzipSize(json)
     let jsonZstd = Zstd.compress(Array(json.utf8), level: 19).count
@@ -149,6 +166,10 @@ func measure(_ name: String, float32Share: Double, intervals: Int) throws -> JSO
         JSONMember(key: "sealMilliseconds", value: rounded(sealMs)),
         JSONMember(key: "ingestBatchesPerSecond", value: rounded(Double(opened) / ingestSeconds, 10)),
         JSONMember(key: "ingestValuesPerSecond", value: integer(Int(Double(opened * valueCount) / ingestSeconds))),
+        JSONMember(key: "storedIngestBatches", value: integer(stored.batches)),
+        JSONMember(key: "storedIngestBatchesPerSecond", value: rounded(Double(stored.batches) / stored.seconds, 10)),
+        JSONMember(key: "storedIngestValuesPerSecond", value: integer(Int(Double(stored.values) / stored.seconds))),
+        JSONMember(key: "storedBytesPerValue", value: rounded(Double(stored.databaseBytes) / Double(stored.values))),
     ]
     return .object(members)
 }
@@ -163,6 +184,8 @@ print(JSONWriter.render(.object([
     JSONMember(key: "benchmark", value: .string("uplink")),
     JSONMember(key: "zstd", value: .string(Zstd.libraryVersion)),
     JSONMember(key: "note", value: .string("bytesPerValue = (sealed payload + MQTT v5 QoS 1 PUBLISH header + PUBACK) / values; "
-        + "TCP/TLS framing excluded; gzip9Json from `gzip -9` run as a subprocess; ingest = verify + open + decompress + decode on one thread")),
+        + "TCP/TLS framing excluded; gzip9Json from `gzip -9` run as a subprocess; ingest = verify + open + decompress + decode on one thread; "
+        + "storedIngest = the head-end's IngestProcessor on one thread: the same plus dedup, one SQLite transaction per batch "
+        + "(WAL, synchronous=FULL, database under $BENCH_DIR or /tmp) and the signed ack; storedBytesPerValue = database size / values")),
     JSONMember(key: "cases", value: .array(cases)),
 ]), pretty: true))

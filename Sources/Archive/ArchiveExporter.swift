@@ -115,24 +115,30 @@ public struct ArchiveExporter: Sendable {
     }
 }
 
-/// The text of CSV lines and JSON objects.
-enum ExportText {
-    /// Appends one CSV line per value; returns how many.
-    static func appendCSV(_ s: MeterSnapshot, to out: inout [UInt8]) -> Int {
+/// The text of exported snapshots: CSV lines and JSON objects. The agent's archive export and the
+/// head-end's export share it (the head-end adds a device column/member).
+public enum ExportText {
+    /// Appends one CSV line per value (`interval_start,[device,]meter,quantity,value,unit,quality`);
+    /// returns how many.
+    @discardableResult
+    public static func appendCSV(_ s: MeterSnapshot, device: String? = nil, to out: inout [UInt8]) -> Int {
         let start = ISO8601.format(s.intervalStart)
-        let meter = csvField(s.meter.rawValue)
+        let prefix = start + "," + (device.map { csvField($0) + "," } ?? "") + csvField(s.meter.rawValue)
         for v in s.values {
             let unit = QuantityCatalog.definition(of: v.quantity)?.unit.rawValue ?? ""
             let value = v.value.map(number) ?? ""
-            let line = "\(start),\(meter),\(csvField(v.quantity.rawValue)),\(value),\(csvField(unit)),\(csvField(quality(v, s)))\n"
+            let line = "\(prefix),\(csvField(v.quantity.rawValue)),\(value),\(csvField(unit)),\(csvField(quality(v, s)))\n"
             out.append(contentsOf: line.utf8)
         }
         return s.values.count
     }
 
     /// Appends one JSON object for the snapshot; returns how many values it holds.
-    static func appendJSON(_ s: MeterSnapshot, to out: inout [UInt8]) -> Int {
-        var text = "{\"interval_start\":\"\(ISO8601.format(s.intervalStart))\",\"meter\":\(JSONWriter.quote(s.meter.rawValue))"
+    @discardableResult
+    public static func appendJSON(_ s: MeterSnapshot, device: String? = nil, to out: inout [UInt8]) -> Int {
+        var text = "{\"interval_start\":\"\(ISO8601.format(s.intervalStart))\""
+        if let device { text += ",\"device\":\(JSONWriter.quote(device))" }
+        text += ",\"meter\":\(JSONWriter.quote(s.meter.rawValue))"
         text += ",\"gateway_time\":\"\(ISO8601.format(s.gatewayTime))\""
         if let m = s.meterTime { text += ",\"meter_time\":\"\(ISO8601.format(m))\"" }
         text += ",\"clock_unsynced\":\(s.clockUnsynced),\"values\":["
@@ -155,7 +161,7 @@ enum ExportText {
     }
 
     /// `ok`, `clock_unsynced`, `error:<code> <description>` or `missing`.
-    static func quality(_ v: QuantityValue, _ s: MeterSnapshot) -> String {
+    public static func quality(_ v: QuantityValue, _ s: MeterSnapshot) -> String {
         if let e = v.error { return "error:\(e.rawValue) \(e.description)" }
         if v.value == nil { return "missing" }
         return s.clockUnsynced ? "clock_unsynced" : "ok"
@@ -165,7 +171,7 @@ enum ExportText {
     static func number(_ v: Double) -> String { "\(v)" }
 
     /// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
-    static func csvField(_ text: String) -> String {
+    public static func csvField(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         var quoted = "\""
         for c in text {

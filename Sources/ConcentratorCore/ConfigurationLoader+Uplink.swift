@@ -43,7 +43,8 @@ extension ConfigurationLoader {
                                       acknowledgementTimeoutSeconds: ackTimeout)
     }
 
-    private static func readBroker(_ b: JSONObjectReader) -> BrokerSettings? {
+    /// Reads a `broker` object (also used by the head-end's configuration, which has the same broker section).
+    public static func readBroker(_ b: JSONObjectReader) -> BrokerSettings? {
         let host = b.string("host", required: true, maxLength: 253)
         if let host, host.contains(where: { $0 == " " || $0 == "/" }) || containsControlCharacters(host) {
             b.collector.add(path: b.path + ".host", line: b.member("host")?.line, problem: "not a host name or address",
@@ -89,7 +90,7 @@ extension ConfigurationLoader {
     }
 
     /// MQTT topic levels: no wildcards, no empty level, no leading '$' (reserved for the broker).
-    static func isTopicPrefix(_ s: String) -> Bool {
+    public static func isTopicPrefix(_ s: String) -> Bool {
         guard !s.isEmpty, !s.hasPrefix("$"), !containsControlCharacters(s) else { return false }
         return s.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && !$0.contains("+") && !$0.contains("#") }
     }

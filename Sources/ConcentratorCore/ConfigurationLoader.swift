@@ -55,13 +55,14 @@ public enum ConfigurationLoader {
         ]
     }
 
-    static func syntaxIssue(_ error: JSONSyntaxError) -> ValidationIssue {
+    /// The issue for a document that is not JSON at all.
+    public static func syntaxIssue(_ error: JSONSyntaxError) -> ValidationIssue {
         ValidationIssue(path: "$", line: error.line, problem: "invalid JSON at column \(error.column): \(error.message)",
                         expected: "strict JSON (RFC 8259): no comments, no trailing commas, keys in double quotes")
     }
 
     /// Issues sorted by source line; issues on one line keep the order they were found in.
-    static func inDocumentOrder(_ issues: [ValidationIssue]) -> [ValidationIssue] {
+    public static func inDocumentOrder(_ issues: [ValidationIssue]) -> [ValidationIssue] {
         issues.enumerated()
             .sorted { a, b in
                 let la = a.element.line ?? Int.max, lb = b.element.line ?? Int.max
@@ -139,7 +140,7 @@ struct ConfigurationDraft {
 // MARK: - Field checks shared by the sections
 
 extension ConfigurationLoader {
-    static let identifierRule = "1–64 characters from A–Z, a–z, 0–9, '.', '_', '-'"
+    public static let identifierRule = "1–64 characters from A–Z, a–z, 0–9, '.', '_', '-'"
 
     /// Whether `s` is 1–64 characters from `[A-Za-z0-9._-]`.
     static func isIdentifier(_ s: String) -> Bool {
@@ -152,7 +153,7 @@ extension ConfigurationLoader {
     }
 
     /// An identifier (device id, bus name, meter id): a string of `identifierRule`.
-    static func identifier(_ reader: JSONObjectReader, _ key: String, required: Bool) -> String? {
+    public static func identifier(_ reader: JSONObjectReader, _ key: String, required: Bool) -> String? {
         guard let s = reader.string(key, required: required, maxLength: 64) else { return nil }
         guard isIdentifier(s) else {
             reader.collector.add(path: reader.path + "." + key, line: reader.member(key)?.line,
@@ -163,13 +164,14 @@ extension ConfigurationLoader {
     }
 
     /// An absolute file-system path without control characters.
-    static func absolutePath(_ reader: JSONObjectReader, _ key: String, required: Bool) -> String? {
+    public static func absolutePath(_ reader: JSONObjectReader, _ key: String, required: Bool) -> String? {
         guard let s = reader.string(key, required: required, maxLength: 1024) else { return nil }
         let line = reader.member(key)?.line
         return checkedAbsolutePath(s, path: reader.path + "." + key, line: line, collector: reader.collector)
     }
 
-    static func checkedAbsolutePath(_ s: String, path: String, line: Int?, collector: IssueCollector) -> String? {
+    /// `s` when it is an absolute path without control characters; otherwise records an issue at `path`.
+    public static func checkedAbsolutePath(_ s: String, path: String, line: Int?, collector: IssueCollector) -> String? {
         guard s.hasPrefix("/"), !containsControlCharacters(s) else {
             collector.add(path: path, line: line, problem: "not an absolute path", value: .string(s),
                           expected: "a path starting with '/', without control characters")

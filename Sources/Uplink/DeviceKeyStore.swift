@@ -42,7 +42,6 @@ public struct DeviceKeys: Sendable, CustomStringConvertible {
 public struct DeviceKeyStore: Sendable {
     public static let signingFileName = "device-signing.key"
     public static let agreementFileName = "device-agreement.key"
-    static let privateFormat = "concentrator-private-key/1"
 
     public let directory: String
 
@@ -62,11 +61,11 @@ public struct DeviceKeyStore: Sendable {
         chmod(directory, 0o700)
         var created: [String] = []
         if !FileSystem.exists(signingKeyPath) {
-            try write(algorithm: "ed25519", secret: SigningPrivateKey.generate().seed, to: signingKeyPath)
+            try PrivateKeyFile.write(SigningPrivateKey.generate(), to: signingKeyPath)
             created.append(signingKeyPath)
         }
         if !FileSystem.exists(agreementKeyPath) {
-            try write(algorithm: "x25519", secret: AgreementPrivateKey.generate().secretBytes, to: agreementKeyPath)
+            try PrivateKeyFile.write(AgreementPrivateKey.generate(), to: agreementKeyPath)
             created.append(agreementKeyPath)
         }
         return (try load(), created)
@@ -74,42 +73,7 @@ public struct DeviceKeyStore: Sendable {
 
     /// Loads both keys; fails if either is missing, malformed or not private to its owner.
     public func load() throws(KeyFileError) -> DeviceKeys {
-        let signingSecret = try read(algorithm: "ed25519", from: signingKeyPath)
-        let agreementSecret = try read(algorithm: "x25519", from: agreementKeyPath)
-        do {
-            return DeviceKeys(signing: try SigningPrivateKey(seed: signingSecret),
-                              agreement: try AgreementPrivateKey(rawRepresentation: agreementSecret))
-        } catch {
-            throw .malformed(path: directory, reason: "\(error)")
-        }
-    }
-
-    private func write(algorithm: String, secret: [UInt8], to path: String) throws(KeyFileError) {
-        let json = JSONValue.object([
-            JSONMember(key: "format", value: .string(Self.privateFormat)),
-            JSONMember(key: "algorithm", value: .string(algorithm)),
-            JSONMember(key: "secret", value: .string(Data(secret).base64EncodedString())),
-        ])
-        do {
-            try FileSystem.writeAtomically(JSONWriter.render(json, pretty: true) + "\n", to: path, mode: 0o600)
-        } catch {
-            throw .file(error)
-        }
-    }
-
-    private func read(algorithm: String, from path: String) throws(KeyFileError) -> [UInt8] {
-        guard let mode = FileSystem.mode(path) else { throw .file(FileError(path: path, operation: "open", errnoCode: ENOENT)) }
-        guard mode & 0o077 == 0 else { throw .insecurePermissions(path: path, mode: UInt32(mode)) }
-        let text: String
-        do { text = try FileSystem.readText(path) } catch { throw .file(error) }
-        let json: JSONValue
-        do { json = try JSONParser.parse(text) } catch { throw .malformed(path: path, reason: "not JSON: \(error)") }
-        guard json["format"]?.stringValue == Self.privateFormat, json["algorithm"]?.stringValue == algorithm else {
-            throw .malformed(path: path, reason: "expected a \(Self.privateFormat) \(algorithm) key")
-        }
-        guard let b64 = json["secret"]?.stringValue, let secret = Data(base64Encoded: b64), secret.count == 32 else {
-            throw .malformed(path: path, reason: "\"secret\" must be 32 bytes in base64")
-        }
-        return Array(secret)
+        DeviceKeys(signing: try PrivateKeyFile.loadSigningKey(path: signingKeyPath),
+                   agreement: try PrivateKeyFile.loadAgreementKey(path: agreementKeyPath))
     }
 }

@@ -8,7 +8,7 @@ import Platform
 /// Why the uplink cannot start with its configuration.
 public enum UplinkSetupError: Error, CustomStringConvertible {
     case keys(KeyFileError)
-    case secretFile(FileError)
+    case secretFile(SecretFileError)
     case settings(MQTTError)
     case deviceID(String)
 
@@ -84,31 +84,13 @@ public final class UplinkService: @unchecked Sendable {
     }
 
     static func clientSettings(_ s: UplinkSettings, deviceID: String, topics: UplinkTopics) throws(UplinkSetupError) -> MQTTClientSettings {
-        let b = s.broker
-        var password: MQTTSecret?
-        if let file = b.passwordFile {
-            do { password = MQTTSecret(try readSecret(file)) } catch { throw .secretFile(error) }
-        }
-        var tls: MQTTTLSSettings?
-        if let t = b.tls {
-            var psk: MQTTPreSharedKey?
-            if let identity = t.pskIdentity, let file = t.pskFile {
-                do { psk = MQTTPreSharedKey(identity: identity, keyHex: MQTTSecret(try readSecret(file))) } catch { throw .secretFile(error) }
-            }
-            tls = MQTTTLSSettings(caFile: t.caFile, certificateFile: t.certificateFile, keyFile: t.keyFile, preSharedKey: psk)
-        }
         let will = MQTTWill(topic: topics.status,
                             payload: UplinkStatusDocument(device: deviceID, state: "offline", unexpected: true).encoded())
-        return MQTTClientSettings(host: b.host, port: UInt16(b.port), clientID: b.clientID ?? deviceID,
-                                  keepaliveSeconds: b.keepaliveSeconds, sessionExpirySeconds: UInt32(b.sessionExpirySeconds),
-                                  username: b.username, password: password, tls: tls, will: will)
-    }
-
-    /// A secret file's content without the trailing newline. Never logged.
-    static func readSecret(_ path: String) throws(FileError) -> String {
-        var text = try FileSystem.readText(path)
-        while text.last == "\n" || text.last == "\r" { text.removeLast() }
-        return text
+        do {
+            return try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+        } catch {
+            throw .secretFile(error)
+        }
     }
 
     // MARK: Lifecycle

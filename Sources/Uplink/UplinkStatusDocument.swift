@@ -43,6 +43,21 @@ public struct UplinkStatusDocument: Hashable, Sendable, Codable {
         self.unexpected = unexpected
     }
 
+    /// Parses a status payload (the head-end's side); nil when it is not a version 1 document with a
+    /// device and a state `online` or `offline` (an empty payload clears a retained message and is no
+    /// document either). Unknown members are ignored.
+    public static func parse(_ payload: [UInt8]) -> UplinkStatusDocument? {
+        guard !payload.isEmpty, payload.count <= 16_384,
+              let document = try? JSONDecoder().decode(UplinkStatusDocument.self, from: Data(payload)),
+              document.v == 1, document.state == "online" || document.state == "offline" else { return nil }
+        return document
+    }
+
+    /// `since` as a time, when it parses.
+    public var sinceTime: Timestamp? { since.flatMap(ISO8601.parse) }
+    /// `oldestUnacknowledgedInterval` as a time, when it parses.
+    public var oldestUnacknowledgedTime: Timestamp? { oldestUnacknowledgedInterval.flatMap(ISO8601.parse) }
+
     public func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

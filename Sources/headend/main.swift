@@ -1,1 +1,45 @@
-print("not yet")
+import ArgumentParser
+import ConcentratorCore
+import HeadEnd
+import Platform
+
+/// `headend`: the reference head-end — ingests sealed batches, keeps the device registry, exports.
+struct HeadEndCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "headend",
+        abstract: "Reference head-end: verifies, opens and stores the concentrators' sealed batches and acknowledges them.",
+        version: ConcentratorVersion.current,
+        subcommands: [Run.self, KeysGroup.self, DevicesGroup.self, Export.self, Status.self])
+}
+
+/// Where a command finds the database: the `database` of the configuration, or `--database`.
+struct DatabaseOption: ParsableArguments {
+    @Option(help: "The head-end configuration; its \"database\" is used.")
+    var config: String = HeadEndConfiguration.defaultPath
+
+    @Option(help: "The database file, instead of the one the configuration names.")
+    var database: String?
+
+    func databasePath() throws -> String {
+        if let database { return database }
+        return try loadConfigurationOrExit(config).databasePath
+    }
+}
+
+/// Loads and validates `headend.json`, or prints every problem and exits with the configuration status.
+func loadConfigurationOrExit(_ path: String) throws -> HeadEndConfiguration {
+    let text: String
+    do { text = try FileSystem.readText(path) } catch {
+        Output.error("\(error)")
+        throw ExitCode(ExitStatus.config)
+    }
+    do {
+        return try HeadEndConfigurationLoader.load(text: text, source: path)
+    } catch {
+        Output.error(error.description)
+        throw ExitCode(ExitStatus.config)
+    }
+}
+
+TerminationSignals.block()
+HeadEndCommand.main()

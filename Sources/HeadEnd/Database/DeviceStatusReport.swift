@@ -1,0 +1,164 @@
+import Archive
+import ConcentratorCore
+
+/// What the head-end knows about one device (`headend status`).
+public struct DeviceStatusReport: Hashable, Sendable {
+    /// The device's last status document, as it reported it (unsigned, informational).
+    public struct Reported: Hashable, Sendable {
+        public var received: Timestamp
+        public var state: String
+        public var since: Timestamp?
+        public var unexpected: Bool?
+        public var lastSequence: UInt64?
+        /// Outbox depth: batches the device still holds without an ack.
+        public var pending: Int?
+        public var oldestUnacknowledgedInterval: Timestamp?
+    }
+
+    public var device: String
+    public var registered: Bool
+    /// The newest arrival of a stored batch or of a status document.
+    public var lastSeen: Timestamp?
+    /// The highest stored sequence.
+    public var lastSequence: UInt64?
+    public var batches: Int
+    /// Values (numbers and error codes) in stored interval and profile batches.
+    public var values: Int
+    public var events: Int
+    /// Sequence numbers between the lowest and highest stored one that are not stored.
+    public var missingSequences: Int
+    /// The first (at most `gapLimit`) runs of missing sequence numbers, in order.
+    public var gaps: [ClosedRange<UInt64>]
+    public var reported: Reported?
+    /// Rejected batches by reason name.
+    public var rejections: [String: Int]
+
+    public static let gapLimit = 20
+}
+
+extension HeadEndDatabase {
+    /// One report per device the head-end knows, by name.
+    public func statusReports() throws(HeadEndError) -> [DeviceStatusReport] {
+        struct Aggregate {
+            var batches = 0, values = 0, events = 0, missing = 0
+            var lastReceived: Int64?, lastSequence: Int64?
+        }
+        var aggregates: [Int64: Aggregate] = [:]
+        for row in try rows("""
+            SELECT device, count(*), max(received), max(sequence), min(sequence),
+                   total(CASE WHEN kind IN (1, 2) THEN value_count ELSE 0 END), total(CASE WHEN kind = 3 THEN value_count ELSE 0 END)
+            FROM batches GROUP BY device
+            """, [], { s in
+                (s.int64(0), Aggregate(batches: Int(s.int64(1)), values: Int(s.double(5)), events: Int(s.double(6)),
+                                       missing: Int(s.int64(3) - s.int64(4) + 1 - s.int64(1)), lastReceived: s.int64(2),
+                                       lastSequence: s.int64(3)))
+            }) {
+            aggregates[row.0] = row.1
+        }
+        var reported: [Int64: DeviceStatusReport.Reported] = [:]
+        for row in try rows("SELECT device, received, state, since, unexpected, last_sequence, pending, oldest_pending FROM device_status", [], { s in
+            (s.int64(0), DeviceStatusReport.Reported(
+                received: Timestamp(milliseconds: s.int64(1)), state: s.text(2), since: s.optionalInt64(3).map(Timestamp.init(milliseconds:)),
+                unexpected: s.optionalInt64(4).map { $0 != 0 }, lastSequence: s.optionalInt64(5).map { UInt64(bitPattern: $0) },
+                pending: s.optionalInt64(6).map { Int($0) }, oldestUnacknowledgedInterval: s.optionalInt64(7).map(Timestamp.init(milliseconds:))))
+        }) {
+            reported[row.0] = row.1
+        }
+        var rejections: [Int64: [String: Int]] = [:]
+        for row in try rows("SELECT device, reason, count FROM rejections", [], { s in (s.int64(0), s.text(1), Int(s.int64(2))) }) {
+            rejections[row.0, default: [:]][row.1] = row.2
+        }
+        let devices = try rows("SELECT id, name, registered FROM devices ORDER BY name", [], { s in (s.int64(0), s.text(1), s.int64(2) == 1) })
+        var reports: [DeviceStatusReport] = []
+        for (id, name, registered) in devices {
+            let aggregate = aggregates[id] ?? Aggregate()
+            let status = reported[id]
+            let lastSeen = [aggregate.lastReceived, status?.received.milliseconds].compactMap { $0 }.max()
+            let gapList = try aggregate.missing > 0 ? gaps(device: id) : []
+            reports.append(DeviceStatusReport(
+                device: name, registered: registered, lastSeen: lastSeen.map(Timestamp.init(milliseconds:)),
+                lastSequence: aggregate.lastSequence.map { UInt64(bitPattern: $0) }, batches: aggregate.batches, values: aggregate.values,
+                events: aggregate.events, missingSequences: aggregate.missing,
+                gaps: gapList, reported: status, rejections: rejections[id] ?? [:]))
+        }
+        return reports
+    }
+
+    /// The first runs of sequence numbers missing between stored ones.
+    private func gaps(device: Int64) throws(HeadEndError) -> [ClosedRange<UInt64>] {
+        try rows("""
+            SELECT sequence, next FROM (SELECT sequence, lead(sequence) OVER (ORDER BY sequence) AS next FROM batches WHERE device = ?)
+            WHERE next > sequence + 1 ORDER BY sequence LIMIT \(DeviceStatusReport.gapLimit)
+            """, [.integer(device)]) { s in UInt64(bitPattern: s.int64(0) + 1)...UInt64(bitPattern: s.int64(1) - 1) }
+    }
+}
+
+/// Renders status reports for people (an 80-column table) and programs (JSON).
+public enum DeviceStatusRendering {
+    public static func table(_ reports: [DeviceStatusReport], now: Timestamp) -> String {
+        guard !reports.isEmpty else { return "no devices (register one: headend devices add --id ID --key FILE)\n" }
+        var out = pad("DEVICE", 14) + pad("LAST SEEN", 11) + pad("SEQ", 8) + pad("BATCHES", 9) + pad("VALUES", 11)
+            + pad("OUTBOX", 8) + pad("REJ", 5) + "GAPS\n"
+        for r in reports {
+            let seen = r.lastSeen.map { age(now.milliseconds - $0.milliseconds) } ?? "never"
+            let outbox = r.reported?.pending.map(String.init) ?? "-"
+            let rejected = r.rejections.values.reduce(0, +)
+            var gaps = r.gaps.map(range).joined(separator: ",")
+            if r.missingSequences > 0 { gaps = "\(r.missingSequences) missing: " + gaps }
+            if r.gaps.count == DeviceStatusReport.gapLimit { gaps += ",…" }
+            let name = r.registered ? r.device : r.device + "*"
+            out += pad(name, 14) + pad(seen, 11) + pad(r.lastSequence.map(String.init) ?? "-", 8) + pad("\(r.batches)", 9)
+                + pad("\(r.values)", 11) + pad(outbox, 8) + pad("\(rejected)", 5) + (gaps.isEmpty ? "none" : gaps) + "\n"
+        }
+        if reports.contains(where: { !$0.registered }) { out += "* not registered (removed): its data is kept, its batches are rejected\n" }
+        return out
+    }
+
+    public static func json(_ reports: [DeviceStatusReport]) -> String {
+        func int(_ n: Int) -> JSONValue { .number(Double(n), text: "\(n)") }
+        func seq(_ n: UInt64) -> JSONValue { .number(Double(n), text: "\(n)") }
+        func time(_ t: Timestamp?) -> JSONValue { t.map { .string(ISO8601.format($0)) } ?? .null }
+        let devices: [JSONValue] = reports.map { r in
+            var members = [
+                JSONMember(key: "device", value: .string(r.device)),
+                JSONMember(key: "registered", value: .bool(r.registered)),
+                JSONMember(key: "lastSeen", value: time(r.lastSeen)),
+                JSONMember(key: "lastSequence", value: r.lastSequence.map(seq) ?? .null),
+                JSONMember(key: "batches", value: int(r.batches)),
+                JSONMember(key: "values", value: int(r.values)),
+                JSONMember(key: "events", value: int(r.events)),
+                JSONMember(key: "missingSequences", value: int(r.missingSequences)),
+                JSONMember(key: "gaps", value: .array(r.gaps.map { .array([seq($0.lowerBound), seq($0.upperBound)]) })),
+                JSONMember(key: "rejections", value: .object(r.rejections.keys.sorted().map { JSONMember(key: $0, value: int(r.rejections[$0]!)) })),
+            ]
+            if let s = r.reported {
+                var reported = [JSONMember(key: "received", value: time(s.received)), JSONMember(key: "state", value: .string(s.state)),
+                                JSONMember(key: "since", value: time(s.since)),
+                                JSONMember(key: "pending", value: s.pending.map(int) ?? .null),
+                                JSONMember(key: "oldestUnacknowledgedInterval", value: time(s.oldestUnacknowledgedInterval)),
+                                JSONMember(key: "lastSequence", value: s.lastSequence.map(seq) ?? .null)]
+                if let u = s.unexpected { reported.append(JSONMember(key: "unexpected", value: .bool(u))) }
+                members.append(JSONMember(key: "reported", value: .object(reported)))
+            } else {
+                members.append(JSONMember(key: "reported", value: .null))
+            }
+            return .object(members)
+        }
+        return JSONWriter.render(.object([JSONMember(key: "devices", value: .array(devices))]), pretty: true) + "\n"
+    }
+
+    private static func range(_ r: ClosedRange<UInt64>) -> String { r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound)-\(r.upperBound)" }
+
+    private static func age(_ ms: Int64) -> String {
+        let s = max(0, ms / 1000)
+        if s < 120 { return "\(s)s ago" }
+        if s < 7200 { return "\(s / 60)m ago" }
+        if s < 172_800 { return "\(s / 3600)h ago" }
+        return "\(s / 86_400)d ago"
+    }
+
+    private static func pad(_ text: String, _ width: Int) -> String {
+        let t = text.count >= width ? String(text.prefix(width - 1)) : text
+        return t + String(repeating: " ", count: width - t.count)
+    }
+}

@@ -1,0 +1,131 @@
+import Archive
+
+/// The head-end database's schema history, recorded in `PRAGMA user_version`. Each migration runs
+/// once in its own transaction. Never edit a released migration: add the next one. Docs/headend.md
+/// explains every table.
+enum HeadEndSchema {
+    static let migrations: [(version: Int32, sql: String)] = [
+        (1, """
+            -- Counters shared by every process using the database (registry_version).
+            CREATE TABLE meta (
+                name TEXT PRIMARY KEY,
+                value INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            INSERT INTO meta VALUES ('registry_version', 0);
+            -- Every device the head-end has heard of. A removed device keeps its row and its data;
+            -- registered = 0 makes its batches rejected as unknownDevice.
+            CREATE TABLE devices (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                registered INTEGER NOT NULL CHECK (registered IN (0, 1)),
+                added INTEGER NOT NULL
+            ) STRICT;
+            -- The device's public keys: Ed25519 keys verify its batches; X25519 keys are for downlink sealing.
+            CREATE TABLE device_keys (
+                device INTEGER NOT NULL REFERENCES devices(id),
+                key_id TEXT NOT NULL,
+                algorithm TEXT NOT NULL CHECK (algorithm IN ('ed25519', 'x25519')),
+                public_key BLOB NOT NULL CHECK (length(public_key) = 32),
+                added INTEGER NOT NULL,
+                PRIMARY KEY (device, key_id)
+            ) STRICT, WITHOUT ROWID;
+            -- One row per accepted batch. The primary key is the dedup key of Docs/mqtt-api.md §3.3.
+            CREATE TABLE batches (
+                device INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                digest BLOB NOT NULL,
+                kind INTEGER NOT NULL,
+                flags INTEGER NOT NULL,
+                received INTEGER NOT NULL,
+                range_start INTEGER NOT NULL,
+                range_end INTEGER NOT NULL,
+                interval_seconds INTEGER NOT NULL,
+                meter_count INTEGER NOT NULL,
+                value_count INTEGER NOT NULL,
+                sealing_key TEXT NOT NULL,
+                signing_key TEXT NOT NULL,
+                PRIMARY KEY (device, sequence)
+            ) STRICT, WITHOUT ROWID;
+            -- Meter ids are text on the wire; snapshots store a number per (device, meter).
+            CREATE TABLE meters (
+                id INTEGER PRIMARY KEY,
+                device INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                UNIQUE (device, name)
+            ) STRICT;
+            -- The ordered quantity list of snapshots, stored once: names joined by ','.
+            CREATE TABLE layouts (
+                id INTEGER PRIMARY KEY,
+                quantities TEXT NOT NULL UNIQUE
+            ) STRICT;
+            -- One row per (device, series, interval, meter): the values in the archive's compact
+            -- snapshot encoding (Archive.SnapshotCodec). Clustered by device and time for export.
+            CREATE TABLE snapshots (
+                device INTEGER NOT NULL,
+                series INTEGER NOT NULL CHECK (series IN (0, 1)),
+                interval_start INTEGER NOT NULL,
+                meter INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                layout INTEGER NOT NULL,
+                data BLOB NOT NULL,
+                PRIMARY KEY (device, series, interval_start, meter)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TABLE events (
+                device INTEGER NOT NULL,
+                sequence INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                time INTEGER NOT NULL,
+                kind INTEGER NOT NULL,
+                severity INTEGER NOT NULL,
+                bus TEXT,
+                meter TEXT,
+                message TEXT NOT NULL,
+                PRIMARY KEY (device, sequence, position)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX events_by_time ON events(device, time);
+            -- The newest retained status document of each registered device (informational, unsigned).
+            CREATE TABLE device_status (
+                device INTEGER PRIMARY KEY,
+                received INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                since INTEGER,
+                unexpected INTEGER,
+                agent TEXT,
+                last_sequence INTEGER,
+                pending INTEGER,
+                oldest_pending INTEGER
+            ) STRICT;
+            -- Rejected batches of registered devices, counted per reason.
+            CREATE TABLE rejections (
+                device INTEGER NOT NULL,
+                reason TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                last_time INTEGER NOT NULL,
+                last_sequence INTEGER,
+                PRIMARY KEY (device, reason)
+            ) STRICT, WITHOUT ROWID;
+            """),
+    ]
+
+    static var latestVersion: Int32 { migrations.last?.version ?? 0 }
+
+    /// Brings the database to `latestVersion`. Returns the versions applied.
+    static func migrate(_ connection: SQLiteConnection) throws -> [Int32] {
+        let current = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
+        guard current <= latestVersion else {
+            throw HeadEndError.schemaTooNew(found: current, supported: latestVersion, path: connection.path)
+        }
+        var applied: [Int32] = []
+        for migration in migrations where migration.version > current {
+            try connection.transaction {
+                // Two head-ends may start together: the second finds the work done inside the lock.
+                let now = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
+                guard now < migration.version else { return }
+                try connection.execute(migration.sql)
+                try connection.execute("PRAGMA user_version = \(migration.version)")
+                applied.append(migration.version)
+            }
+        }
+        return applied
+    }
+}

@@ -1,0 +1,92 @@
+import Uplink
+
+/// A signed ack to publish to `<prefix>/<device>/ack` (QoS 1).
+public struct OutgoingAck: Hashable, Sendable {
+    public var topic: String
+    public var payload: [UInt8]
+    public var status: BatchAck.Status
+}
+
+/// What the head-end did with one received message.
+public struct IngestOutcome: Hashable, Sendable {
+    /// The outcome itself.
+    public enum Result: Hashable, Sendable {
+        /// The batch is stored (committed) and an `accepted` ack follows.
+        case stored(snapshots: Int, values: Int, events: Int)
+        /// Stored earlier with the same digest; a `duplicate` ack follows.
+        case duplicate
+        /// Refused, nothing stored. `reason` is a stable name (`IngestRejection`); the ack, if any, is `rejected`.
+        case rejected(IngestRejection)
+        /// The database failed; nothing is acknowledged, so the device sends the batch again.
+        case storageFailed(String)
+        /// A status document was kept.
+        case statusRecorded
+        /// A message the head-end does not use (a status of an unknown device, a foreign topic).
+        case ignored(String)
+    }
+
+    /// The device named by the signed header (or, before that could be read, by the topic).
+    public var device: String?
+    public var sequence: UInt64?
+    public var result: Result
+    /// The ack to publish, after the result above is durable.
+    public var ack: OutgoingAck?
+}
+
+/// Why a batch was refused. Each has a stable name, used in the log line and the status counts.
+public enum IngestRejection: Hashable, Sendable, CustomStringConvertible {
+    /// `BatchOpener` refused the message (Docs/mqtt-api.md §3.3).
+    case opening(BatchOpenError)
+    /// The header names another device than the topic: dropped as misrouted, never acknowledged.
+    case misrouted(topicDevice: String)
+    /// A different batch is already stored under this (device, sequence).
+    case sequenceReused
+    /// The batch decoded but holds something the head-end cannot store (for example a gateway time
+    /// more than 2^60 ms from its interval); answered like an undecodable body.
+    case unstorable(String)
+
+    /// The stable name: `malformed`, `unsupportedVersion`, `unknownDevice`, `unknownSigningKey`,
+    /// `badSignature`, `unknownSealingKey`, `cannotDecrypt`, `bodyTooLarge`, `decompressionFailed`,
+    /// `malformedBody`, `headerMismatch`, `misrouted`, `sequenceReused` or `unstorable`.
+    public var name: String {
+        switch self {
+        case .misrouted: return "misrouted"
+        case .sequenceReused: return "sequenceReused"
+        case .unstorable: return "unstorable"
+        case .opening(let e):
+            switch e {
+            case .malformed: return "malformed"
+            case .unsupportedVersion: return "unsupportedVersion"
+            case .unknownDevice: return "unknownDevice"
+            case .unknownSigningKey: return "unknownSigningKey"
+            case .badSignature: return "badSignature"
+            case .unknownSealingKey: return "unknownSealingKey"
+            case .cannotDecrypt: return "cannotDecrypt"
+            case .bodyTooLarge: return "bodyTooLarge"
+            case .decompressionFailed: return "decompressionFailed"
+            case .malformedBody: return "malformedBody"
+            case .headerMismatch: return "headerMismatch"
+            }
+        }
+    }
+
+    /// The reason for a signed `rejected` ack, or nil when the batch is dropped without an ack
+    /// (it is not proven to come from the device).
+    public var ackReason: BatchRejectionReason? {
+        switch self {
+        case .opening(let e): return e.rejectionReason
+        case .misrouted: return nil
+        case .sequenceReused: return .sequenceReused
+        case .unstorable: return .malformedBody
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .opening(let e): return e.description
+        case .misrouted(let topicDevice): return "the signed header names another device than the topic (\(topicDevice)); dropped as misrouted"
+        case .sequenceReused: return "another batch is already stored under this sequence (different digest); nothing stored"
+        case .unstorable(let what): return "the batch cannot be stored: \(what)"
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import ConcentratorCore
+import HeadEnd
+import Logging
+import Platform
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `headend run --config FILE`: the head-end itself, until SIGTERM or SIGINT.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the head-end until SIGTERM.")
+
+    @Option(help: "The head-end configuration.") var config: String = HeadEndConfiguration.defaultPath
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func run() throws {
+        let configuration = try loadConfigurationOrExit(config)
+        LineLogHandler.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info,
+                                 timestamps: getenv("JOURNAL_STREAM") == nil)
+        let logger = Logger(label: "headend")
+        let service: HeadEndService
+        do {
+            let keys = try HeadEndPrivateKeys.load(sealingKeyFiles: configuration.sealingKeyFiles, ackKeyFile: configuration.ackKeyFile)
+            service = try HeadEndService(configuration: configuration, keys: keys, logger: logger)
+        } catch {
+            Output.error("\(error)")
+            Output.error("the head-end will not start with this configuration (exit \(ExitStatus.config))")
+            throw ExitCode(ExitStatus.config)
+        }
+        let started = BlockingResult<Result<Void, HeadEndError>>()
+        Task {
+            do throws(HeadEndError) { try await service.start(); started.set(.success(())) } catch { started.set(.failure(error)) }
+        }
+        if case .failure(let error) = started.wait() {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        while true {
+            let signal = TerminationSignals.wait()
+            if signal == TerminationSignals.reloadSignal {
+                logger.info("SIGHUP: nothing to reload (the device registry is re-read by itself)")
+                continue
+            }
+            logger.notice("\(TerminationSignals.name(signal)): stopping")
+            break
+        }
+        let stopped = BlockingResult<Bool>()
+        Task {
+            await service.stop()
+            stopped.set(true)
+        }
+        _ = stopped.wait()
+        logger.notice("stopped: \(service.ingestCounts)")
+    }
+}
+
+/// A value handed from a task to the blocked main thread.
+final class BlockingResult<T: Sendable>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var value: T?
+
+    func set(_ v: T) {
+        lock.withLock { value = v }
+        lock.broadcast()
+    }
+
+    func wait() -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        while value == nil { lock.wait() }
+        return value!
+    }
+}
