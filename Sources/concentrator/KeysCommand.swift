@@ -15,7 +15,7 @@ struct KeysGroup: ParsableCommand {
             abstract: "Print the device's public keys and fingerprints (generating them at first use); never a secret.")
 
         @OptionGroup var options: ConfigOption
-        @Flag(help: "Print the public key documents (JSON) the head-end registers (headend devices add --key FILE).")
+        @Flag(help: "Print the public key documents as one JSON array, the file `headend devices add --key FILE` registers.")
         var documents = false
 
         func run() throws {
@@ -29,7 +29,8 @@ struct KeysGroup: ParsableCommand {
                 throw ExitCode(ExitStatus.failure)
             }
             if documents {
-                for doc in keys.publicDocuments(deviceID: device.id) { LogOutputLine.stdout(doc.rendered()) }
+                let docs = keys.publicDocuments(deviceID: device.id).map { String($0.rendered().reversed().drop { $0.isWhitespace }.reversed()) }
+                LogOutputLine.stdout("[\n" + docs.joined(separator: ",\n") + "\n]")
             } else {
                 LogOutputLine.stdout(keys.summary(deviceID: device.id))
             }
