@@ -94,6 +94,9 @@ struct ArchiveOpening {
                 + "\(mode ?? "unknown")); check: the file system supports shared memory (not NFS)")
         }
         try connection.execute("PRAGMA synchronous = FULL")
+        // A commit touches a few pages at the right edge of each table; 1 MiB of cache is plenty and
+        // keeps the agent small (SQLite's default is 2 MiB per connection).
+        try connection.execute("PRAGMA cache_size = -1024")
         // After a checkpoint empties the log, shrink the file back to 8 MiB instead of keeping its peak size.
         try connection.execute("PRAGMA journal_size_limit = \(8 << 20)")
         if let limit = options.maximumSizeBytes {

@@ -25,6 +25,8 @@ public final class ArchiveReader: @unchecked Sendable {
         do {
             connection = try SQLiteConnection(path: path, mode: .readOnly)
             connection.setBusyTimeout(milliseconds: 5000)
+            // Queries stream in key order; a small cache suffices (SQLite's default is 2 MiB).
+            try connection.execute("PRAGMA cache_size = -512")
         } catch {
             throw ArchiveError.wrap(error, operation: "open \(path) for reading")
         }

@@ -224,6 +224,8 @@ final class ArchiveCheckpointer: @unchecked Sendable {
         connection = try SQLiteConnection(path: path, mode: .readWrite(create: false))
         connection.setBusyTimeout(milliseconds: Int32(busyTimeout.inMilliseconds))
         try connection.execute("PRAGMA synchronous = FULL")
+        // Checkpoints copy pages from the log; they need almost no cache.
+        try connection.execute("PRAGMA cache_size = -128")
         self.logger = logger
     }
 
