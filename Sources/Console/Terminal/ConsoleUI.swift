@@ -152,7 +152,7 @@ public final class ConsoleUI: @unchecked Sendable {
 
     /// Asks for an optional free-text field: Enter keeps `current`, "-" clears it.
     public func askOptionalText(_ label: String, current: String?, maxLength: Int, help: [String]) throws(ConsoleStop) -> String? {
-        try ask(label, default: current ?? "-", help: help + ["\"-\" leaves it empty."]) { text in
+        try ask(label, default: current ?? "-", help: help + ["\"-\" leaves it empty."], longAnswer: true) { text in
             if text == "-" { return .success(nil) }
             if text.count > maxLength { return .failure(InputProblem("too long: \(text.count) characters; at most \(maxLength)")) }
             return .success(text)

@@ -22,8 +22,7 @@ public enum ProgressText {
         if done >= total, total > 0 {
             eta = "took " + clock(elapsed)
         } else if done > 0 {
-            let perItem = elapsed / done
-            eta = "ETA " + clock(perItem * (total - done))
+            eta = "ETA " + clock(elapsed * (total - done) / done)
         }
         let text = "\(label) [\(bar)] \(done)/\(total)  \(note)  \(eta)"
         return TextLayout.cut(text, to: TextLayout.width - 1)
