@@ -74,13 +74,13 @@ import Testing
         let b = doc(#"{"buses": [{"name": "bus1", "baud": 38400}], "meters": [{"id": "m1", "address": 1, "label": "A"}, {"id": "m3", "address": 3}], "uplink": {"broker": {"host": "mqtt.example", "port": 8883}, "headEndKeys": ["/k/s.json"]}}"#)
         let changes = ConfigDiff.changes(from: a, to: b)
         #expect(changes.map(\.path) == ["buses[bus1].baud", "meters[m1].label", "meters[m3]", "meters[m2]",
-                                        "uplink.broker.host", "uplink.broker.port", "uplink.headEndKeys"])
+                                        "uplink.broker.host", "uplink.broker.port", "uplink.headEndKeys[0]"])
         #expect(changes.map(\.kind) == [.changed, .added, .added, .removed, .added, .added, .added])
         let lines = ConfigDiff.render(changes)
         #expect(lines[0] == "~ buses[bus1].baud  9600 -> 38400")
         #expect(lines[2] == "+ meters[m3]  address=3", "the id is in the path, not repeated")
         #expect(lines[3] == "- meters[m2]  address=2")
-        #expect(lines[6] == #"+ uplink.headEndKeys  ["/k/s.json"]"#)
+        #expect(lines[6] == #"+ uplink.headEndKeys[0]  "/k/s.json""#)
         #expect(ConfigDiff.counts(changes) == "5 added, 1 changed, 1 removed")
     }
 

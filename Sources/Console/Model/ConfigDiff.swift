@@ -49,8 +49,10 @@ public enum ConfigDiff {
                 if let before = x.first(where: { $0.key == member.key }) {
                     compare(before.value, member.value, path: sub, into: &out)
                 } else if member.value.members?.isEmpty == false {
-                    // A new section shows as its settings, one per line.
+                    // A new section shows as its settings, one per line; a new list as its entries.
                     compare(.object([]), member.value, path: sub, into: &out)
+                } else if member.value.arrayValue?.isEmpty == false {
+                    compare(.array([]), member.value, path: sub, into: &out)
                 } else {
                     out.append(ConfigChange(kind: .added, path: sub, new: member.value))
                 }
@@ -59,6 +61,8 @@ public enum ConfigDiff {
                 let sub = path.isEmpty ? member.key : path + "." + member.key
                 if member.value.members?.isEmpty == false {
                     compare(member.value, .object([]), path: sub, into: &out)
+                } else if member.value.arrayValue?.isEmpty == false {
+                    compare(member.value, .array([]), path: sub, into: &out)
                 } else {
                     out.append(ConfigChange(kind: .removed, path: sub, old: member.value))
                 }

@@ -10,9 +10,8 @@ extension ConsoleSession {
             return
         }
         ui.say("Changes to \(configPath): \(ConfigDiff.counts(changes))"
-            + (pendingFiles.isEmpty ? "" : "; \(pendingFiles.count) files to write"))
-        try ui.show(ConfigDiff.render(changes)
-            + pendingFiles.map { TextLayout.cut("+ file \($0.path)  (\($0.what))", to: TextLayout.width) })
+            + (pendingFiles.isEmpty ? "" : "; \(pendingFiles.count) file\(pendingFiles.count == 1 ? "" : "s") to write"))
+        try ui.show(ConfigDiff.render(changes) + pendingFiles.map { "+ file \($0.path)  (\($0.what))" })
         if let failure = problems(with: working) {
             ui.problem("the configuration has \(failure.issues.count) problem(s); nothing was applied:")
             try showIssues(failure)

@@ -41,13 +41,13 @@ extension ConsoleSession {
         lines.append("")
         lines.append("Head-end keys in the working configuration:")
         for (path, info) in headEndKeys() {
-            lines.append("  " + TextLayout.cut(path, to: 76))
+            lines.append("  " + path)
             lines.append("    " + (info.map { "\($0.role) \($0.algorithm) id \($0.id)" } ?? "unreadable"))
         }
         if working.headEndKeyFiles.isEmpty { lines.append("  none yet") }
         let meterKeys = pendingFiles.filter { $0.path.hasPrefix(FileSystem.join(working.stateDirectory, "keys/meters/")) }
         if !meterKeys.isEmpty { lines.append("Meter key files waiting for apply: \(meterKeys.count)") }
-        try ui.show(lines.map { TextLayout.cut($0, to: TextLayout.width) })
+        try ui.show(lines)
         let action = try ui.ask("headend, meter, create, or Enter to go back", default: "back",
                                 help: ["headend: import a head-end public key from hex;",
                                        "meter: import a meter key from hex (never shown);",
