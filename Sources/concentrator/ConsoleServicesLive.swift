@@ -130,6 +130,7 @@ struct ConsoleArchiveExport: ArchiveExportService {
         let reader: ArchiveReader
         do { reader = try ArchiveReader(path: path) } catch { return .failure(ServiceProblem("cannot open the archive: \(error)")) }
         defer { reader.close() }
+        /// The sink asked to stop (the screen is full).
         struct Stopped: Error {}
         let request = ExportRequest(from: from, to: to, meter: meter.map { MeterID($0) }, series: .interval,
                                     format: ExportFormat(rawValue: format) ?? .csv)

@@ -7,6 +7,7 @@ import Glibc
 /// The child starts with no signals blocked (the console blocks SIGINT/SIGTERM/SIGHUP in every
 /// thread) and stdin from /dev/null; it is killed after `timeout`.
 enum ProgramRunner {
+    /// How the program ended and what it wrote.
     struct Finished {
         var status: Int32
         /// stdout and stderr together, at most 1 MiB.

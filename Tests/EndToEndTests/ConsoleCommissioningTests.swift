@@ -86,6 +86,19 @@ import TestSupport
                 "\(reading)")
         try ui.press("q", then: "main:")
 
+        // Ctrl-C stops a running scan, leaves a half-answered form without a change, and at the
+        // main prompt leaves nothing at all.
+        try ui.answer("scan", then: "Bus [bus1]:")
+        try ui.answer("", then: "Addresses [1-247]:")
+        try ui.answer("", then: "Timeout per address, ms [250]:")
+        try console.type("")
+        #expect(try console.wait { $0.contains("scan [") && console.lastLine($0).contains("ETA") } != nil, "a progress bar")
+        try ui.press("C-c", then: "main:", containing: "Scan stopped; nothing was added.")
+        try ui.answer("bus", then: "Bus to edit, add, remove, or Enter to go back [back]:")
+        try ui.answer("bus1", then: "Serial port (device) [")
+        try ui.press("C-c", then: "main:", containing: "Cancelled; nothing was changed by that step.")
+        try ui.press("C-c", then: "main:", containing: "Nothing to cancel here. Type q to leave the console.")
+
         // Uplink settings, first with a port nobody listens on: the test stops at TCP and says what to check.
         let closedPort = freeLoopbackPort()
         try ui.answer("uplink", then: "edit, test, remove, or Enter to go back [back]:")

@@ -2,6 +2,7 @@ import ConcentratorCore
 
 /// One difference between the running configuration and the working copy.
 public struct ConfigChange: Hashable, Sendable {
+    /// Whether the value is new, gone, or different.
     public enum Kind: Hashable, Sendable { case added, removed, changed }
 
     public var kind: Kind

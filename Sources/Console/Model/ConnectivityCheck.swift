@@ -23,6 +23,7 @@ public struct ConnectivityStep: Sendable {
 /// Runs connectivity steps in order. The first failure stops the test: later steps cannot mean
 /// anything without it, and are reported as not run.
 public enum ConnectivityCheck {
+    /// One step's name and outcome.
     public struct Result: Hashable, Sendable {
         public var name: String
         /// nil: not run.

@@ -46,21 +46,6 @@ public final class ActionCancellation: @unchecked Sendable {
             return handlers
         }
         for handler in toRun { handler() }
-        lock.broadcast()
-    }
-
-    /// Sleeps up to `duration`, returning early (true) when cancelled.
-    @discardableResult
-    public func sleep(_ duration: Duration) -> Bool {
-        let deadline = ContinuousClock.now + duration
-        lock.lock()
-        defer { lock.unlock() }
-        while !cancelled {
-            let left = deadline - ContinuousClock.now
-            if left <= .zero { return false }
-            lock.wait(for: left)
-        }
-        return true
     }
 }
 
