@@ -1,7 +1,7 @@
 /// The `meters` section: which meter answers where, and which profile reads it.
 extension ConfigurationLoader {
     /// The design limit per bus (DESIGN.md); the polling budget of one bus owner is sized for it.
-    public static let maxMetersPerBus = 64
+    static let maxMetersPerBus = 64
     public static let modbusAddressRange = 1...247
     /// HDLC lower (physical) server addresses with two-byte addressing: 0x10–0x3FFD
     /// (0x00–0x0F are reserved, 0x3FFE is the calling address and 0x3FFF is broadcast).
