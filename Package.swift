@@ -55,6 +55,9 @@ let package = Package(
         .target(name: "MeterSimulator", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // The installer's serial console: terminal layer, screens, config editing. Services that need
+        // other modules (bus, uplink, archive, agent validation) are injected by the executable.
+        .target(name: "Console", dependencies: ["ConcentratorCore", "Platform"], swiftSettings: strict),
         .target(name: "HeadEnd", dependencies: [
             "ConcentratorCore", "Platform", "Uplink", "Archive", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
@@ -62,8 +65,8 @@ let package = Package(
 
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Uplink",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Uplink", "Console",
+            .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
             "HeadEnd", "Uplink", "Archive", "ConcentratorCore", "Platform",
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(name: "UplinkTests", dependencies: ["Uplink", "TestSupport"]),
         .testTarget(name: "MeterSimulatorTests", dependencies: ["MeterSimulator", "TestSupport"]),
         .testTarget(name: "HeadEndTests", dependencies: ["HeadEnd", "Uplink", "TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "TestSupport", "ConcentratorCore", "Archive", "Uplink", "concentrator", "meter-sim", "headend",

@@ -1,7 +1,7 @@
 /// The `buses` section: the RS-485 ports, their line settings and timing bounds.
 extension ConfigurationLoader {
     /// The serial speeds a bus may use.
-    static let standardBaudRates = [300, 600, 1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200]
+    public static let standardBaudRates = [300, 600, 1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200]
     /// A gateway has 1–4 RS-485 ports; USB adapters may add a few more.
     static let busCountRange = 1...16
     /// Bounds of the learned per-meter response timeout (`responseTimeoutMilliseconds.min/max`).

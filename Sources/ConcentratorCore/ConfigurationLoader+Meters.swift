@@ -2,7 +2,7 @@
 extension ConfigurationLoader {
     /// The design limit per bus (DESIGN.md); the polling budget of one bus owner is sized for it.
     static let maxMetersPerBus = 64
-    static let modbusAddressRange = 1...247
+    public static let modbusAddressRange = 1...247
     /// HDLC lower (physical) server addresses with two-byte addressing: 0x10–0x3FFD
     /// (0x00–0x0F are reserved, 0x3FFE is the calling address and 0x3FFF is broadcast).
     static let hdlcAddressRange = 16...16_381

@@ -143,7 +143,7 @@ extension ConfigurationLoader {
     public static let identifierRule = "1–64 characters from A–Z, a–z, 0–9, '.', '_', '-'"
 
     /// Whether `s` is 1–64 characters from `[A-Za-z0-9._-]`.
-    static func isIdentifier(_ s: String) -> Bool {
+    public static func isIdentifier(_ s: String) -> Bool {
         let utf8 = s.utf8
         guard (1...64).contains(utf8.count) else { return false }
         return utf8.allSatisfy { c in

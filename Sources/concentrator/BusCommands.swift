@@ -15,11 +15,16 @@ func controlSocketPath(_ setup: AgentSetup, override: String?) -> String {
 final class DirectBus: SnapshotSink, @unchecked Sendable {
     let owner: BusOwner
 
-    init(setup: AgentSetup, bus: BusName) {
-        LineLogHandler.bootstrap(level: .warning, timestamps: false)
+    /// Without `logger`, warnings go to stderr (the one-shot CLI commands); the console passes a
+    /// logger of its own, since stderr is its screen.
+    init(setup: AgentSetup, bus: BusName, logger: Logger? = nil) {
+        let logger = logger ?? {
+            LineLogHandler.bootstrap(level: .warning, timestamps: false)
+            return Logger(label: "cli")
+        }()
         let settings = setup.config.bus(bus)!
         owner = BusOwner(settings: settings, meters: setup.meters(on: bus), schedule: .onDemandOnly, clock: SystemClock(),
-                         sink: NoSink(), logger: Logger(label: "cli"))
+                         sink: NoSink(), logger: logger)
         owner.start()
     }
 

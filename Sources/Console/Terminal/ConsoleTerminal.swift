@@ -1,0 +1,71 @@
+import Platform
+
+/// The outcome of reading a line at a prompt.
+public enum LineResult: Hashable, Sendable {
+    case line(String)
+    /// Ctrl-C: cancel the current action.
+    case cancelled
+    /// The input ended (Ctrl-D on an empty line, or the serial line hung up).
+    case endOfInput
+}
+
+/// The outcome of waiting for one key (the pager).
+public enum KeyResult: Hashable, Sendable {
+    case key(UInt8)
+    case cancelled
+    case endOfInput
+}
+
+/// The cancellation of one long action (a scan, a test read, a connectivity check). Ctrl-C fires
+/// it; the action's services register what cancelling means for them (close the control socket,
+/// set the bus scan's flag, stop waiting for the broker).
+public final class ActionCancellation: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var cancelled = false
+    private var handlers: [@Sendable () -> Void] = []
+
+    public init() {}
+
+    public var isCancelled: Bool { lock.withLock { cancelled } }
+
+    /// Runs `handler` when the action is cancelled (at once if it already is).
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        let runNow = lock.withLock { () -> Bool in
+            if cancelled { return true }
+            handlers.append(handler)
+            return false
+        }
+        if runNow { handler() }
+    }
+
+    public func cancel() {
+        let toRun = lock.withLock { () -> [@Sendable () -> Void] in
+            guard !cancelled else { return [] }
+            cancelled = true
+            defer { handlers = [] }
+            return handlers
+        }
+        for handler in toRun { handler() }
+    }
+}
+
+/// The terminal the console draws on: a serial line or a pseudo-terminal in raw mode
+/// (`PosixTerminal`), or a script in tests. Output is plain text with `\n` line ends.
+public protocol ConsoleTerminal: AnyObject, Sendable {
+    /// Lines on the screen (24 unless the terminal says otherwise).
+    var rows: Int { get }
+    /// Whether colours may be used (off for TERM=dumb, NO_COLOR, or output that is not a terminal).
+    var colours: Bool { get }
+    /// Whether the output understands UTF-8; otherwise the console writes ASCII only.
+    var unicode: Bool { get }
+    func write(_ text: String)
+    /// Reads one line with echo (`*` for secrets) and line editing.
+    func readLine(secret: Bool) -> LineResult
+    /// Waits for one key press.
+    func readKey() -> KeyResult
+    /// Runs a long action; Ctrl-C during it cancels `cancellation` instead of the tool.
+    func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T
+    /// Runs a step that must not be interrupted (writing and applying the configuration): Ctrl-C
+    /// is ignored and a termination signal waits until it is over.
+    func runUninterruptible<T>(_ body: () -> T) -> T
+}

@@ -1,0 +1,80 @@
+import Platform
+
+/// Splits a listing into screen pages.
+public enum Pager {
+    /// `lines` in pages of at most `height` lines (at least one page, possibly empty).
+    public static func pages(_ lines: [String], height: Int) -> [[String]] {
+        let size = max(1, height)
+        guard !lines.isEmpty else { return [[]] }
+        return stride(from: 0, to: lines.count, by: size).map { Array(lines[$0..<min($0 + size, lines.count)]) }
+    }
+}
+
+/// The text of a progress line: `label [#######-------] 35/70  found 30  ETA 0:12`, at most 79
+/// columns (a VT100 writing the last column would wrap on the next character).
+public enum ProgressText {
+    public static let barWidth = 20
+
+    public static func render(label: String, done: Int, total: Int, note: String, elapsed: Duration) -> String {
+        let filled = total <= 0 ? barWidth : min(barWidth, done * barWidth / total)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled)
+        var eta = "ETA --:--"
+        if done >= total, total > 0 {
+            eta = "took " + clock(elapsed)
+        } else if done > 0 {
+            eta = "ETA " + clock(elapsed * (total - done) / done)
+        }
+        let text = "\(label) [\(bar)] \(done)/\(total)  \(note)  \(eta)"
+        return TextLayout.cut(text, to: TextLayout.width - 1)
+    }
+
+    /// `m:ss`, or `h:mm:ss` from an hour.
+    public static func clock(_ duration: Duration) -> String {
+        let seconds = max(0, Int(duration.components.seconds))
+        let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60)
+        let mm = m < 10 && h > 0 ? "0\(m)" : "\(m)"
+        let ss = s < 10 ? "0\(s)" : "\(s)"
+        return h > 0 ? "\(h):\(mm):\(ss)" : "\(mm):\(ss)"
+    }
+}
+
+/// A progress line redrawn in place with a carriage return (light on a slow serial line: at most
+/// four redraws a second, plus the last one). Safe to update from another thread.
+public final class ProgressLine: @unchecked Sendable {
+    private let ui: ConsoleUI
+    private let label: String
+    private let started = ContinuousClock.now
+    private let lock = ConditionLock()
+    private var lastDraw: ContinuousClock.Instant?
+    private var drawnLength = 0
+    private var finished = false
+
+    init(ui: ConsoleUI, label: String) {
+        self.ui = ui
+        self.label = label
+    }
+
+    public func update(done: Int, total: Int, note: String) {
+        lock.withLock {
+            guard !finished else { return }
+            let now = ContinuousClock.now
+            if let lastDraw, now - lastDraw < .milliseconds(250), done < total { return }
+            lastDraw = now
+            let text = ProgressText.render(label: label, done: done, total: total, note: note, elapsed: now - started)
+            let fill = String(repeating: " ", count: max(0, drawnLength - text.count))
+            ui.terminal.write("\r" + text + fill)
+            drawnLength = text.count
+        }
+    }
+
+    /// Ends the line (the last drawing stays on screen).
+    public func finish() {
+        lock.withLock {
+            guard !finished else { return }
+            finished = true
+            if drawnLength > 0 { ui.terminal.write("\n") }
+        }
+    }
+
+    public var elapsed: Duration { ContinuousClock.now - started }
+}
