@@ -12,14 +12,22 @@ public struct AgentOptions: Sendable {
     public var environment: [String: String]
     /// Whether readings are flagged clock-unsynced when the kernel says so (off with a virtual clock).
     public var checkClockSync: Bool
+    /// How long a graceful stop may take for the buses together (each finishes its current
+    /// transaction and stores what it read). Below the unit's TimeoutStopSec=, with room for the
+    /// uplink and the archive to close.
+    public var stopBudget: Duration
 
     public init(clock: any WallClock = SystemClock(), controlSocketPath: String? = nil, environment: [String: String] = [:],
-                checkClockSync: Bool = true) {
+                checkClockSync: Bool = true, stopBudget: Duration = .seconds(20)) {
         self.clock = clock
         self.controlSocketPath = controlSocketPath
         self.environment = environment
         self.checkClockSync = checkClockSync
+        self.stopBudget = stopBudget
     }
+
+    /// Set to 1 to enable test-only control operations (`test.stall`); never set in production.
+    public static let testHooksVariable = "CONCENTRATOR_TEST_HOOKS"
 }
 
 /// Why the agent could not start (after its configuration was accepted).
@@ -42,13 +50,16 @@ public enum AgentStartError: Error, CustomStringConvertible {
 public final class Agent: @unchecked Sendable {
     public let setup: AgentSetup
     private let options: AgentOptions
-    private let logger: Logger
+    let logger: Logger
     private let startedAt: Timestamp
-    private let notifier: SystemdNotifier
+    let notifier: SystemdNotifier
     private var archive: ArchiveStore?
     private var events: EventRecorder?
-    private var buses: [BusOwner] = []
+    var buses: [BusOwner] = []
     private var control: ControlServer?
+    /// The loops that must progress for systemd's watchdog to be fed (see `ProgressWatchdog`).
+    public let progress = ProgressWatchdog()
+    var indicators: IndicatorPanel?
     private let lock = ConditionLock()
     private var stopping = false
     private var maintenanceRunning = false
@@ -92,7 +103,9 @@ public final class Agent: @unchecked Sendable {
                      logger: logger, clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true },
                      onEvent: { recorder.record($0) })
         }
-        let handler = ControlRequestHandler(buses: buses, setup: setup, events: recorder) { [weak self] in
+        for bus in buses { progress.register(name: "bus \(bus.name)") { bus.lastProgress } }
+        let handler = ControlRequestHandler(buses: buses, setup: setup, events: recorder,
+                                            testHooks: options.environment[AgentOptions.testHooksVariable] == "1") { [weak self] in
             self?.status() ?? AgentStatus(device: "", version: "", startedAt: Timestamp(milliseconds: 0),
                                           now: Timestamp(milliseconds: 0), clockSynchronised: false, buses: [], archive: nil)
         }
@@ -103,6 +116,7 @@ public final class Agent: @unchecked Sendable {
             throw .controlSocket(error)
         }
         for bus in buses { bus.start() }
+        startIndicators()
         control?.start()
         recorder.record(GatewayEvent(time: options.clock.now(), kind: .agentStarted, severity: .info,
                                      message: "concentrator \(ConcentratorVersion.current) started with \(setup.config.meters.count) meters on \(buses.count) buses"))
@@ -132,12 +146,11 @@ public final class Agent: @unchecked Sendable {
         notifier.stopping()
         events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info, message: "stopping"))
         control?.stop()
-        for bus in buses where !bus.stop(timeout: .seconds(20)) {
-            logger.error("bus \(bus.name) did not stop within 20 s")
-        }
+        stopBuses(within: options.stopBudget)
         lock.lock()
         while maintenanceRunning { lock.wait(for: .milliseconds(100)) }
         lock.unlock()
+        indicators?.stop()
         events?.stop()
         archive?.close()
         logger.info("stopped")
@@ -170,8 +183,7 @@ public final class Agent: @unchecked Sendable {
     private func maintain() {
         var nextPrune = options.clock.now()
         var nextStatus = ContinuousClock.now
-        var nextWatchdog = ContinuousClock.now
-        var withheld = false
+        var watchdog = notifier.watchdogInterval.map { WatchdogGate(interval: $0, now: .now) }
         while !lock.withLock({ stopping }) {
             let now = options.clock.now()
             if now >= nextPrune, let archive {
@@ -190,20 +202,7 @@ public final class Agent: @unchecked Sendable {
                 notifier.status(healthSummary())
                 nextStatus = .now + .seconds(10)
             }
-            if let interval = notifier.watchdogInterval, ContinuousClock.now >= nextWatchdog {
-                // WATCHDOG=1 only while every bus loop made progress recently: a hung bus thread
-                // leads systemd to restart the agent.
-                let stuck = buses.filter { ContinuousClock.now - $0.lastProgress > interval / 2 }
-                if stuck.isEmpty {
-                    notifier.watchdog()
-                    if withheld { logger.notice("all bus loops progress again; watchdog pings resumed") }
-                    withheld = false
-                } else if !withheld {
-                    logger.error("bus \(stuck.map(\.name.rawValue).joined(separator: ", ")) made no progress for \(interval / 2); withholding the watchdog ping so systemd restarts the agent")
-                    withheld = true
-                }
-                nextWatchdog = .now + interval / 4
-            }
+            if watchdog != nil { watchdogTick(&watchdog!) }
             sleepThread(.milliseconds(250))
         }
         lock.withLock { maintenanceRunning = false }
