@@ -50,7 +50,8 @@ struct WatchdogGate {
     }
 
     /// A loop counts as stalled after half the period without progress; pings go out every
-    /// quarter period. From the moment a loop hangs, systemd acts within 1¾ periods at most.
+    /// quarter period. The last ping comes at most half a period after a loop hangs, so systemd
+    /// acts within 1½ periods.
     var stallLimit: Duration { interval / 2 }
 
     enum Decision: Equatable {

@@ -6,6 +6,7 @@ import ConcentratorCore
 
 /// One line of `concentrator board check`: what was checked and what was found.
 public struct BoardCheckResult: Hashable, Sendable, CustomStringConvertible {
+    /// How bad a finding is: only failures make `board check` exit 1.
     public enum Level: String, Hashable, Sendable {
         case ok, warning, failure
     }
