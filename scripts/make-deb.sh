@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 if [[ ! -x $binary ]]; then
-    echo "make-deb: no binary at $binary; build it first: swift build -c release --static-swift-stdlib --product concentrator" >&2
+    echo "make-deb: no binary at $binary; build it first: make release" >&2
     exit 2
 fi
 

@@ -40,5 +40,9 @@ import TestSupport
         #expect(s["MemoryMax"] != nil)
         #expect(s["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"])
         #expect(s["SystemCallFilter"]?.first == "@system-service")
+        // Platform.ClockSynchronisation reads adjtimex: it must be allowed after the deny list (which
+        // removes @clock with @privileged), and ProtectClock= would deny it again.
+        #expect(s["SystemCallFilter"]?.last == "adjtimex")
+        #expect(s["ProtectClock"] == nil)
     }
 }
