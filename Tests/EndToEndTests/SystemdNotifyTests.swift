@@ -12,7 +12,7 @@ import TestSupport
     static let watchdogMicroseconds = 4_000_000
 
     @Test(.timeLimit(.minutes(1)))
-    func readyStatusWatchdogAndStopping() throws {
+    func readyWithStatusThenRegularPings() throws {
         let field = try SystemdTestFixture(meterCount: 4)
         let agent = try field.startAgent(clockOrigin: "2026-11-21T10:20:00Z", watchdogMicroseconds: Self.watchdogMicroseconds)
         try #require(field.notify.waitFor("READY=1", timeout: .seconds(20)), "no READY=1; agent stderr:\n\(agent.stderr)")
