@@ -11,7 +11,8 @@ packages=(
   socat tmux sqlite3            # PTY plumbing, the console tests' terminal, archive inspection
   python3 python3-jsonschema    # validating Docs/config.schema.json in the tests
   systemd                       # systemd-analyze verify for the unit files
-  dpkg-dev fakeroot lintian     # make deb
+  dpkg-dev fakeroot lintian binutils  # make deb (dpkg-deb, dpkg-shlibdeps, strip, lintian)
+  make                          # the Makefile's entry points
   procps                        # ps/pgrep in scripts
 )
 

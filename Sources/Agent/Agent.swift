@@ -13,14 +13,22 @@ public struct AgentOptions: Sendable {
     public var environment: [String: String]
     /// Whether readings are flagged clock-unsynced when the kernel says so (off with a virtual clock).
     public var checkClockSync: Bool
+    /// How long a graceful stop may take for the buses together (each finishes its current
+    /// transaction and stores what it read). Below the unit's TimeoutStopSec=, with room for the
+    /// uplink and the archive to close.
+    public var stopBudget: Duration
 
     public init(clock: any WallClock = SystemClock(), controlSocketPath: String? = nil, environment: [String: String] = [:],
-                checkClockSync: Bool = true) {
+                checkClockSync: Bool = true, stopBudget: Duration = .seconds(20)) {
         self.clock = clock
         self.controlSocketPath = controlSocketPath
         self.environment = environment
         self.checkClockSync = checkClockSync
+        self.stopBudget = stopBudget
     }
+
+    /// Set to 1 to enable test-only control operations (`test.stall`); never set in production.
+    public static let testHooksVariable = "CONCENTRATOR_TEST_HOOKS"
 }
 
 /// Why the agent could not start (after its configuration was accepted).
@@ -44,7 +52,10 @@ public final class Agent: AgentControl, @unchecked Sendable {
     let options: AgentOptions
     let logger: Logger
     private let startedAt: Timestamp
-    private let notifier: SystemdNotifier
+    let notifier: SystemdNotifier
+    /// The loops that must progress for systemd's watchdog to be fed (see `ProgressWatchdog`).
+    public let progress = ProgressWatchdog()
+    var indicators: IndicatorPanel?
     private var archive: ArchiveStore?
     private(set) var events: EventRecorder?
     private var sink: ArchiveSnapshotSink?
@@ -111,13 +122,17 @@ public final class Agent: AgentControl, @unchecked Sendable {
         let service = uplink
         snapshotSink.onEnqueued = { service?.workArrived() }
         recorder.addListener { [weak self] in self?.uplink?.enqueue(event: $0) }
+        if let service = uplink { progress.register(name: "uplink") { service.lastProgress } }
+        let testHooks = options.environment[AgentOptions.testHooksVariable] == "1"
         do {
-            control = try ControlServer(path: controlSocketPath, handler: ControlRequestHandler(agent: self), logger: logger)
+            control = try ControlServer(path: controlSocketPath, handler: ControlRequestHandler(agent: self, testHooks: testHooks),
+                                        logger: logger)
         } catch {
             store.close()
             throw .controlSocket(error)
         }
         startBuses(setup)
+        startIndicators()
         control?.start()
         recorder.record(GatewayEvent(time: options.clock.now(), kind: .agentStarted, severity: .info,
                                      message: "concentrator \(ConcentratorVersion.current) started with \(setup.config.meters.count) meters on \(setup.config.buses.count) buses"))
@@ -138,18 +153,20 @@ public final class Agent: AgentControl, @unchecked Sendable {
                      onEvent: { recorder.record($0) })
         }
         lock.withLock { buses = owners }
-        for bus in owners { bus.start() }
+        for bus in owners {
+            progress.register(name: "bus \(bus.name)") { bus.lastProgress }
+            bus.start()
+        }
     }
 
-    /// Stops every bus owner: each finishes its current transaction and stores what it read.
-    private func stopBuses() {
+    /// Takes the bus owners out of service (they are stopped by `stopBuses(_:within:)`).
+    private func takeBuses() -> [BusOwner] {
         let owners = lock.withLock { () -> [BusOwner] in
             defer { buses = [] }
             return buses
         }
-        for bus in owners where !bus.stop(timeout: .seconds(20)) {
-            logger.error("bus \(bus.name) did not stop within 20 s")
-        }
+        for bus in owners { progress.unregister(name: "bus \(bus.name)") }
+        return owners
     }
 
     /// Starts, then serves signals until SIGTERM/SIGINT: SIGHUP reloads the configuration. The
@@ -191,19 +208,23 @@ public final class Agent: AgentControl, @unchecked Sendable {
             if new.config == old.config {
                 return .success("configuration unchanged")
             }
-            stopBuses()
+            indicators?.stop()
+            stopBuses(takeBuses(), within: options.stopBudget)
             lock.withLock { currentSetup = new }
             if new.config.uplink != old.config.uplink, let archive {
                 // The uplink restarts with the new broker or keys; what it had not sent stays queued.
                 uplink?.stopBlocking()
+                progress.unregister(name: "uplink")
                 let snapshotSink = ArchiveSnapshotSink(archive: archive, schedules: Self.schedules(new.config.archive),
                                                        reportsToUplink: new.config.uplink != nil)
                 uplink = makeUplink(new, keys: deviceKeys, archive: archive)
                 let service = uplink
                 snapshotSink.onEnqueued = { service?.workArrived() }
                 sink = snapshotSink
+                if let service { progress.register(name: "uplink") { service.lastProgress } }
             }
             startBuses(new)
+            startIndicators()
             let summary = "configuration applied: \(new.config.buses.count) buses, \(new.config.meters.count) meters (was \(old.config.buses.count) buses, \(old.config.meters.count) meters)"
             events?.record(GatewayEvent(time: options.clock.now(), kind: .configApplied, severity: .info, message: summary))
             logger.notice("\(summary)")
@@ -222,11 +243,12 @@ public final class Agent: AgentControl, @unchecked Sendable {
         notifier.stopping()
         events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info, message: "stopping"))
         control?.stop()
-        stopBuses()
+        stopBuses(takeBuses(), within: options.stopBudget)
         uplink?.stopBlocking()
         lock.lock()
         while maintenanceRunning { lock.wait(for: .milliseconds(100)) }
         lock.unlock()
+        indicators?.stop()
         events?.stop()
         archive?.close()
         logger.info("stopped")
@@ -259,8 +281,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
     private func maintain() {
         var nextPrune = options.clock.now()
         var nextStatus = ContinuousClock.now
-        var nextWatchdog = ContinuousClock.now
-        var withheld = false
+        var watchdog = notifier.watchdogInterval.map { WatchdogGate(interval: $0, now: .now) }
         // Once the agent has settled, let the kernel take back the code only start-up used.
         var releaseStartupCodeAt: ContinuousClock.Instant? = .now + .seconds(30)
         while !lock.withLock({ stopping }) {
@@ -288,21 +309,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
                 notifier.status(healthSummary())
                 nextStatus = .now + .seconds(10)
             }
-            if let interval = notifier.watchdogInterval, ContinuousClock.now >= nextWatchdog {
-                // WATCHDOG=1 only while every bus loop made progress recently: a hung bus thread
-                // leads systemd to restart the agent.
-                var stuck = currentBuses.filter { ContinuousClock.now - $0.lastProgress > interval / 2 }.map(\.name.rawValue)
-                if let uplink, ContinuousClock.now - uplink.lastProgress > interval / 2 { stuck.append("uplink") }
-                if stuck.isEmpty {
-                    notifier.watchdog()
-                    if withheld { logger.notice("all bus loops progress again; watchdog pings resumed") }
-                    withheld = false
-                } else if !withheld {
-                    logger.error("\(stuck.joined(separator: ", ")) made no progress for \(interval / 2); withholding the watchdog ping so systemd restarts the agent")
-                    withheld = true
-                }
-                nextWatchdog = .now + interval / 4
-            }
+            if watchdog != nil { watchdogTick(&watchdog!) }
+            indicators?.showUplink(uplink.map { $0.currentState().connected ? .connected : .connecting } ?? .off)
             sleepThread(.milliseconds(250))
         }
         lock.withLock { maintenanceRunning = false }

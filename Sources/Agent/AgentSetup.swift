@@ -7,11 +7,17 @@ public enum AgentSetupError: Error, CustomStringConvertible {
     case unreadable(FileError)
     case invalid(ValidationFailure)
     case profiles([ProfileLoadFailure])
+    /// The board file named by `device.board` cannot be read.
+    case boardUnreadable(FileError)
+    /// The board file has problems (every one listed).
+    case boardInvalid(ValidationFailure)
 
     public var description: String {
         switch self {
         case .unreadable(let e): return "cannot read the configuration: \(e)"
         case .invalid(let f): return f.description
+        case .boardUnreadable(let e): return "cannot read the board file (device.board): \(e)"
+        case .boardInvalid(let f): return "board file (device.board) " + f.description
         case .profiles(let failures):
             return "meter profiles with errors:\n" + failures.map { "  - \($0)" }.joined(separator: "\n")
         }
@@ -23,6 +29,8 @@ public struct AgentSetup: Sendable {
     public let configPath: String
     public let config: ConcentratorConfig
     public let profiles: ProfileLibrary
+    /// The board named by `device.board`, if any.
+    public let board: BoardDefinition?
 
     /// Reads and validates `configPath`, loading profiles from the config's profile directories,
     /// then the shipped ones. Every problem is reported at once.
@@ -53,7 +61,14 @@ public struct AgentSetup: Sendable {
         let used = Set(config.meters.map(\.profile))
         let relevant = library.failures.filter { failure in used.contains { failure.path.hasSuffix("/\($0).json") } }
         if !relevant.isEmpty { throw .profiles(relevant) }
-        return AgentSetup(configPath: source, config: config, profiles: library)
+        return AgentSetup(configPath: source, config: config, profiles: library, board: try config.device.board.map(loadBoard))
+    }
+
+    /// Reads and validates a board file.
+    public static func loadBoard(path: String) throws(AgentSetupError) -> BoardDefinition {
+        let text: String
+        do { text = try FileSystem.readText(path) } catch { throw .boardUnreadable(error) }
+        do { return try BoardLoader.load(text: text, source: path) } catch { throw .boardInvalid(error) }
     }
 
     /// The meters of `bus` with their profiles (validation guarantees every profile exists).

@@ -84,8 +84,13 @@ protocol AgentControl: AnyObject, Sendable {
 /// Answers control requests against the running agent.
 final class ControlRequestHandler: @unchecked Sendable {
     private unowned let agent: any AgentControl
+    /// Whether test-only operations are allowed (CONCENTRATOR_TEST_HOOKS=1 at start).
+    let testHooks: Bool
 
-    init(agent: any AgentControl) { self.agent = agent }
+    init(agent: any AgentControl, testHooks: Bool = false) {
+        self.agent = agent
+        self.testHooks = testHooks
+    }
 
     /// Answers `request` through `send(reply, fromBusThread)`, which returns false once the client
     /// has gone. Final replies are sent from the connection thread; scan progress from the bus thread.
@@ -144,12 +149,29 @@ final class ControlRequestHandler: @unchecked Sendable {
             case .success(let hits): reply(ControlReply(scan: hits))
             case .failure(let e): reply(failure(e))
             }
+        case "test.stall":
+            reply(stall(request, buses: buses))
         default:
             reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, reload"))
         }
     }
 
-    private func failure(_ code: String, _ message: String) -> ControlReply {
+    /// `test.stall`: makes a bus thread hang, as a stuck driver would (the watchdog test's hook).
+    private func stall(_ request: ControlRequest, buses: [BusOwner]) -> ControlReply {
+        guard testHooks else {
+            return failure("test-hooks-disabled", "test.stall is a test-only operation; the agent must be started with \(AgentOptions.testHooksVariable)=1")
+        }
+        guard let name = request.bus, let bus = buses.first(where: { $0.name == name }) else {
+            return failure("unknown-bus", "test.stall needs \"bus\", one of: \(buses.map(\.name.rawValue).joined(separator: ", "))")
+        }
+        guard let ms = request.durationMilliseconds, (1...600_000).contains(ms) else {
+            return failure("bad-request", "test.stall needs \"durationMilliseconds\" in 1–600000")
+        }
+        bus.injectStall(.milliseconds(Int64(ms)))
+        return ControlReply()
+    }
+
+    func failure(_ code: String, _ message: String) -> ControlReply {
         ControlReply(error: ControlFailure(code: code, message: message))
     }
 

@@ -61,6 +61,7 @@ public final class BusOwner: @unchecked Sendable {
     private var running = false
     private var published: BusStatus
     private var progressInstant = ContinuousClock.now
+    private var polls = 0
     private var stallRequested: Duration?
 
     // Bus-thread state.
@@ -135,6 +136,10 @@ public final class BusOwner: @unchecked Sendable {
 
     /// When the bus loop last made progress (for the systemd watchdog).
     public var lastProgress: ContinuousClock.Instant { lock.withLock { progressInstant } }
+
+    /// How many meter polls (each one or more transactions) the bus has done since start; the
+    /// agent blinks the bus-activity LED when it changes.
+    public var pollsCompleted: Int { lock.withLock { polls } }
 
     /// Test hook: makes the bus thread hang for `duration` at its next step, as a stuck driver would.
     public func injectStall(_ duration: Duration) {
@@ -336,7 +341,10 @@ public final class BusOwner: @unchecked Sendable {
             }
         }
         publish(meter)
-        markProgress()
+        lock.withLock {
+            polls += 1
+            progressInstant = .now
+        }
         return result
     }
 

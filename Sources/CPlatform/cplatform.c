@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <linux/serial.h>
+#include <linux/gpio.h>
+#include <unistd.h>
 
 void cplatform_set_thread_name(const char *name) {
     char buf[16];
@@ -27,6 +29,41 @@ int cplatform_set_rs485(int fd, int enabled, int rts_on_send_high, uint32_t dela
         conf.delay_rts_after_send = delay_after_ms;
     }
     return ioctl(fd, TIOCSRS485, &conf);
+}
+
+int cplatform_get_rs485(int fd, int *enabled) {
+    struct serial_rs485 conf;
+    memset(&conf, 0, sizeof(conf));
+    if (ioctl(fd, TIOCGRS485, &conf) != 0) return -1;
+    *enabled = (conf.flags & SER_RS485_ENABLED) ? 1 : 0;
+    return 0;
+}
+
+int cplatform_gpio_request_output(const char *chip_path, uint32_t line, int active_low, const char *consumer) {
+    int chip = open(chip_path, O_RDWR | O_CLOEXEC);
+    if (chip < 0) return -1;
+    struct gpio_v2_line_request req;
+    memset(&req, 0, sizeof(req));
+    req.offsets[0] = line;
+    req.num_lines = 1;
+    req.config.flags = GPIO_V2_LINE_FLAG_OUTPUT | (active_low ? GPIO_V2_LINE_FLAG_ACTIVE_LOW : 0);
+    strncpy(req.consumer, consumer, sizeof(req.consumer) - 1);
+    int rc = ioctl(chip, GPIO_V2_GET_LINE_IOCTL, &req);
+    int saved = errno;
+    close(chip);
+    if (rc != 0) {
+        errno = saved;
+        return -1;
+    }
+    return req.fd;
+}
+
+int cplatform_gpio_set(int line_fd, int active) {
+    struct gpio_v2_line_values values;
+    memset(&values, 0, sizeof(values));
+    values.mask = 1;
+    values.bits = active ? 1 : 0;
+    return ioctl(line_fd, GPIO_V2_LINE_SET_VALUES_IOCTL, &values);
 }
 
 int cplatform_open_pty(int *master_fd, int *slave_fd, char *slave_name, size_t slave_name_len) {

@@ -35,13 +35,17 @@ public struct DeviceSettings: Hashable, Sendable {
     public var runtimeDirectory: String
     /// Extra directories searched for meter profiles before the shipped ones.
     public var profileDirectories: [String]
+    /// The board file (`Board/*.json`, installed under /usr/share/concentrator/boards) that names
+    /// this gateway's ports and LEDs; nil for a board without LEDs the agent drives (a PC).
+    public var board: String?
 
     public init(id: String, stateDirectory: String = "/var/lib/concentrator",
-                runtimeDirectory: String = "/run/concentrator", profileDirectories: [String] = []) {
+                runtimeDirectory: String = "/run/concentrator", profileDirectories: [String] = [], board: String? = nil) {
         self.id = id
         self.stateDirectory = stateDirectory
         self.runtimeDirectory = runtimeDirectory
         self.profileDirectories = profileDirectories
+        self.board = board
     }
 }
 

@@ -69,7 +69,7 @@ extension ConfigurationLoader {
                            interFrameGapMilliseconds: gap, retries: retries)
     }
 
-    private static func readRS485(_ r: JSONObjectReader, defaults: RS485Settings) -> RS485Settings {
+    static func readRS485(_ r: JSONObjectReader, defaults: RS485Settings) -> RS485Settings {
         let settings = RS485Settings(
             enabled: r.bool("enabled") ?? defaults.enabled,
             rtsActiveHigh: r.bool("rtsActiveHigh") ?? defaults.rtsActiveHigh,

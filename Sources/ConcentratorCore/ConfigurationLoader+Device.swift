@@ -30,10 +30,11 @@ extension ConfigurationLoader {
                 return checkedAbsolutePath(s, path: item.path, line: item.line, collector: r.collector)
             }
         }
+        let board = absolutePath(r, "board", required: false)
         r.finish()
         if let id {
             draft.device = DeviceSettings(id: id, stateDirectory: stateDirectory, runtimeDirectory: runtimeDirectory,
-                                          profileDirectories: profileDirectories)
+                                          profileDirectories: profileDirectories, board: board)
         }
     }
 }

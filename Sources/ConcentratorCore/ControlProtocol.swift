@@ -1,7 +1,8 @@
 /// A request on the agent's local control socket (`<runtime dir>/control.sock`): one JSON object
 /// per line. The CLI and the installer's console use it so that the agent stays the only master
 /// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`, `reload` (re-read
-/// the configuration file and apply it, or answer every problem and keep the running one).
+/// the configuration file and apply it, or answer every problem and keep the running one); and, only
+/// when the agent runs with CONCENTRATOR_TEST_HOOKS=1, the test-only `test.stall`.
 public struct ControlRequest: Hashable, Sendable, Codable {
     public var op: String
     public var meter: MeterID?
@@ -14,9 +15,12 @@ public struct ControlRequest: Hashable, Sendable, Codable {
     public var connected: Bool?
     /// For `events`: how many of the newest.
     public var limit: Int?
+    /// For `test.stall`: how long the bus thread hangs.
+    public var durationMilliseconds: Int?
 
     public init(op: String, meter: MeterID? = nil, quantities: [QuantityID]? = nil, bus: BusName? = nil, from: Int? = nil,
-                to: Int? = nil, timeoutMilliseconds: Int? = nil, connected: Bool? = nil, limit: Int? = nil) {
+                to: Int? = nil, timeoutMilliseconds: Int? = nil, connected: Bool? = nil, limit: Int? = nil,
+                durationMilliseconds: Int? = nil) {
         self.op = op
         self.meter = meter
         self.quantities = quantities
@@ -26,13 +30,14 @@ public struct ControlRequest: Hashable, Sendable, Codable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connected = connected
         self.limit = limit
+        self.durationMilliseconds = durationMilliseconds
     }
 }
 
 /// A failure answered on the control socket: a stable code and a message for people.
 public struct ControlFailure: Error, Hashable, Sendable, Codable, CustomStringConvertible {
     /// Stable codes: bad-request, unknown-op, unknown-meter, unknown-bus, bus-busy, meter-error,
-    /// unsupported, cancelled, stopping, internal.
+    /// unsupported, cancelled, stopping, internal, test-hooks-disabled.
     public var code: String
     public var message: String
 

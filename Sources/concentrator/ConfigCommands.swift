@@ -26,7 +26,8 @@ struct ConfigGroup: ParsableCommand {
                 LogOutputLine.stdout("\(file): ok — device \(c.device.id), \(c.buses.count) buses, \(c.meters.count) meters, "
                     + "archive every \(c.archive.intervalMinutes) min"
                     + (c.archive.profileIntervalMinutes.map { ", profile every \($0) min" } ?? "")
-                    + ", retention \(c.archive.retentionDays) days")
+                    + ", retention \(c.archive.retentionDays) days"
+                    + (setup.board.map { ", board \($0.id)" } ?? ""))
             } catch {
                 LogOutputLine.stderr(error.description)
                 throw ExitCode(ExitStatus.config)

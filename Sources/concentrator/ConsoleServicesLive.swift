@@ -21,6 +21,9 @@ let consoleLogger = Logger(label: "console", factory: { _ in SwiftLogNoOpLogHand
         case .profiles(let failures):
             return ValidationFailure(source: source, issues: failures.map { ValidationIssue(path: $0.path, problem: $0.description) })
         case .unreadable(let e): return ValidationFailure(source: source, issues: [ValidationIssue(path: "$", problem: e.description)])
+        case .boardUnreadable(let e):
+            return ValidationFailure(source: source, issues: [ValidationIssue(path: "$.device.board", problem: e.description)])
+        case .boardInvalid(let failure): return failure
         }
     }
 }

@@ -49,6 +49,7 @@ enum LogOutputLine {
     static func stdout(_ line: String) { write(1, line + "\n") }
     static func stderr(_ line: String) { write(2, line + "\n") }
     static func stderrRaw(_ text: String) { write(2, text) }
+    static func stdoutRaw(_ text: String) { write(1, text) }
 
     private static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)

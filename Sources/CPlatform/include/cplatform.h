@@ -12,6 +12,17 @@ void cplatform_set_thread_name(const char *name);
 /// Returns 0, or -1 with errno set (ENOTTY on PTYs and ports without RS-485 support).
 int cplatform_set_rs485(int fd, int enabled, int rts_on_send_high, uint32_t delay_before_ms, uint32_t delay_after_ms);
 
+/// Reads the kernel RS-485 mode (TIOCGRS485). Returns 0 with *enabled set, or -1 with errno set
+/// (ENOTTY on PTYs and ports whose driver has no RS-485 support).
+int cplatform_get_rs485(int fd, int *enabled);
+
+/// Requests one line of a GPIO chip character device (GPIO v2 uAPI, Linux 5.10+) as an output
+/// named `consumer`, initially inactive. Returns the line's file descriptor, or -1 with errno set.
+int cplatform_gpio_request_output(const char *chip_path, uint32_t line, int active_low, const char *consumer);
+
+/// Sets a requested GPIO output line active (1) or inactive (0). Returns 0, or -1 with errno set.
+int cplatform_gpio_set(int line_fd, int active);
+
 /// Opens a new pseudo-terminal pair in raw mode. Returns 0 and the two descriptors, or -1.
 int cplatform_open_pty(int *master_fd, int *slave_fd, char *slave_name, size_t slave_name_len);
 
