@@ -127,7 +127,7 @@ import TestSupport
         try FileManager.default.createDirectory(atPath: stubs, withIntermediateDirectories: true)
         let log = stubs + "/calls.log"
         let recorder = "#!/bin/sh\necho \"$(basename \"$0\") $*\" >>'\(log)'\n"
-        for tool in ["addgroup", "adduser", "install", "deb-systemd-helper", "deb-systemd-invoke", "systemctl", "rm", "chown", "udevadm"] {
+        for tool in ["addgroup", "adduser", "install", "deb-systemd-helper", "deb-systemd-invoke", "systemctl", "rm", "chown", "chmod", "udevadm"] {
             try recorder.write(toFile: stubs + "/" + tool, atomically: true, encoding: .utf8)
             chmod(stubs + "/" + tool, 0o755)
         }
@@ -153,6 +153,9 @@ import TestSupport
             "adduser --quiet concentrator dialout",
             "getent group gpio",
             "install -d -m 0700 -o concentrator -g concentrator /var/lib/concentrator",
+            "chown root:concentrator /etc/concentrator /etc/concentrator/config.json",
+            "chmod 2775 /etc/concentrator",
+            "chmod 0664 /etc/concentrator/config.json",
             "deb-systemd-helper unmask concentrator.service",
             "deb-systemd-helper --quiet was-enabled concentrator.service",
             "deb-systemd-helper enable concentrator.service",
