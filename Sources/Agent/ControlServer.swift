@@ -3,6 +3,7 @@ import ConcentratorCore
 import FoundationEssentials
 import Logging
 import Platform
+import Uplink
 
 /// Serves the local control socket (`<runtime dir>/control.sock`, mode 0660): one JSON request
 /// per line, one or more JSON replies per request. Each connection gets its own thread, at most
@@ -79,6 +80,8 @@ protocol AgentControl: AnyObject, Sendable {
     func status() -> AgentStatus
     /// Re-reads the configuration file and applies it; the failure lists every problem.
     func reload() -> Result<String, ControlFailure>
+    /// The uplink, if configured and running.
+    var uplink: UplinkService? { get }
 }
 
 /// Answers control requests against the running agent.
@@ -149,10 +152,20 @@ final class ControlRequestHandler: @unchecked Sendable {
             case .success(let hits): reply(ControlReply(scan: hits))
             case .failure(let e): reply(failure(e))
             }
+        case "uplink.check":
+            guard let uplink = agent.uplink else {
+                return reply(failure("no-uplink", "no uplink is configured or it could not start (see the agent's log)"))
+            }
+            let timeout = Duration.milliseconds(Int64(min(max(request.timeoutMilliseconds ?? 60_000, 1000), 600_000)))
+            switch waitForAsync({ await uplink.roundTrip(timeout: timeout) }) {
+            case .success(let trip):
+                reply(ControlReply(message: "the head-end acknowledged test batch \(trip.sequence) after \(trip.milliseconds) ms"))
+            case .failure(let f): reply(ControlReply(error: f))
+            }
         case "test.stall":
             reply(stall(request, buses: buses))
         default:
-            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, reload"))
+            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, reload, uplink.check"))
         }
     }
 

@@ -128,6 +128,13 @@ extension ArchiveReader {
         }
     }
 
+    /// Whether entry `sequence` is still in the outbox (sealed or not), i.e. not acknowledged yet.
+    public func outboxContains(sequence: Int64) throws(ArchiveError) -> Bool {
+        try locked("read the outbox") {
+            try connection.queryInt64("SELECT count(*) FROM outbox WHERE sequence = ?", [.integer(sequence)]) == 1
+        }
+    }
+
     /// Up to `limit` entries still waiting to be sealed, oldest first.
     public func outboxUnsealed(limit: Int) throws(ArchiveError) -> [OutboxEntry] {
         try outboxEntries(sealed: false, limit: limit, order: .oldestFirst)

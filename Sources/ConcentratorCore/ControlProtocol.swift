@@ -1,7 +1,8 @@
 /// A request on the agent's local control socket (`<runtime dir>/control.sock`): one JSON object
 /// per line. The CLI and the installer's console use it so that the agent stays the only master
 /// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`, `reload` (re-read
-/// the configuration file and apply it, or answer every problem and keep the running one); and, only
+/// the configuration file and apply it, or answer every problem and keep the running one),
+/// `uplink.check` (a test batch to the head-end and back, with its signed ack); and, only
 /// when the agent runs with CONCENTRATOR_TEST_HOOKS=1, the test-only `test.stall`.
 public struct ControlRequest: Hashable, Sendable, Codable {
     public var op: String

@@ -35,6 +35,8 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let commandRejected = Kind(rawValue: 61)
         public static let clockUnsynchronised = Kind(rawValue: 70)
         public static let clockSynchronised = Kind(rawValue: 71)
+        /// A test batch sent to check the uplink end to end (the installer's console).
+        public static let uplinkCheck = Kind(rawValue: 80)
 
         /// Known kinds with their names, in code order.
         public static let known: [(kind: Kind, name: String)] = [
@@ -46,6 +48,7 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
             (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
+            (.uplinkCheck, "uplink_check"),
         ]
 
         /// The kind with this name, if known.

@@ -165,3 +165,19 @@ private final class ResultSlot<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
     let done = ConditionLock()
 }
+
+/// Runs async work and blocks the calling dedicated thread until it is done. Never call it from
+/// async code or the cooperative pool (it would hold a pool thread while the work needs one).
+public func waitForAsync<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+    let slot = ResultSlot<T>()
+    Task {
+        let value = await body()
+        slot.done.withLock { slot.result = .success(value) }
+        slot.done.broadcast()
+    }
+    slot.done.lock()
+    while slot.result == nil { slot.done.wait() }
+    let result = slot.result!
+    slot.done.unlock()
+    return try! result.get()
+}

@@ -122,17 +122,7 @@ public final class UplinkService: @unchecked Sendable {
 
     /// `stop()` for a dedicated (non-async) thread: blocks it until done.
     public func stopBlocking() {
-        let done = ConditionLock()
-        final class Flag: @unchecked Sendable { var value = false }
-        let flag = Flag()
-        Task {
-            await stop()
-            done.withLock { flag.value = true }
-            done.broadcast()
-        }
-        done.lock()
-        while !flag.value { done.wait(for: .seconds(1)) }
-        done.unlock()
+        waitForAsync { [self] in await stop() }
     }
 
     /// New outbox entries exist (a snapshot was committed): seal and send them soon.

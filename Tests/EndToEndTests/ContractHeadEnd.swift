@@ -30,9 +30,11 @@ final class ContractHeadEnd: @unchecked Sendable {
 
     func register(device: String, key: SigningPublicKey) { lock.withLock { devices.keys[device] = [key] } }
 
-    func start(port: UInt16) throws {
+    /// Connects to the broker on 127.0.0.1 (`caFile`: over TLS; `username`: with a password).
+    func start(port: UInt16, username: String? = nil, password: String? = nil, caFile: String? = nil) throws {
         let settings = MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "contract-headend-\(UUID().uuidString.prefix(8))",
-                                          keepaliveSeconds: 10, sessionExpirySeconds: 300,
+                                          keepaliveSeconds: 10, sessionExpirySeconds: 300, username: username,
+                                          password: password.map(MQTTSecret.init), tls: caFile.map { MQTTTLSSettings(caFile: $0) },
                                           reconnect: MQTTReconnectPolicy(initialDelay: .milliseconds(200), maxDelay: .seconds(1)))
         var logger = Logger(label: "contract-headend")
         logger.logLevel = .warning
@@ -84,4 +86,16 @@ final class ContractHeadEnd: @unchecked Sendable {
     var duplicates: [String] { lock.withLock { duplicateData } }
     var batchesReceived: Int { lock.withLock { received.count } }
     var events: [GatewayEvent] { lock.withLock { eventsReceived } }
+
+    /// A public key in the console's paste format: hex, then the CRC-32 (zlib's) of the key bytes.
+    static func pasteText(_ key: [UInt8]) -> String {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in key {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        crc ^= 0xFFFF_FFFF
+        let hex = key.map { String(format: "%02x", $0) }.joined()
+        return hex + String(format: "%08x", crc)
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Archive
+import Platform
 import ConcentratorCore
 import TestSupport
 import Uplink
@@ -79,6 +80,23 @@ import Uplink
         let agent = try s.startAgent("agent")
         #expect(await eventuallyAsync(timeout: .seconds(60)) { agent.archivedLines.count >= 4 }, "\(agent.log.suffix(1500))")
         #expect(await eventuallyAsync(timeout: .seconds(30)) { s.outboxDepth(agent) == 0 && s.headEnd.stored.count >= 24 })
+        // The console's end-to-end check: a test batch out, the head-end's signed ack back.
+        let socket = s.dir.file("run/control.sock")
+        let check = try await runOnDedicatedThread {
+            try ControlClient.connectIfRunning(path: socket)!.call(ControlRequest(op: "uplink.check", timeoutMilliseconds: 10_000))
+        }
+        #expect(check.message?.contains("acknowledged test batch") == true, "\(check)")
+        #expect(s.headEnd.events.contains { $0.kind == .uplinkCheck })
+        s.headEnd.acknowledging = false
+        let unanswered = try await runOnDedicatedThread { () -> ControlFailure? in
+            do throws(ControlFailure) {
+                _ = try ControlClient.connectIfRunning(path: socket)!.call(ControlRequest(op: "uplink.check", timeoutMilliseconds: 2000))
+            } catch {
+                return error
+            }
+            return nil
+        }
+        #expect(unanswered?.code == "no-ack", "without an ack the check fails and says so")
         #expect(agent.child.stop() == 0)
         try compare(s)
         // A retained online status, then the clean offline status at shutdown.

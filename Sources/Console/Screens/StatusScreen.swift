@@ -12,7 +12,14 @@ public enum StatusView {
                 + "  (archive \(a.fileBytes / 1024) KiB)")
             if let e = a.lastError { out.append("  ! archive: \(e)") }
         }
-        out.append(uplinkLine(uplink))
+        out.append(uplinkLine(uplink, state: s.uplink))
+        if let u = s.uplink {
+            var line = "  outbox \(u.outboxDepth) waiting for the head-end's ack"
+            if let oldest = u.oldestUnacknowledgedInterval { line += ", oldest \(ISO8601.format(oldest))" }
+            if let acked = u.lastAcknowledged { line += "; last ack \(ISO8601.format(acked))" }
+            out.append(line)
+            if u.droppedUnsent > 0 { out.append("  ! \(u.droppedUnsent) unsent batches fell out of the retention") }
+        }
         out.append("mesh: not in this build")
         for bus in s.buses {
             out.append("")
@@ -37,13 +44,17 @@ public enum StatusView {
         return out.map { TextLayout.cut($0, to: TextLayout.width) }
     }
 
-    /// What the console can say about the uplink from the configuration; the agent does not
-    /// report the connection state in its status answer yet.
-    static func uplinkLine(_ uplink: JSONValue?) -> String {
+    /// The uplink: the configured broker and the state the agent reports (connected, or the last
+    /// error); an agent running without its uplink (it could not start) says so.
+    static func uplinkLine(_ uplink: JSONValue?, state: UplinkState?, agentRunning: Bool = true) -> String {
         guard let uplink, let host = uplink["broker"]?["host"]?.stringValue else { return "uplink: not configured (archive only)" }
         let tls = uplink["broker"]?["tls"] != nil
         let port = uplink["broker"]?["port"]?.intValue ?? (tls ? 8883 : 1883)
-        return "uplink: broker \(host):\(port)" + (tls ? " (TLS)" : "") + "; connection state not reported by this agent"
+        let head = "uplink: broker \(host):\(port)" + (tls ? " (TLS)" : "")
+        guard agentRunning else { return head }
+        guard let state else { return head + "; not running in the agent (see its log)" }
+        if state.connected { return head + "; connected" }
+        return head + "; NOT connected: " + (state.lastError ?? "connecting")
     }
 
     static func duration(milliseconds ms: Int64) -> String {
@@ -68,7 +79,7 @@ extension ConsoleSession {
             ui.warning("The agent is not running (no control socket at \(socketPath)).")
             ui.say("Start it with: systemctl start concentrator. Meanwhile the console edits the configuration and scans directly.")
             var lines = ["configuration \(configPath): device \(working.deviceID ?? "(no id)")",
-                         StatusView.uplinkLine(working.uplink)]
+                         StatusView.uplinkLine(working.uplink, state: nil, agentRunning: false)]
             for name in working.busNames {
                 let bus = working.bus(named: name)
                 let meters = working.meters.filter { $0["bus"]?.stringValue == name }.count
