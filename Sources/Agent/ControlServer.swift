@@ -159,7 +159,8 @@ final class ControlRequestHandler: @unchecked Sendable {
             let timeout = Duration.milliseconds(Int64(min(max(request.timeoutMilliseconds ?? 60_000, 1000), 600_000)))
             switch waitForAsync({ await uplink.roundTrip(timeout: timeout) }) {
             case .success(let trip):
-                reply(ControlReply(message: "the head-end acknowledged test batch \(trip.sequence) after \(trip.milliseconds) ms"))
+                reply(ControlReply(message: "the head-end acknowledged test batch \(trip.sequence) after \(trip.milliseconds) ms",
+                                   roundTripMilliseconds: trip.milliseconds))
             case .failure(let f): reply(ControlReply(error: f))
             }
         case "test.stall":

@@ -63,10 +63,12 @@ public struct ControlReply: Hashable, Sendable, Codable {
     public var events: [GatewayEvent]?
     /// A one-line outcome for people (for example what a reload changed).
     public var message: String?
+    /// For `uplink.check`: the time from queueing the test batch to the head-end's verified ack.
+    public var roundTripMilliseconds: Int?
 
     public init(done: Bool = true, error: ControlFailure? = nil, progress: ScanProgress? = nil, status: AgentStatus? = nil,
                 snapshot: MeterSnapshot? = nil, scan: [ScanHit]? = nil, relayConnected: Bool? = nil, events: [GatewayEvent]? = nil,
-                message: String? = nil) {
+                message: String? = nil, roundTripMilliseconds: Int? = nil) {
         self.done = done
         self.error = error
         self.progress = progress
@@ -76,5 +78,6 @@ public struct ControlReply: Hashable, Sendable, Codable {
         self.relayConnected = relayConnected
         self.events = events
         self.message = message
+        self.roundTripMilliseconds = roundTripMilliseconds
     }
 }
