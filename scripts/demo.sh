@@ -25,7 +25,7 @@ bin=$(swift build --show-bin-path)
 work=/tmp/concentrator-demo
 rm -rf "$work"
 mkdir -p "$work"
-pids=()
+. scripts/lib/chain.sh
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -33,60 +33,17 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-user_line=""; [ "$(id -u)" = 0 ] && user_line="user root"
-cat >"$work/mosquitto.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-$user_line
-CONF
-mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
-pids+=($!)
-
-# The head-end: its keys, its configuration.
-"$bin/headend" keys generate --dir "$work/headend-keys" >"$work/headend-keys.txt"
-sealing_key=$(ls "$work"/headend-keys/sealing-*.key); ack_key=$(ls "$work"/headend-keys/ack-*.key)
-sealing_pub=$(ls "$work"/headend-keys/sealing-*.pub.json); ack_pub=$(ls "$work"/headend-keys/ack-*.pub.json)
-cat >"$work/headend.json" <<JSON
-{"broker": {"host": "127.0.0.1", "port": $port, "clientId": "headend-demo"},
- "database": "$work/headend.sqlite",
- "keys": {"sealing": ["$sealing_key"], "ack": "$ack_key"}}
-JSON
-
-# 64 meters of five models on one simulated line.
-"$bin/meter-sim" --link "$work/bus1" --baud 9600 --turnaround 20-60 --profiles Profiles \
-  --meters 1-13:eastron-sdm630 --meters 14-26:abb-b23 --meters 27-39:carlo-gavazzi-em24 \
-  --meters 40-52:finder-7m --meters 53-64:eastron-sdm120 --control "$work/bus1.ctl" >"$work/meter-sim.out" 2>"$work/meter-sim.log" &
-pids+=($!)
-for _ in $(seq 1 50); do [ -e "$work/bus1" ] && break; sleep 0.1; done
-
-# The agent's configuration: the bus, the meters, the uplink to the broker and the head-end's keys.
-python3 - "$work" "$port" "$sealing_pub" "$ack_pub" <<'PY'
-import json, sys
-work, port, sealing, ack = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-def profile(a):
-    return ("eastron-sdm630" if a <= 13 else "abb-b23" if a <= 26 else "carlo-gavazzi-em24" if a <= 39
-            else "finder-7m" if a <= 52 else "eastron-sdm120")
-config = {
-    "device": {"id": "demo-gw", "stateDirectory": f"{work}/state", "runtimeDirectory": f"{work}/run"},
-    "buses": [{"name": "bus1", "device": f"{work}/bus1", "baud": 9600}],
-    "meters": [{"id": f"m{a:02d}", "bus": "bus1", "address": a, "profile": profile(a)} for a in range(1, 65)],
-    "archive": {"intervalMinutes": 60, "retentionDays": 45},
-    "uplink": {"broker": {"host": "127.0.0.1", "port": port}, "headEndKeys": [sealing, ack]},
-}
-json.dump(config, open(f"{work}/config.json", "w"), indent=2)
-PY
-"$bin/concentrator" config check "$work/config.json"
-"$bin/concentrator" keys show --documents --config "$work/config.json" >"$work/device-keys.json"
-"$bin/headend" devices add --id demo-gw --key "$work/device-keys.json" --config "$work/headend.json" >/dev/null
-
-"$bin/headend" run --config "$work/headend.json" 2>"$work/headend.log" &
-pids+=($!)
+chain_broker
+chain_headend_keys
+# 64 meters of five models on one simulated line at 9600 baud.
+chain_meter_sim 9600 20-60 --meters 1-13:eastron-sdm630 --meters 14-26:abb-b23 --meters 27-39:carlo-gavazzi-em24 \
+  --meters 40-52:finder-7m --meters 53-64:eastron-sdm120
+chain_agent_config demo-gw 9600 64
+chain_register demo-gw
+chain_start_headend
 # Start the virtual clock 5 seconds before the next full hour, so the first snapshot starts at once.
 origin=$(python3 -c 'import time; t=int(time.time()); print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t - t % 3600 + 3600 - 5)))')
-"$bin/concentrator" run --config "$work/config.json" --clock-origin "$origin" --clock-rate 60 2>"$work/agent.log" &
-pids+=($!)
+chain_start_agent --clock-origin "$origin" --clock-rate 60
 
 started=$(date +%s)
 while true; do
