@@ -8,7 +8,7 @@ struct Concentrator: ParsableCommand {
         commandName: "concentrator",
         abstract: "Gateway data concentrator: reads RS-485 meters, archives them, delivers sealed batches.",
         version: ConcentratorVersion.current,
-        subcommands: [Run.self, Status.self, Read.self, Scan.self, ConfigGroup.self, ArchiveGroup.self, KeysGroup.self])
+        subcommands: [Run.self, Status.self, Read.self, Scan.self, ConfigGroup.self, ArchiveGroup.self, AuditGroup.self, KeysGroup.self])
 }
 
 /// Options every command that needs the configuration shares.
