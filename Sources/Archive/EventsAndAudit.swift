@@ -91,10 +91,10 @@ extension ArchiveReader {
         }
     }
 
-    /// Audit entries with `from <= time < to`, oldest first, at most `limit`.
-    public func auditEntries(from: Timestamp, to: Timestamp, limit: Int = 1000) throws(ArchiveError) -> [AuditEntry] {
-        try auditQuery("WHERE time >= ? AND time < ? ORDER BY time, id LIMIT ?",
-                       [.integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(max(0, limit)))])
+    /// Audit entries with `from <= time < to`, oldest first, at most `limit`, skipping the first `offset`.
+    public func auditEntries(from: Timestamp, to: Timestamp, limit: Int = 1000, offset: Int = 0) throws(ArchiveError) -> [AuditEntry] {
+        try auditQuery("WHERE time >= ? AND time < ? ORDER BY time, id LIMIT ? OFFSET ?",
+                       [.integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(max(0, limit))), .integer(Int64(max(0, offset)))])
     }
 
     /// The newest `limit` audit entries, newest first (for the console).
