@@ -134,6 +134,45 @@ import Testing
         #expect(CommandEnvelope.peekIdentity(Array("not json".utf8)) == (nil, nil))
     }
 
+    /// Bounded random input (a fixed seed): frames and bodies never crash a decoder, they give a value or a typed error.
+    @Test func randomInputGivesTypedErrorsOnly() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let valid = Self.envelope.signed(by: Self.commandKey)
+        let body = Self.envelope.body()
+        var decoded = 0, refused = 0
+        for round in 0..<3000 {
+            var bytes: [UInt8]
+            switch round % 3 {
+            case 0: bytes = (0..<Int(next() % 300)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            case 1:
+                bytes = valid
+                for _ in 0..<(1 + Int(next() % 4)) { bytes[Int(next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: next()) }
+            default:
+                var b = body
+                for _ in 0..<(1 + Int(next() % 6)) { b[Int(next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: next()) }
+                bytes = SignedCommandFrame.encode(magic: CommandEnvelope.magic, body: b, signedBy: Self.commandKey)
+            }
+            if let frame = try? SignedCommandFrame.parse(bytes, magic: CommandEnvelope.magic, maximumBodyBytes: CommandEnvelope.maximumBodyBytes) {
+                _ = CommandEnvelope.peekIdentity(frame.body)
+                do {
+                    let e = try CommandEnvelope.decode(body: frame.bodyObject())
+                    decoded += 1
+                    // Whatever decodes keeps every rule of §11.2.
+                    #expect(DeviceIdentifier.isValid(e.device) && CommandEnvelope.isValidID(e.id) && e.counter >= 1)
+                    #expect(e.expiresAt > e.issuedAt && e.arguments.members != nil)
+                } catch {
+                    refused += 1
+                }
+            }
+            #expect((try? CommandReply.verify(bytes, device: "gw-0001", deviceKeys: [Fixtures.deviceSigning.publicKey])) == nil)
+        }
+        #expect(decoded > 0 && refused > 0, "the mutations reach both outcomes: \(decoded) decoded, \(refused) refused")
+    }
+
     @Test func everyReplyCodeHasItsStatus() {
         #expect(CommandReplyCode.ok.status == .ok)
         #expect(CommandReplyCode.replayed.status == .rejected && CommandReplyCode.busBusy.status == .rejected)
