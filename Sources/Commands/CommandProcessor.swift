@@ -57,6 +57,7 @@ public final class CommandProcessor: @unchecked Sendable {
     private let worker = SerialWorker(name: "commands")
     private let lock = ConditionLock()
     private var queued = 0
+    private var stopping = false
     private var unauthenticated = (minute: Int64(0), count: 0)
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
@@ -75,7 +76,7 @@ public final class CommandProcessor: @unchecked Sendable {
     /// Queues a message received on the command topic (never blocks the caller).
     public func submit(_ bytes: [UInt8]) {
         let admitted = lock.withLock { () -> Bool in
-            guard queued < Self.queueLimit else { return false }
+            guard !stopping, queued < Self.queueLimit else { return false }
             queued += 1
             return true
         }
@@ -84,13 +85,28 @@ public final class CommandProcessor: @unchecked Sendable {
             return
         }
         worker.enqueue { [self] in
-            _ = process(bytes)
+            // Commands still queued at shutdown are not run: the head-end hears nothing and may ask again.
+            if !lock.withLock({ stopping }) { _ = process(bytes) }
             lock.withLock { queued -= 1 }
         }
     }
 
-    /// Ends the command thread after the queued commands.
-    public func stop() { worker.stop() }
+    /// Takes no more commands, lets the one running finish (at most `timeout`) and ends the thread.
+    public func stop(timeout: Duration = .seconds(30)) {
+        lock.withLock { stopping = true }
+        let done = ConditionLock()
+        final class Flag: @unchecked Sendable { var value = false }
+        let flag = Flag()
+        worker.enqueue {
+            done.withLock { flag.value = true }
+            done.broadcast()
+        }
+        let deadline = ContinuousClock.now + timeout
+        done.lock()
+        while !flag.value, ContinuousClock.now < deadline { done.wait(for: .milliseconds(100)) }
+        done.unlock()
+        worker.stop()
+    }
 
     /// Handles one command message completely (blocking; `submit` runs it on the command thread).
     @discardableResult

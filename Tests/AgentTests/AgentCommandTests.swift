@@ -77,6 +77,10 @@ import Uplink
         #expect(ContinuousClock.now - started < .seconds(2), "answered at the start deadline, not after the stall")
         let relay = try h.send(processor, "relay", #"{"meter": "m-1", "action": "disconnect", "startDeadlineMilliseconds": 300}"#)
         #expect(relay.code == "bus-busy", "\(relay)")
+        // The console sees both in the audit log, newest first, through the control socket.
+        let client = try #require(ControlClient.connectIfRunning(path: h.dir.file("run/control.sock")))
+        let audit = try client.call(ControlRequest(op: "audit", limit: 2)).audit ?? []
+        #expect(audit.map(\.verb) == ["relay", "read"] && audit.allSatisfy { $0.result == "bus-busy" && $0.role == "admin" }, "\(audit)")
     }
 
     @Test func configurationEditsValidateFirstAndATrialSurvivesARestart() throws {
