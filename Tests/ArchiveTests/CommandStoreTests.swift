@@ -21,7 +21,7 @@ import TestSupport
         #expect(try store.reader.commandReply(id: "c-1") == amended)
         try await store.perform(.storeCommandReply(StoredCommandReply(commandID: "c-3", keyID: "k", time: testOrigin.adding(seconds: 40 * 86_400),
                                                                       reply: [7])))
-        let pruned = try await store.prune(now: testOrigin.adding(seconds: 46 * 86_400), retentionDays: 45)
+        let pruned = try await store.prune(now: testOrigin.adding(seconds: 46 * 86_400), retentionDays: 45, budget: .seconds(60))
         #expect(pruned.commandRepliesRemoved == 1 && pruned.complete)
         #expect(try store.reader.commandReply(id: "c-1") == nil)
         #expect(try store.reader.commandReply(id: "c-3") != nil)
