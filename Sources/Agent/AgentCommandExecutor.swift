@@ -52,7 +52,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
     func execute(_ action: CommandAction, envelope: CommandEnvelope, signer: KeyID) -> CommandOutcome {
         switch action {
         case .ping:
-            return CommandOutcome(message: "pong", result: object(["agent": .string(ConcentratorVersion.current),
+            return CommandOutcome(message: "pong", result: jsonObject(["agent": .string(ConcentratorVersion.current),
                                                                    "time": CanonicalJSON.integer(agent.options.clock.now().milliseconds)]))
         case .status:
             return CommandOutcome(message: "status", result: encodedJSON(agent.status()))
@@ -68,7 +68,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
             switch enqueued {
             case .success(let n):
                 return CommandOutcome(message: "\(n) backfill batches queued for \(ISO8601.format(from)) – \(ISO8601.format(to))",
-                                      result: object(["enqueued": CanonicalJSON.integer(n)]))
+                                      result: jsonObject(["enqueued": CanonicalJSON.integer(n)]))
             case .failure(let e): return .failed(.internalError, "backfill not queued: \(e.description)")
             }
         case .relay(let meter, let operation, let deadline):
@@ -81,7 +81,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
             switch bus.setRelay(meter: meter, connected: wanted, startDeadline: deadline) {
             case .success(let connected):
                 return CommandOutcome(message: "meter \(meter) relay \(connected ? "connected" : "disconnected")",
-                                      result: object(["meter": .string(meter.rawValue), "connected": .bool(connected)]))
+                                      result: jsonObject(["meter": .string(meter.rawValue), "connected": .bool(connected)]))
             case .failure(let e): return failure(e)
             }
         case .timeSync(let meters, let threshold, let deadline):
@@ -94,11 +94,11 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
             switch bus.scan(addresses: addresses, profiles: profiles, timeout: timeout) {
             case .success(let hits):
                 let list = hits.map { hit in
-                    object(["address": CanonicalJSON.integer(hit.address), "profile": hit.profile.map(JSONValue.string) ?? .null,
+                    jsonObject(["address": CanonicalJSON.integer(hit.address), "profile": hit.profile.map(JSONValue.string) ?? .null,
                             "detail": .string(hit.detail)])
                 }
                 return CommandOutcome(message: "\(hits.count) meters answered on \(busName) \(addresses.lowerBound)–\(addresses.upperBound)",
-                                      result: object(["bus": .string(busName.rawValue), "hits": .array(list)]))
+                                      result: jsonObject(["bus": .string(busName.rawValue), "hits": .array(list)]))
             case .failure(let e): return failure(e)
             }
         case .configGet:
@@ -114,7 +114,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
         case .keysRotate:
             return agent.rotateKeys()
         case .restart:
-            return CommandOutcome(message: "restarting now", result: object(["restarting": .bool(true)])) { [agent] in
+            return CommandOutcome(message: "restarting now", result: jsonObject(["restarting": .bool(true)])) { [agent] in
                 agent.requestRestart()
             }
         }
@@ -134,14 +134,14 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
             case .failure(.busBusy(let name, let waited)):
                 return .failed(.busBusy, "bus \(name) stayed busy for \(waited) ms (start deadline); nothing was read")
             case .failure(.transaction(let id, let error)):
-                results.append(object(["meter": .string(id.rawValue), "error": .string(error.description),
+                results.append(jsonObject(["meter": .string(id.rawValue), "error": .string(error.description),
                                        "errorCode": CanonicalJSON.integer(error.rawValue)]))
             case .failure(let e):
                 return failure(e)
             }
         }
         let code: CommandReplyCode = answered == 0 ? .meterError : .ok
-        return CommandOutcome(code: code, message: "\(answered) of \(meters.count) meters answered", result: object(["meters": .array(results)]))
+        return CommandOutcome(code: code, message: "\(answered) of \(meters.count) meters answered", result: jsonObject(["meters": .array(results)]))
     }
 
     private func timeSync(_ meters: [MeterID], threshold: Duration, startDeadline: Duration, envelope: CommandEnvelope) -> CommandOutcome {
@@ -159,11 +159,11 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
                     set += 1
                     members["driftAfterMilliseconds"] = CanonicalJSON.integer(after.driftMilliseconds)
                 }
-                results.append(object(members))
+                results.append(jsonObject(members))
             case .failure(.busBusy(let name, let waited)):
                 return .failed(.busBusy, "bus \(name) stayed busy for \(waited) ms (start deadline); no clock was touched")
             case .failure(.transaction(let id, let error)):
-                results.append(object(["meter": .string(id.rawValue), "error": .string(error.description)]))
+                results.append(jsonObject(["meter": .string(id.rawValue), "error": .string(error.description)]))
             case .failure(let e):
                 return failure(e)
             }
@@ -171,7 +171,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
         let synchronised = ClockSynchronisation.isSynchronised()
         let offset = now.milliseconds - envelope.issuedAt.milliseconds
         return CommandOutcome(message: "gateway clock \(synchronised ? "synchronised" : "NOT synchronised"); \(set) of \(meters.count) meter clocks set",
-                              result: object(["gatewayTime": CanonicalJSON.integer(now.milliseconds),
+                              result: jsonObject(["gatewayTime": CanonicalJSON.integer(now.milliseconds),
                                               "clockSynchronised": .bool(synchronised),
                                               "offsetFromIssuedAtMilliseconds": CanonicalJSON.integer(offset),
                                               "thresholdSeconds": CanonicalJSON.integer(Int64(threshold.inSeconds)),
@@ -188,7 +188,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
         if let trial = agent.configTrial {
             result["trialDeadline"] = CanonicalJSON.integer(trial.deadline.milliseconds)
         }
-        return CommandOutcome(message: "configuration of \(setup.config.device.id)", result: object(result))
+        return CommandOutcome(message: "configuration of \(setup.config.device.id)", result: jsonObject(result))
     }
 
     // MARK: Helpers
@@ -215,9 +215,9 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
                 v["error"] = .string(error.description)
                 v["errorCode"] = CanonicalJSON.integer(error.rawValue)
             }
-            return object(v)
+            return jsonObject(v)
         })
-        return object(members)
+        return jsonObject(members)
     }
 
     private func encodedJSON<T: Encodable>(_ value: T) -> JSONValue {
@@ -229,7 +229,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
 }
 
 /// A JSON object from a dictionary (members sorted by key, as the canonical form wants them anyway).
-func object(_ members: [String: JSONValue]) -> JSONValue {
+func jsonObject(_ members: [String: JSONValue]) -> JSONValue {
     .object(members.sorted { $0.key < $1.key }.map { JSONMember(key: $0.key, value: $0.value) })
 }
 

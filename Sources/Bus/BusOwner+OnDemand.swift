@@ -82,7 +82,7 @@ extension BusOwner {
 }
 
 /// One reading of a meter's clock: what the meter said, and the gateway's time when it answered.
-public struct MeterClockReading: Hashable, Sendable, Codable {
+public struct MeterClockReading: Hashable, Sendable {
     public var meterTime: Timestamp
     public var gatewayTime: Timestamp
 
@@ -96,7 +96,7 @@ public struct MeterClockReading: Hashable, Sendable, Codable {
 }
 
 /// What `BusOwner.synchroniseClock` found and did.
-public struct MeterClockSync: Hashable, Sendable, Codable {
+public struct MeterClockSync: Hashable, Sendable {
     public var before: MeterClockReading
     /// The read-back after setting; nil when the clock was within the threshold and left alone.
     public var after: MeterClockReading?

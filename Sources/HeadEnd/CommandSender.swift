@@ -69,31 +69,41 @@ public final class CommandSender: @unchecked Sendable {
             throw .invalidRequest("device \(request.device) is not registered (headend devices add); its replies could not be verified")
         }
         let client = try connect()
-        defer { Task { await client.stop() } }
+        let outcome = await exchange(request, topics: topics, deviceKeys: deviceKeys, client: client, timeout: timeout)
+        await client.stop()
+        let (envelope, bytes, reply, replyKey, roundTrip) = try outcome.get()
+        var registered: [KeyID] = []
+        if reply.verb == "keys.rotate", reply.status == .ok { registered = try registerRotatedKeys(reply) }
+        return CommandExchange(envelope: envelope, envelopeBytes: bytes, reply: reply, replyKey: replyKey, registeredKeys: registered,
+                               roundTrip: roundTrip)
+    }
+
+    /// Publishes the signed envelope on a connected client and waits for the verified reply.
+    private func exchange(_ request: CommandRequest, topics: UplinkTopics, deviceKeys: [SigningPublicKey], client: MQTTClient,
+                          timeout: Duration) async
+        -> Result<(CommandEnvelope, [UInt8], CommandReply, KeyID, Duration), HeadEndError> {
         let deadline = ContinuousClock.now + timeout
         guard await waitForConnection(client, until: deadline) else {
-            throw .other("no connection to the broker \(client.settings.brokerAddress) within \(timeout)")
+            return .failure(.other("no connection to the broker \(client.settings.brokerAddress) within \(timeout)"))
         }
-        do { try await client.subscribe(filter: topics.reply, qos: .atLeastOnce) } catch { throw .mqtt(error) }
+        do { try await client.subscribe(filter: topics.reply, qos: .atLeastOnce) } catch { return .failure(.mqtt(error)) }
 
         let now = clock.now()
-        let counter = try database.nextCommandCounter(keyID: key.id, now: now)
+        let counter: Int64
+        do { counter = try database.nextCommandCounter(keyID: key.id, now: now) } catch { return .failure(error) }
         let envelope = CommandEnvelope(device: request.device, id: request.id, issuedAt: now,
                                        expiresAt: now.adding(milliseconds: Int64(request.validity.inMilliseconds)), counter: counter,
                                        verb: request.verb, arguments: request.arguments)
         let bytes = envelope.signed(by: key)
         let sent = ContinuousClock.now
-        do { _ = try await client.publish(topic: topics.command, payload: bytes, qos: .atLeastOnce) } catch { throw .mqtt(error) }
+        do { _ = try await client.publish(topic: topics.command, payload: bytes, qos: .atLeastOnce) } catch { return .failure(.mqtt(error)) }
         logger.info("command \(request.id) \(request.verb) to \(request.device) published (key \(key.id), counter \(counter))")
 
         guard let (reply, replyKey) = await awaitReply(client, id: request.id, device: request.device, keys: deviceKeys, until: deadline) else {
-            throw .other("no verified reply from \(request.device) to command \(request.id) within \(timeout); "
-                + "it may still run: ask again with the same --id to get its reply without running it twice")
+            return .failure(.other("no verified reply from \(request.device) to command \(request.id) within \(timeout); "
+                + "it may still run: ask again with the same --id to get its reply without running it twice"))
         }
-        var registered: [KeyID] = []
-        if reply.verb == "keys.rotate", reply.status == .ok { registered = try registerRotatedKeys(reply) }
-        return CommandExchange(envelope: envelope, envelopeBytes: bytes, reply: reply, replyKey: replyKey, registeredKeys: registered,
-                               roundTrip: ContinuousClock.now - sent)
+        return .success((envelope, bytes, reply, replyKey, ContinuousClock.now - sent))
     }
 
     private func connect() throws(HeadEndError) -> MQTTClient {
