@@ -34,6 +34,12 @@ struct CommandEndToEndTests {
 
         let ping = try await f.command("ping")
         #expect(ping.status == 0 && ping.code == "ok" && ping.result["agent"] is String, "\(ping)")
+        // Without --json: one line for people, then the result.
+        let human = try await runOnDedicatedThread {
+            try runCommand(BuiltProducts.path("headend"), ["command", "--config", f.headendConfig, CommandField.device, "ping", "--id", "human-1"])
+        }
+        #expect(human.status == 0 && human.stdout.hasPrefix("gw-test ping human-1: ok ok — pong ("), "\(human.stdout) \(human.stderr)")
+        #expect(human.stdout.contains("\"agent\""))
         let status = try await f.command("status", role: "reader")
         #expect(status.code == "ok" && status.result["device"] as? String == CommandField.device, "\(status)")
 
