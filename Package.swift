@@ -48,8 +48,12 @@ let package = Package(
             "ConcentratorCore", "Platform", "Archive", "CMosquitto", "CZstd",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
+        .target(name: "Commands", dependencies: [
+            "ConcentratorCore", "Platform", "Archive", "Uplink", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         .target(name: "Agent", dependencies: [
-            "ConcentratorCore", "Platform", "MeterProtocols", "Bus", "Archive", "Uplink",
+            "ConcentratorCore", "Platform", "MeterProtocols", "Bus", "Archive", "Uplink", "Commands",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "MeterSimulator", dependencies: [
@@ -91,6 +95,7 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: ["Bus", "MeterSimulator", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "UplinkTests", dependencies: ["Uplink", "TestSupport"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands", "Uplink", "Archive", "Platform", "TestSupport"]),
         .testTarget(name: "MeterSimulatorTests", dependencies: ["MeterSimulator", "TestSupport"]),
         .testTarget(name: "HeadEndTests", dependencies: ["HeadEnd", "Uplink", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "TestSupport"]),

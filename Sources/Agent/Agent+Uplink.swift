@@ -26,8 +26,9 @@ extension Agent {
         }
     }
 
-    /// Starts the uplink if the configuration has one. If it cannot start (a missing key file, say),
-    /// the agent keeps archiving and queueing: nothing is lost, and it is sent once the cause is fixed.
+    /// Starts the uplink if the configuration has one, handing its command messages to the command
+    /// processor. If it cannot start (a missing key file, say), the agent keeps archiving and
+    /// queueing: nothing is lost, and it is sent once the cause is fixed.
     func makeUplink(_ setup: AgentSetup, keys: DeviceKeys?, archive: ArchiveStore) -> UplinkService? {
         guard let settings = setup.config.uplink else { return nil }
         guard let keys else { return nil }
@@ -35,6 +36,7 @@ extension Agent {
             let service = try UplinkService(settings: settings, deviceID: setup.config.device.id, keys: keys, archive: archive,
                                             schedules: Self.schedules(setup.config.archive), clock: options.clock, logger: logger,
                                             busHealth: { [weak self] in self?.busHealth() ?? [] })
+            if let commands { service.receiveCommands { commands.submit($0) } }
             try service.start()
             return service
         } catch {

@@ -1,5 +1,6 @@
 import Archive
 import Bus
+import Commands
 import ConcentratorCore
 import Logging
 import Platform
@@ -46,8 +47,16 @@ public enum AgentStartError: Error, CustomStringConvertible {
     }
 }
 
-/// The running concentrator: one owner per bus, the archive, the control socket and the
-/// maintenance loop (retention, systemd status and watchdog).
+/// How `Agent.run()` ended.
+public enum AgentExit: Sendable {
+    /// SIGTERM or SIGINT: the process should exit.
+    case stopped
+    /// A `restart` command: the process should execute itself again (`ProcessRestart.reexecute`).
+    case restartRequested
+}
+
+/// The running concentrator: one owner per bus, the archive, the uplink with its command processor,
+/// the control socket and the maintenance loop (retention, configuration trial, systemd status and watchdog).
 public final class Agent: AgentControl, @unchecked Sendable {
     let options: AgentOptions
     let logger: Logger
@@ -56,18 +65,29 @@ public final class Agent: AgentControl, @unchecked Sendable {
     /// The loops that must progress for systemd's watchdog to be fed (see `ProgressWatchdog`).
     public let progress = ProgressWatchdog()
     var indicators: IndicatorPanel?
-    private var archive: ArchiveStore?
+    private(set) var archive: ArchiveStore?
     private(set) var events: EventRecorder?
+    /// Verifies and runs signed commands from the head-end (when an uplink is configured).
+    private(set) var commands: CommandProcessor?
     private var sink: ArchiveSnapshotSink?
     private var control: ControlServer?
     private var deviceKeys: DeviceKeys?
+    /// The device keys in force (replaced by `keys.rotate`).
+    var keys: DeviceKeys? {
+        get { lock.withLock { deviceKeys } }
+        set { lock.withLock { deviceKeys = newValue } }
+    }
+    /// A configuration applied by command and waiting for the head-end's ack; guarded by `lock`.
+    var trialState = ConfigTrialState.none
+    private var runningUntilSignal = false
+    private var restartRequested = false
     /// Replaced by a reload that changes the uplink settings; read under `lock`.
     private var currentUplink: UplinkService?
     var uplink: UplinkService? {
         get { lock.withLock { currentUplink } }
         set { lock.withLock { currentUplink = newValue } }
     }
-    private let lock = ConditionLock()
+    let lock = ConditionLock()
     private var stopping = false
     private var maintenanceRunning = false
     // Replaced together by a reload; read under `lock`.
@@ -114,16 +134,20 @@ public final class Agent: AgentControl, @unchecked Sendable {
         archive = store
         let recorder = EventRecorder(archive: store, logger: logger)
         events = recorder
-        deviceKeys = Self.deviceKeys(stateDirectory: device.stateDirectory, logger: logger)
+        keys = Self.deviceKeys(stateDirectory: device.stateDirectory, logger: logger)
+        let executor = AgentCommandExecutor(agent: self)
+        commands = CommandProcessor(deviceID: device.id, archive: store, clock: options.clock, logger: logger, channel: executor,
+                                    executor: executor, onEvent: { recorder.record($0) })
         let snapshotSink = ArchiveSnapshotSink(archive: store, schedules: Self.schedules(setup.config.archive),
                                                reportsToUplink: setup.config.uplink != nil)
         sink = snapshotSink
-        uplink = makeUplink(setup, keys: deviceKeys, archive: store)
+        uplink = makeUplink(setup, keys: keys, archive: store)
         let service = uplink
         snapshotSink.onEnqueued = { service?.workArrived() }
         recorder.addListener { [weak self] in self?.uplink?.enqueue(event: $0) }
         if let service = uplink { progress.register(name: "uplink") { service.lastProgress } }
         let testHooks = options.environment[AgentOptions.testHooksVariable] == "1"
+        resumeConfigTrial()
         do {
             control = try ControlServer(path: controlSocketPath, handler: ControlRequestHandler(agent: self, testHooks: testHooks),
                                         logger: logger)
@@ -171,8 +195,11 @@ public final class Agent: AgentControl, @unchecked Sendable {
 
     /// Starts, then serves signals until SIGTERM/SIGINT: SIGHUP reloads the configuration. The
     /// caller must have blocked the signals (`TerminationSignals.block()`) before any thread started.
-    public func run() throws(AgentStartError) {
+    /// Returns `.restartRequested` after a `restart` command (the caller re-executes the program).
+    @discardableResult
+    public func run() throws(AgentStartError) -> AgentExit {
         try start()
+        lock.withLock { runningUntilSignal = true }
         while true {
             let signal = TerminationSignals.wait()
             if signal == TerminationSignals.reloadSignal {
@@ -182,10 +209,31 @@ public final class Agent: AgentControl, @unchecked Sendable {
                 }
                 continue
             }
+            if lock.withLock({ restartRequested }) {
+                logger.notice("restart requested by command; stopping, then starting again")
+                break
+            }
             logger.notice("\(TerminationSignals.name(signal)) received; stopping")
             break
         }
+        let restart = lock.withLock { restartRequested }
         stop()
+        return restart ? .restartRequested : .stopped
+    }
+
+    /// Makes `run()` stop and return `.restartRequested` (the `restart` command). Ignored when the
+    /// agent was started without `run()` (embedded in tests), where no signal loop could hear it.
+    func requestRestart() {
+        let accepted = lock.withLock { () -> Bool in
+            guard runningUntilSignal else { return false }
+            restartRequested = true
+            return true
+        }
+        guard accepted else {
+            logger.warning("restart requested, but this agent does not run its signal loop; ignored")
+            return
+        }
+        TerminationSignals.raiseTerminate()
     }
 
     /// Re-reads the configuration file. If it is valid, the buses restart with it (each finishing
@@ -211,17 +259,9 @@ public final class Agent: AgentControl, @unchecked Sendable {
             indicators?.stop()
             stopBuses(takeBuses(), within: options.stopBudget)
             lock.withLock { currentSetup = new }
-            if new.config.uplink != old.config.uplink, let archive {
+            if new.config.uplink != old.config.uplink {
                 // The uplink restarts with the new broker or keys; what it had not sent stays queued.
-                uplink?.stopBlocking()
-                progress.unregister(name: "uplink")
-                let snapshotSink = ArchiveSnapshotSink(archive: archive, schedules: Self.schedules(new.config.archive),
-                                                       reportsToUplink: new.config.uplink != nil)
-                uplink = makeUplink(new, keys: deviceKeys, archive: archive)
-                let service = uplink
-                snapshotSink.onEnqueued = { service?.workArrived() }
-                sink = snapshotSink
-                if let service { progress.register(name: "uplink") { service.lastProgress } }
+                restartUplink(new)
             }
             startBuses(new)
             startIndicators()
@@ -232,17 +272,38 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
     }
 
+    /// Replaces the uplink (new settings or new device keys): the old one says goodbye and stops;
+    /// what it had not sent stays queued for the new one. The buses must be stopped or unaffected.
+    func restartUplink(_ setup: AgentSetup) {
+        guard let archive else { return }
+        uplink?.stopBlocking()
+        progress.unregister(name: "uplink")
+        let snapshotSink = ArchiveSnapshotSink(archive: archive, schedules: Self.schedules(setup.config.archive),
+                                               reportsToUplink: setup.config.uplink != nil)
+        uplink = makeUplink(setup, keys: keys, archive: archive)
+        let service = uplink
+        snapshotSink.onEnqueued = { service?.workArrived() }
+        sink = snapshotSink
+        if let service { progress.register(name: "uplink") { service.lastProgress } }
+    }
+
+    /// Restarts the uplink with the device keys in force (after `keys.rotate`), in turn with reloads.
+    func restartUplinkWithCurrentKeys() { reloadLock.withLock { restartUplink(setup) } }
+
     /// Stops gracefully: no new control requests, each bus finishes its current transaction and
     /// stores what it read, queued archive writes complete, then the archive closes.
     public func stop() {
-        let first = lock.withLock { () -> Bool in
+        let (first, restarting) = lock.withLock { () -> (Bool, Bool) in
             defer { stopping = true }
-            return !stopping
+            return (!stopping, restartRequested)
         }
         guard first else { return }
-        notifier.stopping()
-        events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info, message: "stopping"))
+        // Before a restart in place (same process id), systemd hears a reload, not a stop.
+        if restarting { _ = notifier.notify("RELOADING=1\nSTATUS=restarting by command") } else { notifier.stopping() }
+        events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info,
+                                    message: restarting ? "restarting by command" : "stopping"))
         control?.stop()
+        commands?.stop()
         stopBuses(takeBuses(), within: options.stopBudget)
         uplink?.stopBlocking()
         lock.lock()
@@ -264,6 +325,15 @@ public final class Agent: AgentControl, @unchecked Sendable {
         return AgentStatus(device: setup.config.device.id, version: ConcentratorVersion.current, startedAt: startedAt,
                            now: options.clock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
                            buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState())
+    }
+
+    /// The newest audit entries, newest first (the control socket's `audit`).
+    func newestAuditRecords(limit: Int) -> [CommandAuditRecord] {
+        let entries = (try? archive?.reader.newestAuditEntries(limit: limit)) ?? []
+        return entries.map {
+            CommandAuditRecord(time: $0.time, commandID: $0.commandID, keyID: $0.keyID, role: $0.role, verb: $0.verb,
+                               arguments: $0.arguments, result: $0.result, message: $0.message)
+        }
     }
 
     /// One line for systemd's STATUS=.
@@ -305,6 +375,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
                     nextPrune = now.adding(seconds: 600)
                 }
             }
+            checkConfigTrial()
             if ContinuousClock.now >= nextStatus {
                 notifier.status(healthSummary())
                 nextStatus = .now + .seconds(10)

@@ -78,6 +78,8 @@ protocol AgentControl: AnyObject, Sendable {
     var setup: AgentSetup { get }
     var events: EventRecorder? { get }
     func status() -> AgentStatus
+    /// The newest `limit` audit entries (commands from the head-end), newest first.
+    func newestAuditRecords(limit: Int) -> [CommandAuditRecord]
     /// Re-reads the configuration file and applies it; the failure lists every problem.
     func reload() -> Result<String, ControlFailure>
     /// The uplink, if configured and running.
@@ -107,6 +109,8 @@ final class ControlRequestHandler: @unchecked Sendable {
             reply(ControlReply(status: agent.status()))
         case "events":
             reply(ControlReply(events: agent.events?.newest(request.limit ?? 50) ?? []))
+        case "audit":
+            reply(ControlReply(audit: agent.newestAuditRecords(limit: min(max(request.limit ?? 50, 1), 1000))))
         case "reload":
             switch agent.reload() {
             case .success(let summary): reply(ControlReply(message: summary))
@@ -166,7 +170,7 @@ final class ControlRequestHandler: @unchecked Sendable {
         case "test.stall":
             reply(stall(request, buses: buses))
         default:
-            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, reload, uplink.check"))
+            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, audit, reload, uplink.check"))
         }
     }
 

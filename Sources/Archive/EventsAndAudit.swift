@@ -23,19 +23,30 @@ public struct ArchiveEvent: Hashable, Sendable {
 /// not contain secrets (key material is replaced by its key id before it gets here).
 public struct AuditEntry: Hashable, Sendable {
     public var time: Timestamp
+    /// The signer's key id ("" when the command could not even be split).
     public var keyID: String
+    /// The role of that key on this device ("" when the key is unknown).
     public var role: String
     public var verb: String
+    /// The arguments as compact JSON.
     public var arguments: String
+    /// The reply code (`ok`, `replayed`, …).
     public var result: String
+    /// The command id, when it could be read.
+    public var commandID: String?
+    /// The reply's message for people.
+    public var message: String
 
-    public init(time: Timestamp, keyID: String, role: String, verb: String, arguments: String, result: String) {
+    public init(time: Timestamp, keyID: String, role: String, verb: String, arguments: String, result: String,
+                commandID: String? = nil, message: String = "") {
         self.time = time
         self.keyID = keyID
         self.role = role
         self.verb = verb
         self.arguments = arguments
         self.result = result
+        self.commandID = commandID
+        self.message = message
     }
 }
 
@@ -54,9 +65,9 @@ extension ArchiveWrite where Result == Void {
     public static func recordAudit(_ entry: AuditEntry) -> ArchiveWrite {
         ArchiveWrite("record audit entry \(entry.verb)") { writer in
             try writer.connection.run(
-                "INSERT INTO audit(time, key_id, role, verb, arguments, result) VALUES (?, ?, ?, ?, ?, ?)", [
+                "INSERT INTO audit(time, key_id, role, verb, arguments, result, command_id, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
                     .integer(entry.time.milliseconds), .text(entry.keyID), .text(entry.role), .text(entry.verb),
-                    .text(entry.arguments), .text(entry.result),
+                    .text(entry.arguments), .text(entry.result), entry.commandID.map { .text($0) } ?? .null, .text(entry.message),
                 ])
         }
     }
@@ -80,18 +91,27 @@ extension ArchiveReader {
         }
     }
 
-    /// Audit entries with `from <= time < to`, oldest first, at most `limit`.
-    public func auditEntries(from: Timestamp, to: Timestamp, limit: Int = 1000) throws(ArchiveError) -> [AuditEntry] {
+    /// Audit entries with `from <= time < to`, oldest first, at most `limit`, skipping the first `offset`.
+    public func auditEntries(from: Timestamp, to: Timestamp, limit: Int = 1000, offset: Int = 0) throws(ArchiveError) -> [AuditEntry] {
+        try auditQuery("WHERE time >= ? AND time < ? ORDER BY time, id LIMIT ? OFFSET ?",
+                       [.integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(max(0, limit))), .integer(Int64(max(0, offset)))])
+    }
+
+    /// The newest `limit` audit entries, newest first (for the console).
+    public func newestAuditEntries(limit: Int) throws(ArchiveError) -> [AuditEntry] {
+        try auditQuery("ORDER BY time DESC, id DESC LIMIT ?", [.integer(Int64(max(0, limit)))])
+    }
+
+    private func auditQuery(_ tail: String, _ values: [SQLiteValue]) throws(ArchiveError) -> [AuditEntry] {
         try locked("read the audit log") { () throws -> [AuditEntry] in
-            try connection.withStatement("""
-                SELECT time, key_id, role, verb, arguments, result FROM audit
-                WHERE time >= ? AND time < ? ORDER BY time, id LIMIT ?
-                """) { (s: SQLiteStatement) throws -> [AuditEntry] in
-                try s.bind([.integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(max(0, limit)))])
+            try connection.withStatement("SELECT time, key_id, role, verb, arguments, result, command_id, message FROM audit " + tail) {
+                (s: SQLiteStatement) throws -> [AuditEntry] in
+                try s.bind(values)
                 var out: [AuditEntry] = []
                 while try s.step() {
                     out.append(AuditEntry(time: Timestamp(milliseconds: s.int64(0)), keyID: s.text(1), role: s.text(2),
-                                          verb: s.text(3), arguments: s.text(4), result: s.text(5)))
+                                          verb: s.text(3), arguments: s.text(4), result: s.text(5), commandID: s.optionalText(6),
+                                          message: s.text(7)))
                 }
                 return out
             }

@@ -5,6 +5,7 @@ public struct PruneResult: Hashable, Sendable {
     public var snapshotsRemoved = 0
     public var eventsRemoved = 0
     public var auditEntriesRemoved = 0
+    public var commandRepliesRemoved = 0
     /// Transactions run (each one a short writer job).
     public var steps = 0
     /// True when nothing older than the cutoff is left; false when the time budget ran out first.
@@ -20,12 +21,14 @@ struct PruneStep: Sendable {
     var snapshots = 0
     var events = 0
     var audit = 0
-    var isEmpty: Bool { snapshots == 0 && events == 0 && audit == 0 }
+    var commandReplies = 0
+    var isEmpty: Bool { snapshots == 0 && events == 0 && audit == 0 && commandReplies == 0 }
 }
 
 extension ArchiveWriter {
     /// Deletes up to `pruneRowsPerStep` of the oldest rows older than `cutoff` in one table, in one
-    /// transaction. Snapshots go first (oldest keys first), then events, then audit entries.
+    /// transaction. Snapshots go first (oldest keys first), then events, then audit entries, then
+    /// stored command replies.
     func pruneStep(cutoff: Timestamp) throws -> PruneStep {
         var step = PruneStep()
         let cutoffKey = ReadingKey.first(ofMinute: max(0, ReadingKey.minuteCeiling(cutoff)))
@@ -45,13 +48,17 @@ extension ArchiveWriter {
             try connection.run("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY time LIMIT ?)",
                                [time, .integer(limit)])
             step.audit = connection.changes
+            if step.audit > 0 { return }
+            try connection.run("DELETE FROM command_replies WHERE command_id IN "
+                + "(SELECT command_id FROM command_replies WHERE time < ? ORDER BY time LIMIT ?)", [time, .integer(limit)])
+            step.commandReplies = connection.changes
         }
         return step
     }
 }
 
 extension ArchiveStore {
-    /// Removes snapshots, events and audit entries older than `retentionDays` before `now`, in small
+    /// Removes snapshots, events, audit entries and stored command replies older than `retentionDays` before `now`, in small
     /// steps. Each step is its own transaction and its own writer job, so a commit queues behind at
     /// most one step. Stops when `budget` (real time) is spent and returns `complete == false`; the
     /// caller runs it again later (the agent: every interval). Unacknowledged outbox entries are never
@@ -104,6 +111,7 @@ extension ArchiveStore {
         result.snapshotsRemoved += outcome.step.snapshots
         result.eventsRemoved += outcome.step.events
         result.auditEntriesRemoved += outcome.step.audit
+        result.commandRepliesRemoved += outcome.step.commandReplies
         result.longestStep = max(result.longestStep, outcome.duration)
         return false
     }

@@ -80,3 +80,77 @@ extension BusOwner {
         }
     }
 }
+
+/// One reading of a meter's clock: what the meter said, and the gateway's time when it answered.
+public struct MeterClockReading: Hashable, Sendable {
+    public var meterTime: Timestamp
+    public var gatewayTime: Timestamp
+
+    public init(meterTime: Timestamp, gatewayTime: Timestamp) {
+        self.meterTime = meterTime
+        self.gatewayTime = gatewayTime
+    }
+
+    /// How far the meter's clock is ahead of the gateway's (negative: behind).
+    public var driftMilliseconds: Int64 { meterTime.milliseconds - gatewayTime.milliseconds }
+}
+
+/// What `BusOwner.synchroniseClock` found and did.
+public struct MeterClockSync: Hashable, Sendable {
+    public var before: MeterClockReading
+    /// The read-back after setting; nil when the clock was within the threshold and left alone.
+    public var after: MeterClockReading?
+
+    public init(before: MeterClockReading, after: MeterClockReading?) {
+        self.before = before
+        self.after = after
+    }
+}
+
+extension BusOwner {
+    /// Reads a meter's clock (declared by its profile) and, when it differs from the gateway's by
+    /// more than `threshold`, sets it to the gateway's time (function 16) and reads it back. Blocking.
+    public func synchroniseClock(meter id: MeterID, threshold: Duration,
+                                 startDeadline: Duration = .seconds(30)) -> Result<MeterClockSync, BusError> {
+        guard let meter = meters.first(where: { $0.id == id }) else { return .failure(.unknownMeter(id)) }
+        guard let clock = meter.profile.modbus?.clock else {
+            return .failure(.unsupported("meter \(id)'s profile \(meter.profile.id) declares no settable clock"))
+        }
+        let thresholdMilliseconds = Int64(threshold.inMilliseconds)
+        return perform(startDeadline: startDeadline) { bus in
+            guard bus.line.ensureOpen() == nil, let master = bus.line.modbusMaster() else {
+                return .failure(.transaction(id, .portUnavailable))
+            }
+            let timeout = Duration.milliseconds(Int64(bus.settings.responseTimeoutMilliseconds.upperBound))
+            func read() -> Result<MeterClockReading, BusError> {
+                bus.line.waitForSilence()
+                let words = master.readRegisters(slave: meter.slave, function: .readHoldingRegisters, start: clock.address,
+                                                 count: clock.format.registerCount, timeout: timeout, byteTimeout: .milliseconds(50))
+                bus.line.markFrameEnd()
+                switch words {
+                case .success(let w):
+                    guard let time = clock.time(from: w) else { return .failure(.transaction(id, .malformedResponse)) }
+                    return .success(MeterClockReading(meterTime: time, gatewayTime: bus.clock.now()))
+                case .failure(let e): return .failure(.transaction(id, e.meterError))
+                }
+            }
+            let before: MeterClockReading
+            switch read() {
+            case .success(let r): before = r
+            case .failure(let e): return .failure(e)
+            }
+            // The clock counts whole seconds: a drift below one second cannot be corrected.
+            guard abs(before.driftMilliseconds) > max(thresholdMilliseconds, 999) else {
+                return .success(MeterClockSync(before: before, after: nil))
+            }
+            let now = bus.clock.now()
+            bus.line.waitForSilence()
+            let written = master.writeRegisters(slave: meter.slave, start: clock.address,
+                                                values: clock.registers(for: Timestamp(seconds: (now.milliseconds + 500) / 1000)),
+                                                timeout: timeout, byteTimeout: .milliseconds(50))
+            bus.line.markFrameEnd()
+            if case .failure(let e) = written { return .failure(.transaction(id, e.meterError)) }
+            return read().map { MeterClockSync(before: before, after: $0) }
+        }
+    }
+}

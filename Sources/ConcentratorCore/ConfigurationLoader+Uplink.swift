@@ -1,4 +1,4 @@
-/// The `uplink` section: the broker, the head-end's keys and the outbox drain.
+/// The `uplink` section: the broker, the head-end's keys, the outbox drain and the configuration trial.
 extension ConfigurationLoader {
     static let portRange = 1...65_535
     static let keepaliveRange = 5...3600
@@ -6,6 +6,7 @@ extension ConfigurationLoader {
     static let headEndKeyCountRange = 1...16
     static let drainRateRange = 100...10_000_000
     static let acknowledgementTimeoutRange = 10...3600
+    static let configTrialRange = 5...86_400
 
     static func readUplink(_ input: ConfigurationSectionInput, into draft: inout ConfigurationDraft) {
         guard let r = input.object() else { return }
@@ -37,10 +38,11 @@ extension ConfigurationLoader {
             d.finish()
         }
         let ackTimeout = r.int("acknowledgementTimeoutSeconds", in: acknowledgementTimeoutRange) ?? 120
+        let trial = r.int("configTrialSeconds", in: configTrialRange) ?? 300
         r.finish()
         guard let broker else { return }
         draft.uplink = UplinkSettings(broker: broker, topicPrefix: prefix, headEndKeyFiles: keyFiles, drain: drain,
-                                      acknowledgementTimeoutSeconds: ackTimeout)
+                                      acknowledgementTimeoutSeconds: ackTimeout, configTrialSeconds: trial)
     }
 
     /// Reads a `broker` object (also used by the head-end's configuration, which has the same broker section).

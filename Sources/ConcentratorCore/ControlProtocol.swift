@@ -1,9 +1,10 @@
 /// A request on the agent's local control socket (`<runtime dir>/control.sock`): one JSON object
 /// per line. The CLI and the installer's console use it so that the agent stays the only master
-/// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`, `reload` (re-read
-/// the configuration file and apply it, or answer every problem and keep the running one),
-/// `uplink.check` (a test batch to the head-end and back, with its signed ack); and, only
-/// when the agent runs with CONCENTRATOR_TEST_HOOKS=1, the test-only `test.stall`.
+/// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`, `audit` (the newest
+/// commands received from the head-end and their outcome), `reload` (re-read the configuration file
+/// and apply it, or answer every problem and keep the running one), `uplink.check` (a test batch to
+/// the head-end and back, with its signed ack); and, only when the agent runs with
+/// CONCENTRATOR_TEST_HOOKS=1, the test-only `test.stall`.
 public struct ControlRequest: Hashable, Sendable, Codable {
     public var op: String
     public var meter: MeterID?
@@ -14,7 +15,7 @@ public struct ControlRequest: Hashable, Sendable, Codable {
     public var timeoutMilliseconds: Int?
     /// For `relay`: true connect, false disconnect, absent = read state.
     public var connected: Bool?
-    /// For `events`: how many of the newest.
+    /// For `events` and `audit`: how many of the newest.
     public var limit: Int?
     /// For `test.stall`: how long the bus thread hangs.
     public var durationMilliseconds: Int?
@@ -61,6 +62,8 @@ public struct ControlReply: Hashable, Sendable, Codable {
     public var scan: [ScanHit]?
     public var relayConnected: Bool?
     public var events: [GatewayEvent]?
+    /// For `audit`: the newest commands, newest first.
+    public var audit: [CommandAuditRecord]?
     /// A one-line outcome for people (for example what a reload changed).
     public var message: String?
     /// For `uplink.check`: the time from queueing the test batch to the head-end's verified ack.
@@ -68,7 +71,7 @@ public struct ControlReply: Hashable, Sendable, Codable {
 
     public init(done: Bool = true, error: ControlFailure? = nil, progress: ScanProgress? = nil, status: AgentStatus? = nil,
                 snapshot: MeterSnapshot? = nil, scan: [ScanHit]? = nil, relayConnected: Bool? = nil, events: [GatewayEvent]? = nil,
-                message: String? = nil, roundTripMilliseconds: Int? = nil) {
+                audit: [CommandAuditRecord]? = nil, message: String? = nil, roundTripMilliseconds: Int? = nil) {
         self.done = done
         self.error = error
         self.progress = progress
@@ -77,7 +80,34 @@ public struct ControlReply: Hashable, Sendable, Codable {
         self.scan = scan
         self.relayConnected = relayConnected
         self.events = events
+        self.audit = audit
         self.message = message
         self.roundTripMilliseconds = roundTripMilliseconds
+    }
+}
+
+/// One command from the head-end as the audit log keeps it (Docs/mqtt-api.md §11.7): who signed it,
+/// what it asked, and the reply code. Arguments never contain secrets.
+public struct CommandAuditRecord: Hashable, Sendable, Codable {
+    public var time: Timestamp
+    public var commandID: String?
+    public var keyID: String
+    public var role: String
+    public var verb: String
+    public var arguments: String
+    /// The reply code (`ok`, `replayed`, …), or `duplicate` for a resend answered from the stored reply.
+    public var result: String
+    public var message: String
+
+    public init(time: Timestamp, commandID: String?, keyID: String, role: String, verb: String, arguments: String, result: String,
+                message: String) {
+        self.time = time
+        self.commandID = commandID
+        self.keyID = keyID
+        self.role = role
+        self.verb = verb
+        self.arguments = arguments
+        self.result = result
+        self.message = message
     }
 }

@@ -165,6 +165,44 @@ public struct ModbusRelaySpec: Hashable, Sendable {
     public init(coil: UInt16) { self.coil = coil }
 }
 
+/// A meter clock reachable over Modbus: readable with function 3 and settable with function 16.
+public struct ModbusClockSpec: Hashable, Sendable {
+    /// How the clock is laid out in its registers.
+    public enum Format: String, Hashable, Sendable, CaseIterable {
+        /// Seconds since 1970-01-01T00:00:00Z (UTC) as an unsigned 32-bit number in two holding
+        /// registers, most significant register first; set by writing both with function 16.
+        case unixSecondsU32 = "unix-seconds-u32"
+
+        /// Registers the clock occupies.
+        public var registerCount: Int { 2 }
+    }
+
+    /// The first holding register of the clock.
+    public var address: UInt16
+    public var format: Format
+
+    public init(address: UInt16, format: Format = .unixSecondsU32) {
+        self.address = address
+        self.format = format
+    }
+
+    /// The last register the clock occupies.
+    public var lastAddress: Int { Int(address) + format.registerCount - 1 }
+
+    /// The register words that set the clock to `time` (seconds, truncated; before 1970 or after
+    /// 2106 the value is clamped to the format's range).
+    public func registers(for time: Timestamp) -> [UInt16] {
+        let seconds = UInt32(clamping: max(0, time.seconds))
+        return [UInt16(seconds >> 16), UInt16(seconds & 0xFFFF)]
+    }
+
+    /// The time the clock registers hold.
+    public func time(from registers: [UInt16]) -> Timestamp? {
+        guard registers.count == format.registerCount else { return nil }
+        return Timestamp(seconds: Int64(UInt32(registers[0]) << 16 | UInt32(registers[1])))
+    }
+}
+
 /// How a meter says "this quantity is not available" inside a valid answer.
 public enum ModbusNotAvailableMarker: String, Hashable, Sendable, CaseIterable {
     /// Every raw value is a reading (floats still turn NaN and infinity into errors).
@@ -182,17 +220,20 @@ public struct ModbusRegisterMap: Hashable, Sendable {
     public var registers: [ModbusRegisterSpec]
     public var identification: ModbusIdentification?
     public var relay: ModbusRelaySpec?
+    /// The meter's clock, when it can be read and set over Modbus.
+    public var clock: ModbusClockSpec?
     /// Raw values that mean "not available" rather than a reading.
     public var notAvailableMarker: ModbusNotAvailableMarker
 
     public init(maxRegistersPerRequest: Int = 125, gaps: [ModbusRegisterGap] = [], registers: [ModbusRegisterSpec],
-                identification: ModbusIdentification? = nil, relay: ModbusRelaySpec? = nil,
+                identification: ModbusIdentification? = nil, relay: ModbusRelaySpec? = nil, clock: ModbusClockSpec? = nil,
                 notAvailableMarker: ModbusNotAvailableMarker = .noMarker) {
         self.maxRegistersPerRequest = maxRegistersPerRequest
         self.gaps = gaps
         self.registers = registers
         self.identification = identification
         self.relay = relay
+        self.clock = clock
         self.notAvailableMarker = notAvailableMarker
     }
 }

@@ -96,6 +96,8 @@ private final class ProfileDocumentReader {
         if let section = r.object("identification") { identification = readIdentification(section) }
         var relay: ModbusRelaySpec?
         if let section = r.object("relay") { relay = readRelay(section) }
+        var clock: ModbusClockSpec?
+        if let section = r.object("clock") { clock = readClock(section) }
         let items = r.array("registers", required: true)
         if let items, items.isEmpty {
             issues.add(path: r.path + ".registers", line: r.member("registers")?.line, problem: "must list at least one register")
@@ -103,9 +105,10 @@ private final class ProfileDocumentReader {
         let registers = (items ?? []).compactMap { readRegister($0.value, path: $0.path, line: $0.line) }
         r.finish()
         checkRegisters(registers, gaps: gaps, limit: limit)
+        if let clock { checkClock(clock, path: r.path + ".clock", line: r.member("clock")?.line, registers: registers, gaps: gaps) }
         guard let limit, let items, registers.count == items.count, !items.isEmpty else { return nil }
         return ModbusRegisterMap(maxRegistersPerRequest: limit, gaps: gaps.map(\.gap), registers: registers.map(\.spec),
-                                 identification: identification, relay: relay, notAvailableMarker: marker)
+                                 identification: identification, relay: relay, clock: clock, notAvailableMarker: marker)
     }
 
     private func readRegister(_ value: JSONValue, path: String, line: Int) -> LocatedRegister? {
@@ -207,6 +210,35 @@ private final class ProfileDocumentReader {
         _ = o.string("note", maxLength: 1000)
         o.finish()
         return coil.map(ModbusRelaySpec.init(coil:))
+    }
+
+    private func readClock(_ o: JSONObjectReader) -> ModbusClockSpec? {
+        let address = readAddress(o, "address", required: true)
+        let format = o.string("format", required: true, allowed: ModbusClockSpec.Format.allCases.map(\.rawValue))
+            .flatMap(ModbusClockSpec.Format.init(rawValue:))
+        _ = o.string("note", maxLength: 1000)
+        o.finish()
+        guard let address, let format else { return nil }
+        if Int(address) + format.registerCount - 1 > Int(UInt16.max) {
+            issues.add(path: o.path + ".address", line: o.member("address")?.line, problem: "the clock runs past the last register address 65535",
+                       value: .number(Double(address), text: String(address)), expected: "at most \(Int(UInt16.max) - format.registerCount + 1)")
+            return nil
+        }
+        return ModbusClockSpec(address: address, format: format)
+    }
+
+    /// The clock's holding registers must not overlap a register entry or lie in a gap of function 3.
+    private func checkClock(_ clock: ModbusClockSpec, path: String, line: Int?, registers: [LocatedRegister], gaps: [LocatedGap]) {
+        for entry in registers where entry.spec.function == .readHoldingRegisters
+            && Int(entry.spec.address) <= clock.lastAddress && entry.spec.lastAddress >= Int(clock.address) {
+            issues.add(path: path + ".address", line: line,
+                       problem: "the clock registers \(clock.address)–\(clock.lastAddress) overlap \(entry.path) (\(entry.spec.address)–\(entry.spec.lastAddress))")
+        }
+        for gap in gaps where gap.gap.function == .readHoldingRegisters
+            && Int(clock.address) <= Int(gap.gap.last) && clock.lastAddress >= Int(gap.gap.first) {
+            issues.add(path: path + ".address", line: line,
+                       problem: "the clock registers \(clock.address)–\(clock.lastAddress) lie inside the declared gap \(gap.gap.first)–\(gap.gap.last) (\(gap.path))")
+        }
     }
 
     // MARK: - Field readers

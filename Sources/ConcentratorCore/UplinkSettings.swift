@@ -8,14 +8,18 @@ public struct UplinkSettings: Hashable, Sendable {
     public var drain: DrainSettings
     /// A batch published but not acknowledged by the head-end within this time is sent again.
     public var acknowledgementTimeoutSeconds: Int
+    /// After a configuration change by command (`config.set`), the agent must receive a head-end ack
+    /// within this time, or it restores the previous configuration by itself.
+    public var configTrialSeconds: Int
 
     public init(broker: BrokerSettings, topicPrefix: String = UplinkSettings.defaultTopicPrefix, headEndKeyFiles: [String],
-                drain: DrainSettings = DrainSettings(), acknowledgementTimeoutSeconds: Int = 120) {
+                drain: DrainSettings = DrainSettings(), acknowledgementTimeoutSeconds: Int = 120, configTrialSeconds: Int = 300) {
         self.broker = broker
         self.topicPrefix = topicPrefix
         self.headEndKeyFiles = headEndKeyFiles
         self.drain = drain
         self.acknowledgementTimeoutSeconds = acknowledgementTimeoutSeconds
+        self.configTrialSeconds = configTrialSeconds
     }
 
     public static let defaultTopicPrefix = "concentrator/v1"

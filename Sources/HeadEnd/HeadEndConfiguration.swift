@@ -19,16 +19,20 @@ public struct HeadEndConfiguration: Hashable, Sendable {
     public var sealingKeyFiles: [String]
     /// The Ed25519 private key file that signs acks.
     public var ackKeyFile: String
+    /// The command key `headend command` signs with unless `--key` names another.
+    public var commandKeyFile: String?
     public var ingest: IngestSettings
 
     public init(broker: BrokerSettings, topicPrefix: String = UplinkSettings.defaultTopicPrefix, sharedSubscriptionGroup: String? = nil,
-                databasePath: String, sealingKeyFiles: [String], ackKeyFile: String, ingest: IngestSettings = IngestSettings()) {
+                databasePath: String, sealingKeyFiles: [String], ackKeyFile: String, commandKeyFile: String? = nil,
+                ingest: IngestSettings = IngestSettings()) {
         self.broker = broker
         self.topicPrefix = topicPrefix
         self.sharedSubscriptionGroup = sharedSubscriptionGroup
         self.databasePath = databasePath
         self.sealingKeyFiles = sealingKeyFiles
         self.ackKeyFile = ackKeyFile
+        self.commandKeyFile = commandKeyFile
         self.ingest = ingest
     }
 
@@ -109,6 +113,7 @@ public enum HeadEndConfigurationLoader {
         let database = ConfigurationLoader.absolutePath(top, "database", required: true)
         var sealing: [String] = []
         var ack: String?
+        var command: String?
         if let keys = top.object("keys", required: true) {
             if let items = keys.array("sealing", required: true) {
                 if !sealingKeyCountRange.contains(items.count) {
@@ -129,6 +134,7 @@ public enum HeadEndConfigurationLoader {
                 }
             }
             ack = ConfigurationLoader.absolutePath(keys, "ack", required: true)
+            command = ConfigurationLoader.absolutePath(keys, "command", required: false)
             keys.finish()
         }
         var ingest = IngestSettings()
@@ -143,6 +149,6 @@ public enum HeadEndConfigurationLoader {
         }
         guard let broker, broker.clientID != nil, let database, let ack, !sealing.isEmpty else { return nil }
         return HeadEndConfiguration(broker: broker, topicPrefix: prefix, sharedSubscriptionGroup: group, databasePath: database,
-                                    sealingKeyFiles: sealing, ackKeyFile: ack, ingest: ingest)
+                                    sealingKeyFiles: sealing, ackKeyFile: ack, commandKeyFile: command, ingest: ingest)
     }
 }

@@ -4,14 +4,16 @@
 ///     vanish SECONDS         the port disappears now and comes back after SECONDS (a new PTY; the link follows)
 ///     status                 line state, PTY, link, meter count, requests answered, faults, open relays
 ///     coil ADDR [on|off]     show or switch a meter's breaking relay (on = connected)
+///     clock ADDR [SECONDS]   show a meter's clock offset, or set it (seconds ahead; negative: behind)
 public enum ControlCommand: Hashable, Sendable {
     case fault(FaultTarget, MeterFault)
     case vanish(seconds: Double)
     case status
     case coil(UInt8, set: Bool?)
+    case clock(UInt8, offsetSeconds: Int64?)
 
     /// The commands and their arguments, for error replies and `--help`.
-    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off]"
+    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS]"
 
     /// Parses one line (surrounding spaces ignored).
     public static func parse(_ line: String) throws(SimulatorArgumentError) -> ControlCommand {
@@ -42,6 +44,16 @@ public enum ControlCommand: Hashable, Sendable {
             case "off": return .coil(a, set: false)
             default: throw .invalid(what: "relay state", value: args[1], expected: "on or off")
             }
+        case "clock":
+            try arity(1...2, "clock ADDR [SECONDS]")
+            guard case .slave(let a) = try FaultTarget.parse(args[0]) else {
+                throw .invalid(what: "slave address", value: args[0], expected: "1-247")
+            }
+            guard args.count == 2 else { return .clock(a, offsetSeconds: nil) }
+            guard let offset = Int64(args[1]), abs(offset) <= 100 * 365 * 86_400 else {
+                throw .invalid(what: "clock offset", value: args[1], expected: "whole seconds, e.g. -300 (within ±100 years)")
+            }
+            return .clock(a, offsetSeconds: offset)
         default:
             throw .invalid(what: "command", value: verb, expected: usage)
         }

@@ -16,6 +16,8 @@ struct RegisterBank: Sendable {
         case quantity(ModbusRegisterSpec)
         /// The model-identification register, when no quantity shares its address: a fixed number.
         case identification(Double, ModbusIdentification)
+        /// The meter's clock (holding registers, settable with function 16).
+        case clock(ModbusClockSpec)
     }
 
     struct Slot: Hashable, Sendable {
@@ -48,6 +50,9 @@ struct RegisterBank: Sendable {
             let value = id.expectedValues.first ?? id.plausibleRange.map { ($0.lowerBound + $0.upperBound) / 2 } ?? 0
             slots[id.function.rawValue, default: []].append(Slot(first: Int(id.address), count: id.type.registerCount,
                                                                   content: .identification(value, id)))
+        }
+        if let clock = map.clock, !overlaps(Int(clock.address), clock.format.registerCount, 3) {
+            slots[3, default: []].append(Slot(first: Int(clock.address), count: clock.format.registerCount, content: .clock(clock)))
         }
         self.slots = slots.mapValues { $0.sorted { $0.first < $1.first } }
         gaps = map.gaps

@@ -213,6 +213,17 @@ public final class SimulatedBus: @unchecked Sendable {
         meters[slave] = meter
     }
 
+    /// Sets how far the meter's clock at `slave` runs ahead of the simulator's time (`clock ADDR SECONDS`).
+    public func setClockOffset(slave: UInt8, seconds: Int64) throws(SimulatorError) {
+        let now = configuration.clock.now()
+        lock.lock()
+        defer { lock.unlock() }
+        guard var meter = meters[slave] else { throw .noMeter(address: slave) }
+        guard meter.meterClock(at: now) != nil else { throw .invalidSetup("the meter at address \(slave) has no settable clock") }
+        meter.setClock(now.adding(seconds: seconds), at: now)
+        meters[slave] = meter
+    }
+
     /// The meter at `slave` as it is now (its profile, turnaround, relay), or nil.
     public func meter(at slave: UInt8) -> SimulatedMeter? { lock.withLock { meters[slave] } }
 
@@ -244,6 +255,14 @@ public final class SimulatedBus: @unchecked Sendable {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no relay")
                 }
                 return "ok coil \(slave) \(connected ? "on" : "off")"
+            case .clock(let slave, let offset):
+                if let offset { try setClockOffset(slave: slave, seconds: offset) }
+                guard let meter = meter(at: slave) else { throw SimulatorError.noMeter(address: slave) }
+                guard meter.meterClock(at: configuration.clock.now()) != nil else {
+                    throw SimulatorError.invalidSetup("the meter at address \(slave) has no settable clock")
+                }
+                let seconds = Double(meter.clockOffsetMilliseconds) / 1000
+                return "ok clock \(slave) offset \(seconds)"
             }
         } catch {
             return "error \(error)"

@@ -27,8 +27,9 @@ public struct MeterAnswer: Hashable, Sendable {
 /// time comes in with each request.
 ///
 /// Answers: reads of declared registers (functions 3 and 4, see `RegisterBank` for the address rules);
-/// read coils (1) and write single coil (5) on the relay coil; anything else is exception 1 (illegal
-/// function). Writable registers, such as clock setting, go next to the relay in `respond`.
+/// read coils (1) and write single coil (5) on the relay coil; write multiple registers (16) of
+/// exactly the clock's registers, when the profile declares a clock (other addresses: exception 2);
+/// anything else is exception 1 (illegal function).
 public struct SimulatedMeter: Sendable {
     public let address: UInt8
     public let profile: MeterProfile
@@ -36,6 +37,8 @@ public struct SimulatedMeter: Sendable {
     public let turnaroundMilliseconds: Int
     public let model: MeterValueModel
     public private(set) var supply = SupplyLedger()
+    /// How far the meter's clock is ahead of the simulator's time (negative: behind).
+    public private(set) var clockOffsetMilliseconds: Int64 = 0
     private let bank: RegisterBank?
 
     /// `seed` is the simulator's seed; the meter mixes in its address for its own stream.
@@ -52,6 +55,16 @@ public struct SimulatedMeter: Sendable {
 
     /// The relay coil, when the profile declares a breaking relay.
     public var relayCoil: UInt16? { profile.modbus?.relay?.coil }
+
+    /// The meter's clock at `time`, when the profile declares one.
+    public func meterClock(at time: Timestamp) -> Timestamp? {
+        profile.modbus?.clock == nil ? nil : time.adding(milliseconds: clockOffsetMilliseconds)
+    }
+
+    /// Moves the meter's clock so that it reads `meterTime` at `time` (a technician, or a clock write).
+    public mutating func setClock(_ meterTime: Timestamp, at time: Timestamp) {
+        clockOffsetMilliseconds = meterTime.milliseconds - time.milliseconds
+    }
 
     /// Every modelled quantity at `time` (what the registers would hold, before encoding).
     public func values(at time: Timestamp) -> [QuantityID: Double] { model.values(at: time, supply: supply) }
@@ -77,7 +90,14 @@ public struct SimulatedMeter: Sendable {
             guard address == coil else { return exception(2, request) }
             setRelay(connected: on, at: time)
             return MeterAnswer(response: .writeAcknowledged(address: address, value: on ? 0xFF00 : 0), values: [])
-        case .writeSingleRegister, .writeMultipleRegisters:
+        case .writeMultipleRegisters(let start, let values):
+            guard let clock = profile.modbus?.clock else { return exception(1, request) }
+            guard start == clock.address, values.count == clock.format.registerCount, let set = clock.time(from: values) else {
+                return exception(2, request)
+            }
+            setClock(set, at: time)
+            return MeterAnswer(response: .writeAcknowledged(address: start, value: UInt16(values.count)), values: [])
+        case .writeSingleRegister:
             return exception(1, request)
         }
     }
@@ -102,6 +122,8 @@ public struct SimulatedMeter: Sendable {
                     served.append(ServedValue(quantity: spec.quantity, value: encoded.served))
                 case .identification(let value, let id):
                     words = ModbusValueCodec.encode(value, type: id.type, byteOrder: id.byteOrder, wordOrder: id.wordOrder)
+                case .clock(let clock):
+                    words = clock.registers(for: time.adding(milliseconds: clockOffsetMilliseconds))
                 }
                 registers.replaceSubrange((slot.first - Int(start))..<(slot.first - Int(start) + slot.count), with: words)
             }

@@ -46,3 +46,19 @@ public enum TerminationSignals {
         return set
     }
 }
+
+/// Restarting the program in place: the same process id, executable and arguments (the `restart`
+/// command). Works with and without systemd: under `Type=notify` the service stays the same main
+/// process and sends READY=1 again once it runs.
+public enum ProcessRestart {
+    /// Replaces the process image with `/proc/self/exe` and the original arguments. Returns only if
+    /// that failed, with the reason. Call after every thread has stopped its work and every file
+    /// that must be closed is closed (descriptors opened with close-on-exec vanish by themselves).
+    public static func reexecute(arguments: [String] = CommandLine.arguments) -> String {
+        var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        cArguments.append(nil)
+        defer { for p in cArguments { free(p) } }
+        execv("/proc/self/exe", cArguments)
+        return String(cString: strerror(errno))
+    }
+}

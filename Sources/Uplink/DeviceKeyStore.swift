@@ -71,6 +71,12 @@ public struct DeviceKeyStore: Sendable {
         return (try load(), created)
     }
 
+    /// Replaces the stored keys with `keys` (key rotation), each file written atomically (0600).
+    public func store(_ keys: DeviceKeys) throws(KeyFileError) {
+        try PrivateKeyFile.write(keys.signing, to: signingKeyPath)
+        try PrivateKeyFile.write(keys.agreement, to: agreementKeyPath)
+    }
+
     /// Loads both keys; fails if either is missing, malformed or not private to its owner.
     public func load() throws(KeyFileError) -> DeviceKeys {
         DeviceKeys(signing: try PrivateKeyFile.loadSigningKey(path: signingKeyPath),

@@ -7,7 +7,7 @@ import Platform
 extension UplinkService {
     // MARK: Connection
 
-    /// Follows the connection: subscribes to acks, publishes the retained online status, and lets
+    /// Follows the connection: subscribes to acks (and commands, when a handler is set), publishes the retained online status, and lets
     /// everything unacknowledged go again after a reconnect.
     func watchConnection() async {
         var statusTask: Task<Void, Never>?
@@ -22,8 +22,12 @@ extension UplinkService {
                     state.lastError = nil
                 }
                 logger.notice("uplink: connected to \(client.settings.brokerAddress)")
-                do { try await client.subscribe(filter: topics.ack) } catch {
-                    logger.error("uplink: cannot subscribe to \(topics.ack): \(error)")
+                var filters = [topics.ack]
+                if lock.withLock({ commandHandler != nil }) { filters.append(topics.command) }
+                for filter in filters {
+                    do { try await client.subscribe(filter: filter) } catch {
+                        logger.error("uplink: cannot subscribe to \(filter): \(error)")
+                    }
                 }
                 statusTask?.cancel()
                 statusTask = Task { [self] in
@@ -61,11 +65,15 @@ extension UplinkService {
         _ = try? await client.publish(topic: topics.status, payload: doc.encoded(), retain: true)
     }
 
-    // MARK: Acks
+    // MARK: Acks and commands
 
     func receiveMessages() async {
         for await message in client.messages {
-            if message.topic == topics.ack { await handleAck(message.payload) }
+            if message.topic == topics.ack {
+                await handleAck(message.payload)
+            } else if message.topic == topics.command, let handler = lock.withLock({ commandHandler }) {
+                handler(message.payload)
+            }
             if lock.withLock({ stopped }) { break }
         }
     }

@@ -32,7 +32,8 @@ public final class UplinkService: @unchecked Sendable {
     let deviceID: String
     let topics: UplinkTopics
     let archive: ArchiveStore
-    let headEnd: HeadEndKeys
+    /// The head-end keys from `uplink.headEndKeys`: the sealing key, ack keys and command keys with roles.
+    public let headEnd: HeadEndKeys
     let clock: any WallClock
     let logger: Logger
     let client: MQTTClient
@@ -51,6 +52,8 @@ public final class UplinkService: @unchecked Sendable {
     var progress = ContinuousClock.now
     var state: UplinkState
     var tasks: [Task<Void, Never>] = []
+    /// Receives every message on the device's command topic (set before `start`).
+    var commandHandler: (@Sendable ([UInt8]) -> Void)?
 
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
@@ -125,6 +128,20 @@ public final class UplinkService: @unchecked Sendable {
         waitForAsync { [self] in await stop() }
     }
 
+    /// Subscribes to the device's command topic from the next connection on and hands every message
+    /// on it to `handler` (raw bytes; the handler verifies them). Call before `start()`.
+    public func receiveCommands(_ handler: @escaping @Sendable ([UInt8]) -> Void) {
+        lock.withLock { commandHandler = handler }
+    }
+
+    /// Publishes a signed command reply to the device's reply topic (QoS 1); returns at the broker's PUBACK.
+    public func publishReply(_ bytes: [UInt8]) async throws(MQTTError) {
+        _ = try await client.publish(topic: topics.reply, payload: bytes, qos: .atLeastOnce)
+    }
+
+    /// Whether the broker connection is up now.
+    public var isConnected: Bool { client.isConnected }
+
     /// New outbox entries exist (a snapshot was committed): seal and send them soon.
     public func workArrived() { lock.withLock { workPending = true } }
 
@@ -151,6 +168,9 @@ public final class UplinkService: @unchecked Sendable {
         s.oldestUnacknowledgedInterval = try? archive.reader.oldestUnacknowledgedInterval()
         return s
     }
+
+    /// When the last head-end ack this service accepted arrived (agent clock); nil before the first.
+    public var lastAcknowledged: Timestamp? { lock.withLock { state.lastAcknowledged } }
 
     /// Counts entries dropped by retention (the agent's maintenance drops them).
     public func recordDropped(_ count: Int) { lock.withLock { state.droppedUnsent += count } }

@@ -50,10 +50,18 @@ struct Run: ParsableCommand {
         let agent = Agent(setup: setup, options: AgentOptions(clock: clock, controlSocketPath: controlSocket,
                                                               environment: env, checkClockSync: !virtualClock),
                           logger: logger)
+        let exit: AgentExit
         do {
-            try agent.run()
+            exit = try agent.run()
         } catch {
             logger.critical("cannot start: \(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        if exit == .restartRequested {
+            logger.notice("restarting: executing \(CommandLine.arguments.joined(separator: " ")) again")
+            let problem = ProcessRestart.reexecute()
+            // Only reached when exec failed: exit with a failure so that systemd starts the agent again.
+            logger.critical("restart failed: \(problem)")
             throw ExitCode(ExitStatus.failure)
         }
     }

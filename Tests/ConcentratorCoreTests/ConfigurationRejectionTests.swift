@@ -167,6 +167,8 @@ let badConfigs: [BadConfig] = [
               ExpectedIssue("$.uplink.drain.order", "not one of the allowed values", "oldest-first, newest-first")),
     BadConfig("wildcard in the topic prefix", F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["/k.json"], "topicPrefix": "a/+/b"}"#),
               ExpectedIssue("$.uplink.topicPrefix", "not a usable topic prefix")),
+    BadConfig("a configuration trial too short to reconnect", F.document(extra: #""uplink": {"broker": {"host": "h"}, "headEndKeys": ["/k.json"], "configTrialSeconds": 2}"#),
+              ExpectedIssue("$.uplink.configTrialSeconds", "out of range", "5–86400")),
 ]
 
 @Suite struct ConfigurationRejectionTests {

@@ -109,6 +109,7 @@ private typealias F = ConfigurationFixtures
             (["$defs", "broker", "properties", "sessionExpirySeconds"], L.sessionExpiryRange),
             (["$defs", "uplink", "properties", "drain", "properties", "maxBytesPerSecond"], L.drainRateRange),
             (["$defs", "uplink", "properties", "acknowledgementTimeoutSeconds"], L.acknowledgementTimeoutRange),
+            (["$defs", "uplink", "properties", "configTrialSeconds"], L.configTrialRange),
         ]
         for (pointer, range) in ranges {
             #expect(node(schema, pointer + ["minimum"])?.intValue == range.lowerBound, "\(pointer.joined(separator: "/"))")
@@ -172,6 +173,8 @@ private typealias F = ConfigurationFixtures
             (["$defs", "uplink", "properties", "drain", "properties", "order"], q(DrainSettings().order.rawValue)),
             (["$defs", "uplink", "properties", "acknowledgementTimeoutSeconds"],
              "\(UplinkSettings(broker: BrokerSettings(host: "h"), headEndKeyFiles: []).acknowledgementTimeoutSeconds)"),
+            (["$defs", "uplink", "properties", "configTrialSeconds"],
+             "\(UplinkSettings(broker: BrokerSettings(host: "h"), headEndKeyFiles: []).configTrialSeconds)"),
             (["$defs", "broker", "properties", "keepaliveSeconds"], "\(BrokerSettings(host: "h").keepaliveSeconds)"),
             (["$defs", "broker", "properties", "sessionExpirySeconds"], "\(BrokerSettings(host: "h").sessionExpirySeconds)"),
         ]

@@ -76,6 +76,14 @@ import Testing
         ("\"profile\": true", "\"profile\": \"yes\"", "$.modbus.registers[1].profile", "wrong type"),
         ("\"maxRegistersPerRequest\": 40", "\"maxRegistersPerRequest\": 40, \"notAvailableMarker\": \"minusOne\"",
          "$.modbus.notAvailableMarker", "not one of the allowed values"),
+        ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3}, \"clock\": {\"address\": 1, \"format\": \"unix-seconds-u32\"}",
+         "$.modbus.clock.address", "overlap"),
+        ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3}, \"clock\": {\"address\": 400, \"format\": \"bcd\"}",
+         "$.modbus.clock.format", "not one of the allowed values"),
+        ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3}, \"clock\": {\"address\": 65535, \"format\": \"unix-seconds-u32\"}",
+         "$.modbus.clock.address", "runs past"),
+        ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3}, \"clock\": {\"format\": \"unix-seconds-u32\"}",
+         "$.modbus.clock.address", "missing required key"),
     ]
 
     @Test(arguments: 0..<badEdits.count)
@@ -91,6 +99,18 @@ import Testing
             #expect(error.issues.contains { $0.path == path && $0.description.contains(problem) },
                     "expected \(path): \(problem); got \(error.description)")
         }
+    }
+
+    @Test func readsAClockAndItsRegisterLayout() throws {
+        let text = Self.valid.replacingFirst("\"relay\": {\"coil\": 3}",
+                                             with: "\"relay\": {\"coil\": 3}, \"clock\": {\"address\": \"0x0190\", \"format\": \"unix-seconds-u32\"}")
+        let clock = try #require(try MeterProfileLoader.parse(text, source: "t.json").modbus?.clock)
+        #expect(clock == ModbusClockSpec(address: 400, format: .unixSecondsU32))
+        // 2026-11-21T10:00:00Z = 1795255200 s = 0x6B01_6BA0: most significant register first.
+        let time = Timestamp(seconds: 1_795_255_200)
+        #expect(clock.registers(for: time) == [0x6B01, 0x6BA0])
+        #expect(clock.time(from: [0x6B01, 0x6BA0]) == time)
+        #expect(clock.time(from: [0x6B01]) == nil)
     }
 
     @Test func readsTheNotAvailableMarker() throws {

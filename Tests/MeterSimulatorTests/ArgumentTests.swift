@@ -47,7 +47,10 @@ import MeterSimulator
         #expect(try ControlCommand.parse("status") == .status)
         #expect(try ControlCommand.parse("coil 12") == .coil(12, set: nil))
         #expect(try ControlCommand.parse("coil 12 off") == .coil(12, set: false))
-        for bad in ["", "fault 7", "vanish", "vanish -1", "coil * on", "coil 3 maybe", "status now", "reboot"] {
+        #expect(try ControlCommand.parse("clock 12") == .clock(12, offsetSeconds: nil))
+        #expect(try ControlCommand.parse("clock 12 -120") == .clock(12, offsetSeconds: -120))
+        for bad in ["", "fault 7", "vanish", "vanish -1", "coil * on", "coil 3 maybe", "status now", "reboot", "clock * 5", "clock 3 soon",
+                    "clock 3 1.5"] {
             #expect(throws: SimulatorArgumentError.self, "\(bad)") { try ControlCommand.parse(bad) }
         }
     }

@@ -89,6 +89,25 @@ import Platform
         #expect(read(&m, function: 3, start: 0xFC02, count: 1).response == .registers([0x70]))
     }
 
+    @Test func aDeclaredClockIsReadAndSetWithFunction16() {
+        var profile = TestProfiles.relayMeter
+        profile.modbus?.clock = ModbusClockSpec(address: 400)
+        var m = meter(profile, address: 12)
+        // At 2026-11-21T10:00:00Z the clock reads 1795255200 s = 0x6B01_6BA0, most significant register first.
+        #expect(read(&m, function: 3, start: 400, count: 2).response == .registers([0x6B01, 0x6BA0]))
+        let set = m.respond(to: ModbusRequest(slave: 12, pdu: .writeMultipleRegisters(start: 400, values: [0x6B01, 0x6B28])), at: t0)
+        #expect(set.response == .writeAcknowledged(address: 400, value: 2))
+        #expect(m.clockOffsetMilliseconds == -120_000, "set two minutes slow")
+        #expect(read(&m, function: 3, start: 400, count: 2, at: t0.adding(seconds: 60)).response == .registers([0x6B01, 0x6B64]))
+        let elsewhere = m.respond(to: ModbusRequest(slave: 12, pdu: .writeMultipleRegisters(start: 402, values: [0, 0])), at: t0)
+        #expect(elsewhere.response == .exception(function: 16, code: 2))
+        let half = m.respond(to: ModbusRequest(slave: 12, pdu: .writeMultipleRegisters(start: 400, values: [0x6B01])), at: t0)
+        #expect(half.response == .exception(function: 16, code: 2))
+        var noClock = meter(TestProfiles.relayMeter, address: 12)
+        let refused = noClock.respond(to: ModbusRequest(slave: 12, pdu: .writeMultipleRegisters(start: 400, values: [0, 0])), at: t0)
+        #expect(refused.response == .exception(function: 16, code: 1))
+    }
+
     @Test func relayCutsPowerAndFreezesEnergy() {
         var m = meter(TestProfiles.relayMeter, address: 12)
         let coil = ModbusRequest(slave: 12, pdu: .readCoils(start: 0, count: 1))

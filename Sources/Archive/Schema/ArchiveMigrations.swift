@@ -69,6 +69,19 @@ public enum ArchiveMigrations {
             -- sealed bytes (sealed = 1), so every resend is byte-identical.
             ALTER TABLE outbox ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1 CHECK (sealed IN (0, 1));
             """),
+        ArchiveMigration(version: 3, summary: "stored command replies; command id and message in the audit log", sql: """
+            -- The signed reply of every command that ran, by command id: the same command received
+            -- again is answered with these bytes and not run again. Pruned with the retention.
+            CREATE TABLE command_replies (
+                command_id TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL,
+                time INTEGER NOT NULL,
+                reply BLOB NOT NULL
+            ) STRICT;
+            CREATE INDEX command_replies_by_time ON command_replies(time);
+            ALTER TABLE audit ADD COLUMN command_id TEXT;
+            ALTER TABLE audit ADD COLUMN message TEXT NOT NULL DEFAULT '';
+            """),
     ]
 
     /// The newest schema version this build knows.

@@ -105,6 +105,14 @@ enum HeadEndSchema {
                 PRIMARY KEY (device, reason)
             ) STRICT, WITHOUT ROWID;
             """),
+        (2, """
+            -- The last command counter used with each command key (Docs/mqtt-api.md §11): devices refuse a
+            -- counter that is not above the last one they saw from that key.
+            CREATE TABLE command_counters (
+                key_id TEXT PRIMARY KEY,
+                value INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            """),
     ]
 
     static var latestVersion: Int32 { migrations.last?.version ?? 0 }
