@@ -179,6 +179,24 @@ import TestSupport
         #expect(terminal.inputLeft == 0)
     }
 
+    @Test func theCommandsFromTheHeadEndAreShownWithRoleAndOutcome() {
+        let audit = [
+            CommandAuditRecord(time: Timestamp(seconds: 1_800_000_100), commandID: "c-2", keyID: "0ab627fcc68eba3a", role: "reader",
+                               verb: "relay", arguments: #"{"action":"disconnect","meter":"m1"}"#, result: "role-too-low",
+                               message: "the reader role may not relay"),
+            CommandAuditRecord(time: Timestamp(seconds: 1_800_000_000), commandID: "c-1", keyID: "1ce56a48c82ff991", role: "operator",
+                               verb: "read", arguments: #"{"meters":["m1"]}"#, result: "ok", message: "1 meter read"),
+        ]
+        let agent = FakeAgent(running: true, answers: ["audit": .success(ControlReply(audit: audit))])
+        let terminal = ScriptedTerminal([.line("events"), .line("frob"), .line("commands"), .key("q"), .line("q")])
+        let session = makeSession(terminal, document: configWithOneBus(), agent: agent)
+        #expect(session.run() == 0)
+        #expect(terminal.output.contains("relay") && terminal.output.contains("role-too-low") && terminal.output.contains("reader"))
+        #expect(terminal.output.contains("2 commands, newest first"))
+        expectReprompt(terminal, "events, commands, log, or Enter to go back [events]: ", badAnswer: "frob")
+        #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
+    }
+
     @Test func theTestReadShowsUnitsAndPlausibleRanges() {
         var doc = configWithOneBus()
         doc.appendMeter(MeterEntry(id: "m1", bus: "bus1", address: .integer(1), profile: "abb-b23").json())

@@ -56,11 +56,12 @@ extension ConsoleSession {
     }
 
     func eventsScreen() throws(ConsoleStop) {
-        ui.heading("Events and log")
-        let action = try ui.ask("events, log, or Enter to go back", default: "events",
+        ui.heading("Events, commands and log")
+        let action = try ui.ask("events, commands, log, or Enter to go back", default: "events",
                                 help: ["events: the newest events the agent recorded (meters offline, ports, config applied);",
+                                       "commands: the newest commands from the head-end and their outcome (the audit);",
                                        "log: the newest lines of the agent's log (journal)."]) { text in
-            Parse.oneOf(text.lowercased(), ["events", "log", "back"], what: "the choice")
+            Parse.oneOf(text.lowercased(), ["events", "commands", "log", "back"], what: "the choice")
         }
         switch action {
         case "events":
@@ -75,6 +76,20 @@ extension ConsoleSession {
                 try ui.show(lines)
             case .failure(let failure):
                 ui.problem("no events: \(failure.message)")
+            }
+        case "commands":
+            switch agent.call(ControlRequest(op: "audit", limit: 200)) {
+            case .success(let reply):
+                let records = reply.audit ?? []
+                var lines = ["time                 verb        role      result       key"]
+                lines += records.map { r in
+                    TextLayout.row([(ISO8601.format(Timestamp(seconds: r.time.seconds)), 20, false), (r.verb, 11, false),
+                                    (r.role, 9, false), (r.result, 12, false), (r.keyID, 0, false)])
+                }
+                lines.append("\(records.count) commands, newest first (concentrator audit export has them all)")
+                try ui.show(lines)
+            case .failure(let failure):
+                ui.problem("no commands: \(failure.message)")
             }
         case "log":
             switch services.system.agentLog(lines: 200) {
