@@ -8,10 +8,9 @@ BOARDS := $(filter-out sim,$(basename $(notdir $(wildcard Board/*.json))))
 build:
 	$(SWIFT) build --build-tests
 
-# The gateway binary as shipped: release, Swift runtime linked in statically, full RELRO
-# (relocations resolved at start and then read-only).
+# The gateway binary as shipped (.build-gateway/concentrator): see scripts/build-gateway-binary.sh.
 release:
-	$(SWIFT) build -c release --static-swift-stdlib --product concentrator -Xlinker -z -Xlinker now
+	scripts/build-gateway-binary.sh
 
 # The Debian package in out/ (with a lintian report): see scripts/make-deb.sh.
 deb: release

@@ -11,13 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cycles=${1:-1000}
 scripts/install-deps.sh
-swift build -c release --static-swift-stdlib --product concentrator >/dev/null
-swift build -c release --static-swift-stdlib --product meter-sim >/dev/null
+scripts/build-gateway-binary.sh >/dev/null
+swift build -c release --product meter-sim >/dev/null
 bin=.build/release
 work=$(mktemp -d /tmp/footprint-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-strip -o "$work/concentrator.stripped" "$bin/concentrator"
-binary_bytes=$(stat -c %s "$work/concentrator.stripped")
+agent_binary=.build-gateway/concentrator
+binary_bytes=$(stat -c %s "$agent_binary")
 
 mix=(--meters 1-13:eastron-sdm630 --meters 14-26:abb-b23 --meters 27-39:carlo-gavazzi-em24 --meters 40-52:finder-7m --meters 53-64:eastron-sdm120)
 buses=""
@@ -36,14 +36,14 @@ cat >"$work/config.json" <<JSON
 {"device":{"id":"footprint","stateDirectory":"$work/state","runtimeDirectory":"$work/run"},
  "buses":[$buses],"meters":[$meters]}
 JSON
-"$bin/concentrator" run --config "$work/config.json" --clock-rate 1440 --log-level warning 2>"$work/agent.err" &
+"$agent_binary" run --config "$work/config.json" --clock-rate 1440 --log-level warning 2>"$work/agent.err" &
 agent=$!
 start=$(date +%s)
 done_cycles=0
 while [ "$done_cycles" -lt "$cycles" ]; do
   sleep 5
   kill -0 $agent || { echo "agent died: $(tail -5 "$work/agent.err")" >&2; exit 1; }
-  done_cycles=$("$bin/concentrator" status --json --config "$work/config.json" 2>/dev/null \
+  done_cycles=$("$agent_binary" status --json --config "$work/config.json" 2>/dev/null \
     | python3 -c 'import json,sys; s=json.load(sys.stdin); print(min(b["cyclesCompleted"] for b in s["buses"]))' || echo 0)
 done
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)

@@ -10,6 +10,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-}
+# The agent under test: the shipped binary (scripts/build-gateway-binary.sh) when it exists.
 if [[ -z $bin ]]; then
     bin=$root/.build/release
     [[ -x $bin/concentrator && -x $bin/meter-sim ]] || bin=$root/.build/debug
@@ -17,6 +18,8 @@ fi
 for tool in concentrator meter-sim; do
     [[ -x $bin/$tool ]] || { echo "gateway-bench: $bin/$tool is missing; build first" >&2; exit 2; }
 done
+agent_binary=$bin/concentrator
+[[ -x $root/.build-gateway/concentrator ]] && agent_binary=$root/.build-gateway/concentrator
 work=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench-XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -40,7 +43,7 @@ cat >"$work/config.json" <<CONFIG
 CONFIG
 
 echo "gateway-bench: agent with 256 meters ($bin)" >&2
-"$bin/concentrator" run --config "$work/config.json" --clock-origin 2026-11-21T10:00:01Z --clock-rate 1 \
+"$agent_binary" run --config "$work/config.json" --clock-origin 2026-11-21T10:00:01Z --clock-rate 1 \
     2>"$work/agent.err" &
 agent=$!
 pids+=($agent)
@@ -64,10 +67,14 @@ kill -TERM "$agent"
 wait "$agent" || true
 stop_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 
-stripped=$work/concentrator.stripped
-cp "$bin/concentrator" "$stripped"
-strip --strip-unneeded "$stripped"
+# The shipped binary's size (scripts/build-gateway-binary.sh), when it has been built.
+stripped=$root/.build-gateway/concentrator
+if [[ ! -f $stripped ]]; then
+    stripped=$work/concentrator.stripped
+    cp "$bin/concentrator" "$stripped"
+    strip --strip-unneeded "$stripped"
+fi
 deb=$(ls -t "$root"/out/concentrator_*.deb 2>/dev/null | head -1 || true)
-printf '{"meters": 256, "buses": 4, "rss_kb_after_snapshot": %s, "rss_kb_after_60s": %s, "rss_kb_peak": %s, "rss_anon_kb": %s, "rss_file_kb": %s, "slowest_bus_snapshot_ms": %s, "sigterm_to_exit_ms": %s, "binary_stripped_bytes": %s, "deb_bytes": %s, "bin_dir": "%s"}\n' \
+printf '{"meters": 256, "buses": 4, "rss_kb_after_snapshot": %s, "rss_kb_after_60s": %s, "rss_kb_peak": %s, "rss_anon_kb": %s, "rss_file_kb": %s, "slowest_bus_snapshot_ms": %s, "sigterm_to_exit_ms": %s, "binary_stripped_bytes": %s, "deb_bytes": %s, "agent": "%s"}\n' \
     "${rss_after_snapshot:-null}" "${rss_after_minute:-null}" "${hwm:-null}" "${rss_anon:-null}" "${rss_file:-null}" "${took:-null}" "$stop_ms" \
-    "$(stat -c %s "$stripped")" "$( [[ -n $deb ]] && stat -c %s "$deb" || echo null)" "$bin"
+    "$(stat -c %s "$stripped")" "$( [[ -n $deb ]] && stat -c %s "$deb" || echo null)" "$agent_binary"

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-binary=$root/.build/release/concentrator
+binary=$root/.build-gateway/concentrator
 out=$root/out
 run_lintian=no
 compression=xz
@@ -42,9 +42,8 @@ mkdir -p "$stage/DEBIAN" "$out"
 share=$stage/usr/share/concentrator
 doc=$stage/usr/share/doc/concentrator
 
-# The program, stripped (symbols and notes are most of a Swift binary's size).
+# The program, as scripts/build-gateway-binary.sh made it (stripped, without unwind tables).
 install -D -m 0755 "$binary" "$stage/usr/bin/concentrator"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/usr/bin/concentrator"
 
 # Data the agent reads.
 install -d -m 0755 "$share/profiles" "$share/boards" "$share/udev"
