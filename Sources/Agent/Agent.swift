@@ -352,14 +352,19 @@ public final class Agent: AgentControl, @unchecked Sendable {
         var nextPrune = options.clock.now()
         var nextStatus = ContinuousClock.now
         var watchdog = notifier.watchdogInterval.map { WatchdogGate(interval: $0, now: .now) }
-        // Once the agent has settled, let the kernel take back the code only start-up used.
-        var releaseStartupCodeAt: ContinuousClock.Instant? = .now + .seconds(30)
+        // Once the agent has settled, and then every ten minutes, let the kernel take back code pages:
+        // those only start-up used, and those a rare path touched once. What the loops keep using
+        // faults straight back in from the page cache.
+        var nextCodeRelease = ContinuousClock.now + .seconds(30)
+        var firstRelease = true
         while !lock.withLock({ stopping }) {
-            if let at = releaseStartupCodeAt, ContinuousClock.now >= at {
+            if ContinuousClock.now >= nextCodeRelease {
                 let before = MemoryFootprint.residentBytes() ?? 0
-                MemoryFootprint.releaseStartupCode()
-                logger.info("released start-up code pages: resident \(before / 1024) KiB → \((MemoryFootprint.residentBytes() ?? 0) / 1024) KiB")
-                releaseStartupCodeAt = nil
+                MemoryFootprint.releaseIdleCode()
+                let message = "released idle code pages: resident \(before / 1024) KiB → \((MemoryFootprint.residentBytes() ?? 0) / 1024) KiB"
+                if firstRelease { logger.info("\(message)") } else { logger.debug("\(message)") }
+                firstRelease = false
+                nextCodeRelease = .now + .seconds(600)
             }
             let now = options.clock.now()
             if now >= nextPrune, let archive {
