@@ -40,19 +40,27 @@ JSON
 agent=$!
 start=$(date +%s)
 done_cycles=0
+max_settled_kb=0   # the highest RSS seen once the first idle-page release is past (60 s after start)
 while [ "$done_cycles" -lt "$cycles" ]; do
   sleep 5
   kill -0 $agent || { echo "agent died: $(tail -5 "$work/agent.err")" >&2; exit 1; }
+  if [ $(( $(date +%s) - start )) -ge 60 ]; then
+    now_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
+    [ "$now_kb" -gt "$max_settled_kb" ] && max_settled_kb=$now_kb
+  fi
   done_cycles=$("$agent_binary" status --json --config "$work/config.json" 2>/dev/null \
     | python3 -c 'import json,sys; s=json.load(sys.stdin); print(min(b["cyclesCompleted"] for b in s["buses"]))' || echo 0)
 done
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
 hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
+anon_kb=$(awk '/RssAnon/ {print $2}' /proc/$agent/status)
+file_kb=$(awk '/RssFile/ {print $2}' /proc/$agent/status)
 threads=$(awk '/Threads/ {print $2}' /proc/$agent/status)
 elapsed=$(( $(date +%s) - start ))
 archive_bytes=$(stat -c %s "$work/state/archive.sqlite")
 kill -TERM $agent; wait $agent || true
-awk -v c="$done_cycles" -v e="$elapsed" -v rss="$rss_kb" -v hwm="$hwm_kb" -v t="$threads" -v bin="$binary_bytes" -v arc="$archive_bytes" 'BEGIN {
+awk -v c="$done_cycles" -v e="$elapsed" -v rss="$rss_kb" -v hwm="$hwm_kb" -v settled="$max_settled_kb" -v anon="$anon_kb" -v file="$file_kb" -v t="$threads" -v bin="$binary_bytes" -v arc="$archive_bytes" 'BEGIN {
   printf "{\"benchmark\":\"agent-footprint\",\"buses\":4,\"meters\":256,\"cycles_per_bus\":%d,\"elapsed_s\":%d,", c, e
-  printf "\"rss_mb\":%.2f,\"peak_rss_mb\":%.2f,\"threads\":%d,\"stripped_binary_mb\":%.2f,\"archive_mb\":%.1f,", rss/1024, hwm/1024, t, bin/1048576, arc/1048576
+  printf "\"rss_mb\":%.2f,\"rss_anon_mb\":%.2f,\"rss_file_mb\":%.2f,\"max_rss_after_60s_mb\":%.2f,\"peak_rss_mb\":%.2f,", rss/1024, anon/1024, file/1024, settled/1024, hwm/1024
+  printf "\"threads\":%d,\"stripped_binary_mb\":%.2f,\"archive_mb\":%.1f,", t, bin/1048576, arc/1048576
   printf "\"targets\":{\"rss_mb\":16,\"binary_mb\":20}}\n" }'

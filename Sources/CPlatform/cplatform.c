@@ -100,20 +100,17 @@ int cplatform_clock_synchronized(void) {
 }
 
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-long cplatform_page_out_executable_code(void) {
-    // Finds this executable's mappings in /proc/self/maps and asks the kernel to reclaim their clean
-    // pages now. Code touched only at start-up (argument parsing, configuration, profile loading)
-    // then stops counting as resident; what the running agent uses faults back in as needed.
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) return -1;
-    self[n] = 0;
+long cplatform_page_out_file_mappings(void) {
+    // Asks the kernel to reclaim the clean pages of every read-only file mapping of this process:
+    // the program's code and read-only data, and the shared libraries' (libc, SQLite, OpenSSL, ...).
+    // Pages touched only at start-up or by a rare path stop counting as resident; what is used
+    // faults straight back in from the page cache. Writable mappings are left alone, and the
+    // kernel skips pages other processes map too.
     FILE *maps = fopen("/proc/self/maps", "re");
     if (!maps) return -1;
     char line[8192];
@@ -123,10 +120,7 @@ long cplatform_page_out_executable_code(void) {
         char perms[8];
         int path_at = 0;
         if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3 || path_at == 0) continue;
-        char *path = line + path_at;
-        size_t len = strlen(path);
-        if (len && path[len - 1] == '\n') path[len - 1] = 0;
-        if (strcmp(path, self) != 0 || perms[2] != 'x') continue;
+        if (line[path_at] != '/' || perms[1] == 'w') continue;
         if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) released += (long)(end - start);
     }
     fclose(maps);

@@ -38,7 +38,8 @@ int cplatform_set_cloexec(int fd);
 int cplatform_clock_synchronized(void);
 
 
-/// Asks the kernel to reclaim the clean pages of this executable's code mappings (MADV_PAGEOUT,
-/// Linux 5.4+). Returns the bytes advised, or -1. Harmless when unsupported.
-long cplatform_page_out_executable_code(void);
+/// Asks the kernel to reclaim the clean pages of this process's read-only file mappings (the
+/// program's and the shared libraries' code and constants) with MADV_PAGEOUT (Linux 5.4+). Returns
+/// the bytes advised, or -1. Harmless when unsupported.
+long cplatform_page_out_file_mappings(void);
 #endif
