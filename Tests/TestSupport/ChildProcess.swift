@@ -21,8 +21,13 @@ public final class ChildProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        // The child gets its own copies of these descriptors; the test's are closed once it runs, or a
+        // test that starts hundreds of processes runs out of descriptors.
+        let output = FileHandle(forWritingAtPath: stdoutPath)
+        let errors = FileHandle(forWritingAtPath: stderrPath)
+        defer { try? output?.close(); try? errors?.close() }
+        process.standardOutput = output
+        process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         // A child inherits the spawning thread's signal mask, and Swift's pool threads block most
         // signals: a child started from one would ignore SIGTERM. Spawn with nothing blocked.
