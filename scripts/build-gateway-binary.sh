@@ -3,7 +3,8 @@
 # flags never churn the ordinary release build):
 #   - release, optimised for size (-Osize), the Swift runtime linked in statically;
 #   - unused sections collected and identical code folded (--gc-sections, --icf=all);
-#   - full RELRO (relocations resolved at start, then read-only);
+#   - full RELRO (relocations resolved at start, then read-only; scripts/lib/restore-relro.py keeps it
+#     through objcopy);
 #   - symbols stripped, and the unwind tables (.eh_frame, .eh_frame_hdr) removed: Swift does not
 #     unwind for errors, the C libraries that might (libmodbus, SQLite, libmosquitto) are linked
 #     dynamically with their own tables, and Swift's crash backtracer walks frame pointers.
@@ -18,6 +19,12 @@ swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product
 built=$(swift build -c release --scratch-path "$scratch" --show-bin-path)/concentrator
 mkdir -p .build-gateway
 strip --strip-all --remove-section=.comment --remove-section=.note -o .build-gateway/concentrator.tmp "$built"
-objcopy --remove-section=.eh_frame --remove-section=.eh_frame_hdr .build-gateway/concentrator.tmp .build-gateway/concentrator
+objcopy --remove-section=.eh_frame --remove-section=.eh_frame_hdr .build-gateway/concentrator.tmp .build-gateway/concentrator.new
+# GNU objcopy drops the GNU_RELRO program header while it compacts the file; put it back, and refuse
+# to ship a binary without it.
+python3 scripts/lib/restore-relro.py .build-gateway/concentrator.tmp .build-gateway/concentrator.new
+readelf -lW .build-gateway/concentrator.new | grep -q GNU_RELRO || { echo "no GNU_RELRO in the binary" >&2; exit 1; }
+if readelf -lW .build-gateway/concentrator.new | grep -q GNU_EH_FRAME; then echo "a stale GNU_EH_FRAME is left" >&2; exit 1; fi
+mv .build-gateway/concentrator.new .build-gateway/concentrator
 rm -f .build-gateway/concentrator.tmp
 echo ".build-gateway/concentrator $(stat -c %s .build-gateway/concentrator) bytes"

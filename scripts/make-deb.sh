@@ -51,16 +51,16 @@ install -m 0644 "$root"/Profiles/*.json "$share/profiles/"
 install -m 0644 "$root"/Board/*.json "$share/boards/"
 install -m 0644 "$root"/Board/udev/*.rules "$share/udev/"
 
-# systemd units and drop-ins.
-install -d -m 0755 "$stage/lib/systemd/system"
-for unit in "$root"/Systemd/*; do
-    if [[ -d $unit ]]; then
-        install -d -m 0755 "$stage/lib/systemd/system/$(basename "$unit")"
-        install -m 0644 "$unit"/* "$stage/lib/systemd/system/$(basename "$unit")/"
-    else
-        install -m 0644 "$unit" "$stage/lib/systemd/system/"
-    fi
-done
+# The agent's systemd unit.
+install -D -m 0644 "$root/Systemd/concentrator.service" "$stage/lib/systemd/system/concentrator.service"
+
+# The serial-console pieces (Docs/console.md, "Serial console setup"). The installer account's login
+# shell goes where the guide names it. The getty drop-in (for the board's console port only) and the
+# sudoers rule (it grants a privilege) are not activated by the package: they wait in
+# /usr/share/concentrator/console for the installer to copy them.
+install -D -m 0755 "$root/Systemd/concentrator-console-shell" "$stage/usr/libexec/concentrator/console-shell"
+install -D -m 0644 "$root/Systemd/serial-getty@.service.d/concentrator-console.conf" "$share/console/concentrator-console.conf"
+install -D -m 0644 "$root/Systemd/sudoers-concentrator-console" "$share/console/sudoers-concentrator-console"
 
 # The default configuration: valid, one bus, no meters (conffile: upgrades keep local changes).
 install -D -m 0644 "$root/Packaging/config.json" "$stage/etc/concentrator/config.json"

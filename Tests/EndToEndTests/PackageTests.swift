@@ -53,6 +53,14 @@ import TestSupport
         #expect(entries.allSatisfy { $0.owner == "root/root" })
         #expect(entry("/usr/bin/concentrator")?.mode == "-rwxr-xr-x")
         #expect(entry("/lib/systemd/system/concentrator.service")?.mode == "-rw-r--r--")
+        // The console's login shell is installed where the guide names it; the getty drop-in and the
+        // sudoers rule wait for the installer, they are not activated for every serial port.
+        #expect(entry("/usr/libexec/concentrator/console-shell")?.mode == "-rwxr-xr-x")
+        #expect(entry("/usr/share/concentrator/console/concentrator-console.conf")?.mode == "-rw-r--r--")
+        #expect(entry("/usr/share/concentrator/console/sudoers-concentrator-console")?.mode == "-rw-r--r--")
+        #expect(!entries.contains { $0.path.hasPrefix("/lib/systemd/system/serial-getty") || $0.path.hasPrefix("/etc/sudoers") })
+        #expect(entries.filter { $0.path.hasPrefix("/lib/systemd/system/") && !$0.path.hasSuffix("/") }.map(\.path)
+                == ["/lib/systemd/system/concentrator.service"])
         #expect(entry("/etc/concentrator/config.json")?.mode == "-rw-r--r--")
         #expect(entry("/usr/share/man/man1/concentrator.1.gz") != nil)
         #expect(entry("/usr/share/doc/concentrator/copyright") != nil)
