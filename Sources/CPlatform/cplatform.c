@@ -105,12 +105,30 @@ int cplatform_clock_synchronized(void) {
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
+static int cplatform_swap_configured(void) {
+    FILE *info = fopen("/proc/meminfo", "re");
+    if (!info) return 1;  // unknown: assume swap, the careful answer
+    char line[256];
+    long total_kb = -1;
+    while (fgets(line, sizeof(line), info))
+        if (sscanf(line, "SwapTotal: %ld kB", &total_kb) == 1) break;
+    fclose(info);
+    return total_kb != 0;
+}
+
 long cplatform_page_out_file_mappings(void) {
-    // Asks the kernel to reclaim the clean pages of every read-only file mapping of this process:
-    // the program's code and read-only data, and the shared libraries' (libc, SQLite, OpenSSL, ...).
-    // Pages touched only at start-up or by a rare path stop counting as resident; what is used
-    // faults straight back in from the page cache. Writable mappings are left alone, and the
-    // kernel skips pages other processes map too.
+    // Asks the kernel to reclaim the clean pages of this process's file mappings: the program's code
+    // and constants and the shared libraries' (libc, SQLite, OpenSSL, ...). Pages touched only at
+    // start-up or by a rare path stop counting as resident; what is used faults straight back in
+    // from the page cache, and the kernel skips pages other processes map too.
+    //
+    // Code mappings are also marked MADV_RANDOM: a fault then maps the one page that is used instead
+    // of the 64 KiB around it (the kernel's fault-around), so the resident code stays the working set.
+    //
+    // The program's writable data mapping holds clean pages (read, never written) beside dirty ones.
+    // Without swap MADV_PAGEOUT reclaims only the clean ones; with swap it would write the dirty ones
+    // out, so writable mappings are left alone then.
+    int include_writable = !cplatform_swap_configured();
     FILE *maps = fopen("/proc/self/maps", "re");
     if (!maps) return -1;
     char line[8192];
@@ -120,7 +138,8 @@ long cplatform_page_out_file_mappings(void) {
         char perms[8];
         int path_at = 0;
         if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3 || path_at == 0) continue;
-        if (line[path_at] != '/' || perms[1] == 'w') continue;
+        if (line[path_at] != '/' || (perms[1] == 'w' && !include_writable)) continue;
+        if (perms[2] == 'x') (void)madvise((void *)start, end - start, MADV_RANDOM);
         if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) released += (long)(end - start);
     }
     fclose(maps);
