@@ -102,6 +102,7 @@ int cplatform_clock_synchronized(void) {
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <malloc.h>
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
@@ -129,6 +130,8 @@ long cplatform_page_out_file_mappings(void) {
     // Without swap MADV_PAGEOUT reclaims only the clean ones; with swap it would write the dirty ones
     // out, so writable mappings are left alone then.
     int include_writable = !cplatform_swap_configured();
+    // Free heap memory first: malloc keeps what was freed in each thread's arena; give back what it can.
+    malloc_trim(0);
     FILE *maps = fopen("/proc/self/maps", "re");
     if (!maps) return -1;
     char line[8192];
