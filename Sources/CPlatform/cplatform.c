@@ -123,8 +123,8 @@ long cplatform_page_out_file_mappings(void) {
     // start-up or by a rare path stop counting as resident; what is used faults straight back in
     // from the page cache, and the kernel skips pages other processes map too.
     //
-    // Code mappings are also marked MADV_RANDOM: a fault then maps the one page that is used instead
-    // of the 64 KiB around it (the kernel's fault-around), so the resident code stays the working set.
+    // Code mappings are also marked MADV_RANDOM: a released page that is needed again is read alone,
+    // without a read-ahead window, so the kernel's fault-around finds few unused neighbours to map.
     //
     // The program's writable data mapping holds clean pages (read, never written) beside dirty ones.
     // Without swap MADV_PAGEOUT reclaims only the clean ones; with swap it would write the dirty ones

@@ -40,7 +40,7 @@ int cplatform_clock_synchronized(void);
 
 /// Asks the kernel to reclaim the clean pages of this process's file mappings (the program's and the
 /// shared libraries' code and constants; writable data mappings too when no swap is configured) with
-/// MADV_PAGEOUT (Linux 5.4+), and marks code MADV_RANDOM so that only used pages fault back in.
+/// MADV_PAGEOUT (Linux 5.4+), and marks code MADV_RANDOM (no read-ahead when a released page is needed again).
 /// Returns the bytes advised, or -1. Harmless when unsupported.
 long cplatform_page_out_file_mappings(void);
 #endif
