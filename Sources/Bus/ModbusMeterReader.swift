@@ -41,7 +41,9 @@ enum ModbusMeterReader {
             }
             let responseWire = lineSettings.wireMicroseconds(characters: 5 + 2 * block.count) / 1000
             let timeout = timer.responseTimeoutMilliseconds(requestWireMilliseconds: requestWire)
-            let byteTimeout = max(20, 5 * lineSettings.characterMicroseconds / 1000)
+            // A gap inside an answer: USB-RS485 adapters deliver in chunks (an FTDI's latency timer is
+            // 16 ms by default), and a busy host wakes late. 50 ms tolerates both; libmodbus's default is 500.
+            let byteTimeout = max(50, 5 * lineSettings.characterMicroseconds / 1000)
             line.waitForSilence()
             let t0 = ContinuousClock.now
             let result = master.readRegisters(slave: slave, function: block.function, start: block.start, count: block.count,
