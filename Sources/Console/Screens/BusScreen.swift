@@ -89,15 +89,7 @@ extension ConsoleSession {
         var candidate = working
         candidate.setBus(named: name, to: bus)
         let busIndex = candidate.busNames.firstIndex(of: name) ?? 0
-        if let failure = problems(with: candidate) {
-            let mine = failure.issues.filter { $0.path.hasPrefix("$.buses[\(busIndex)]") }
-            if !mine.isEmpty {
-                ui.problem("bus \(name) not changed:")
-                try showIssues(ValidationFailure(source: configPath, issues: mine))
-                return
-            }
-        }
-        working = candidate
+        guard try adopt(candidate, refusal: "bus \(name) not changed:", concerns: { $0.hasPrefix("$.buses[\(busIndex)]") }) else { return }
         ui.good("Bus \(name): \(device) \(lineSummary(bus)). " + notAppliedNote)
     }
 

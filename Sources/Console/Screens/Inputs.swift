@@ -88,6 +88,22 @@ extension ConsoleSession {
         services.validate(document.text, configPath)
     }
 
+    /// Makes `candidate` the working copy unless the validator finds a problem at a path `concerns`
+    /// accepts: then it reports those under `refusal`, keeps the working copy and returns false.
+    /// Problems elsewhere (from an earlier edit not fixed yet) do not block this one.
+    func adopt(_ candidate: ConfigDocument, refusal: String, concerns: (String) -> Bool) throws(ConsoleStop) -> Bool {
+        if let failure = problems(with: candidate) {
+            let mine = failure.issues.filter { concerns($0.path) }
+            if !mine.isEmpty {
+                ui.problem(refusal)
+                try showIssues(ValidationFailure(source: configPath, issues: mine))
+                return false
+            }
+        }
+        working = candidate
+        return true
+    }
+
     /// Prints validation issues, at most `limit` of them, each wrapped to 80 columns.
     func showIssues(_ failure: ValidationFailure, limit: Int = 12) throws(ConsoleStop) {
         var lines = failure.issues.prefix(limit).map { "  - " + $0.description }

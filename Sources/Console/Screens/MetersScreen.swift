@@ -74,15 +74,7 @@ extension ConsoleSession {
             candidate.appendMeter(entry.json())
         }
         let index = candidate.meterIDs.firstIndex(of: newID) ?? 0
-        if let failure = problems(with: candidate) {
-            let mine = failure.issues.filter { $0.path.hasPrefix("$.meters[\(index)]") }
-            if !mine.isEmpty {
-                ui.problem("meter \(newID) not saved:")
-                try showIssues(ValidationFailure(source: configPath, issues: mine))
-                return
-            }
-        }
-        working = candidate
+        guard try adopt(candidate, refusal: "meter \(newID) not saved:", concerns: { $0.hasPrefix("$.meters[\(index)]") }) else { return }
         if let id, id != newID, let keyFile = pendingFiles.first(where: { $0.path == meterKeyPath(id) }) {
             pendingFiles.removeAll { $0.path == keyFile.path }
             ui.warning("The key staged for \(id) was dropped; import it again for \(newID) (menu 8).")

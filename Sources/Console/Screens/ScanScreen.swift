@@ -102,18 +102,9 @@ extension ConsoleSession {
             candidate.appendMeter(MeterEntry(id: prefix + String(address), bus: bus, address: .integer(address), profile: profile).json())
             added += 1
         }
-        if let failure = problems(with: candidate) {
-            let firstNew = candidate.meters.count - added
-            let mine = failure.issues.filter { issue in
-                (firstNew..<candidate.meters.count).contains { issue.path.hasPrefix("$.meters[\($0)]") }
-            }
-            if !mine.isEmpty {
-                ui.problem("the found meters were not added:")
-                try showIssues(ValidationFailure(source: configPath, issues: mine))
-                return
-            }
-        }
-        working = candidate
+        let newMeters = (candidate.meters.count - added)..<candidate.meters.count
+        guard try adopt(candidate, refusal: "the found meters were not added:",
+                        concerns: { path in newMeters.contains { path.hasPrefix("$.meters[\($0)]") } }) else { return }
         ui.good("Added \(added) meters to \(bus). " + notAppliedNote)
     }
 
