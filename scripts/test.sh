@@ -3,8 +3,20 @@
 # end-to-end tests start), then runs unit, integration and end-to-end tests (real processes:
 # meter-sim, mosquitto, the agent, the head-end, tmux). One at a time: many tests measure line timing,
 # reconnect delays and keepalives, which parallel suites on two cores would distort.
+#
+# The full test log is kept in .build/test-log.txt; when a test fails, its recorded issues are
+# printed again at the end, so the last lines of a CI log name what failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build --no-parallel
+log=.build/test-log.txt
+status=0
+swift test --skip-build --no-parallel 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo
+    echo "=== failed tests and their recorded issues (full log: $log) ==="
+    grep -E -A4 '^✘ Test .* recorded an issue' "$log" | head -80 || true
+    grep -E '^✘ (Test|Suite) .* failed' "$log" | head -20 || true
+fi
+exit "$status"

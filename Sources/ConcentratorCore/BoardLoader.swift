@@ -13,19 +13,9 @@ public enum BoardLoader {
     public static let interfaceNameMaxLength = 15
 
     public static func load(text: String, source: String) throws(ValidationFailure) -> BoardDefinition {
-        let root: JSONValue
-        do {
-            root = try JSONParser.parse(text)
-        } catch {
-            throw ValidationFailure(source: source, issues: [ConfigurationLoader.syntaxIssue(error)])
+        try ConfigurationLoader.readDocument(text: text, source: source) { top in
+            BoardDocumentReader(collector: top.collector).read(top)
         }
-        let collector = IssueCollector()
-        let board = BoardDocumentReader(collector: collector).read(root)
-        let issues = ConfigurationLoader.inDocumentOrder(collector.issues)
-        guard issues.isEmpty, let board else {
-            throw ValidationFailure(source: source, issues: issues.isEmpty ? [ValidationIssue(path: "$", problem: "incomplete board")] : issues)
-        }
-        return board
     }
 }
 
@@ -33,9 +23,7 @@ public enum BoardLoader {
 private struct BoardDocumentReader {
     let collector: IssueCollector
 
-    func read(_ root: JSONValue) -> BoardDefinition? {
-        guard let top = collector.object(root, at: "$", line: root.members?.first?.line ?? 1) else { return nil }
-        _ = top.string("$schema", maxLength: 1024)
+    func read(_ top: JSONObjectReader) -> BoardDefinition? {
         let id = boardID(top)
         let name = top.string("name", required: true, maxLength: 128)
         if let name, ConfigurationLoader.containsControlCharacters(name) {
@@ -59,7 +47,6 @@ private struct BoardDocumentReader {
         var radio: BoardRadioModem?
         if let r = top.object("radioModem") { radio = readRadio(r, devices: &devices) }
         let uplink = interfaceName(top, "uplinkInterface")
-        top.finish()
         guard let id, let name, collector.issues.isEmpty else { return nil }
         return BoardDefinition(id: id, name: name, serialPorts: ports, leds: leds, radioModem: radio, uplinkInterface: uplink)
     }

@@ -15,6 +15,25 @@ public enum ConfigurationLoader {
     ///   - context: installed profiles and supported protocols, which the file refers to.
     public static func load(text: String, source: String, context: ConfigurationContext) throws(ValidationFailure)
         -> ConcentratorConfig {
+        try readDocument(text: text, source: source) { top in
+            var draft = ConfigurationDraft()
+            for section in sections {
+                guard let member = top.member(section.key, required: section.required) else { continue }
+                let input = ConfigurationSectionInput(value: member.value, path: "$." + section.key, line: member.line,
+                                                      collector: top.collector, context: context)
+                section.read(input, &draft)
+            }
+            return draft.config
+        }
+    }
+
+    /// Parses a JSON document whose top level is an object, lets `read` build the result from that
+    /// object (recording every problem in its collector), reports unknown top-level keys, and
+    /// returns the result or throws all issues at once in document order. Accepts and ignores the
+    /// `$schema` key that editors use to find a schema. Serves the agent's configuration, board
+    /// files and the head-end's configuration alike.
+    public static func readDocument<Document>(text: String, source: String,
+                                              _ read: (JSONObjectReader) -> Document?) throws(ValidationFailure) -> Document {
         let root: JSONValue
         do {
             root = try JSONParser.parse(text)
@@ -22,23 +41,18 @@ public enum ConfigurationLoader {
             throw ValidationFailure(source: source, issues: [syntaxIssue(error)])
         }
         let collector = IssueCollector()
-        var draft = ConfigurationDraft()
+        var document: Document?
         if let top = collector.object(root, at: "$", line: root.members?.first?.line ?? 1) {
-            // Editors use "$schema" to find Docs/config.schema.json; the agent ignores it.
             _ = top.string("$schema", maxLength: 1024)
-            for section in sections {
-                guard let member = top.member(section.key, required: section.required) else { continue }
-                let input = ConfigurationSectionInput(value: member.value, path: "$." + section.key, line: member.line,
-                                                      collector: collector, context: context)
-                section.read(input, &draft)
-            }
+            document = read(top)
             top.finish()
         }
         let issues = inDocumentOrder(collector.issues)
-        guard issues.isEmpty, let config = draft.config else {
-            throw ValidationFailure(source: source, issues: issues)
+        guard issues.isEmpty, let document else {
+            throw ValidationFailure(source: source, issues: issues.isEmpty
+                                        ? [ValidationIssue(path: "$", problem: "incomplete document")] : issues)
         }
-        return config
+        return document
     }
 
     /// The top-level sections, read in this order (later sections may refer to earlier ones: meters

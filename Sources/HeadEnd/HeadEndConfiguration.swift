@@ -78,25 +78,10 @@ public enum HeadEndConfigurationLoader {
     static let sealingKeyCountRange = 1...16
 
     public static func load(text: String, source: String) throws(ValidationFailure) -> HeadEndConfiguration {
-        let root: JSONValue
-        do {
-            root = try JSONParser.parse(text)
-        } catch {
-            throw ValidationFailure(source: source, issues: [ConfigurationLoader.syntaxIssue(error)])
-        }
-        let collector = IssueCollector()
-        var configuration: HeadEndConfiguration?
-        if let top = collector.object(root, at: "$", line: root.members?.first?.line ?? 1) {
-            configuration = read(top)
-            top.finish()
-        }
-        let issues = ConfigurationLoader.inDocumentOrder(collector.issues)
-        guard issues.isEmpty, let configuration else { throw ValidationFailure(source: source, issues: issues) }
-        return configuration
+        try ConfigurationLoader.readDocument(text: text, source: source, read)
     }
 
     private static func read(_ top: JSONObjectReader) -> HeadEndConfiguration? {
-        _ = top.string("$schema", maxLength: 1024)
         let brokerReader = top.object("broker", required: true)
         let broker = brokerReader.flatMap(ConfigurationLoader.readBroker)
         if let b = brokerReader, !b.has("clientId") {

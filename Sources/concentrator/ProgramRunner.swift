@@ -4,8 +4,8 @@ import Glibc
 #endif
 
 /// Runs a system program (timedatectl, journalctl) for the console and collects its output.
-/// The child starts with no signals blocked (the console blocks SIGINT/SIGTERM/SIGHUP in every
-/// thread) and stdin from /dev/null; it is killed after `timeout`.
+/// The child starts as `ProgramSpawner` starts programs (stdin from /dev/null, no signals blocked,
+/// none of the console's descriptors); it is killed after `timeout`.
 enum ProgramRunner {
     /// How the program ended and what it wrote.
     struct Finished {
@@ -23,28 +23,14 @@ enum ProgramRunner {
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { return .failure(FileError(path: path, operation: "create a pipe for")) }
         let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-        posix_spawn_file_actions_addclose(&actions, readEnd)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let started = ProgramSpawner.spawn(path, arguments, output: writeEnd)
         close(writeEnd)
-        guard rc == 0 else {
+        let pid: pid_t
+        switch started {
+        case .success(let child): pid = child
+        case .failure(let error):
             close(readEnd)
-            return .failure(FileError(path: path, operation: "run", errnoCode: rc))
+            return .failure(error)
         }
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -60,9 +46,6 @@ enum ProgramRunner {
         }
         close(readEnd)
         if ContinuousClock.now >= deadline { kill(pid, SIGKILL) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitCode = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return .success(Finished(status: exitCode, output: String(decoding: output, as: UTF8.self)))
+        return .success(Finished(status: ProgramSpawner.waitForExit(pid), output: String(decoding: output, as: UTF8.self)))
     }
 }

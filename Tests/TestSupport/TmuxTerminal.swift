@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// A program running in a real terminal: a detached tmux session of a fixed size (80×24 by
 /// default) on a private tmux server. Tests type with `send-keys` and read the screen with
@@ -40,30 +41,18 @@ public final class TmuxTerminal: @unchecked Sendable {
     private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let output = socket + ".out-\(UInt32.random(in: 0...UInt32.max))"
         defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Every other descriptor stays out of tmux (its server lives on and would hold them).
-        for fd in openDescriptors() where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([tmux, "-S", socket, "-f", configuration] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, tmux, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw HarnessError("cannot run tmux: \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let descriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw HarnessError("cannot create \(output): \(String(cString: strerror(errno)))") }
+        let started = ProgramSpawner.spawn(tmux, ["-S", socket, "-f", configuration] + arguments, output: descriptor)
+        close(descriptor)
+        let pid: pid_t
+        switch started {
+        case .success(let child): pid = child
+        case .failure(let error): throw HarnessError("cannot run tmux: \(error)")
+        }
+        let status = ProgramSpawner.waitForExit(pid)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        return ((status >> 8) & 0xFF, text, text)
+        return (status, text, text)
     }
 
     /// Types `text` literally, then Enter (unless `enter` is false).
@@ -93,11 +82,6 @@ public final class TmuxTerminal: @unchecked Sendable {
     }
 
     /// The descriptors open in this process now.
-    private func openDescriptors() -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return entries.compactMap { Int32($0) }.filter { fcntl($0, F_GETFD) >= 0 }
-    }
-
     private func record(_ screen: String) {
         captures.append(screen)
         for line in screen.split(separator: "\n", omittingEmptySubsequences: false) where line.count > columns {
