@@ -43,8 +43,11 @@ import MeterSimulator
         let field = try SimulatedField(count: 3, profiles: ["eastron-sdm120"], faults: [.meter(.slave(3), .silence)])
         let sink = MemorySink()
         let live = LiveCadence(periodSeconds: 1, quantities: ["active_power_total", "voltage_l1"])
+        // Real-time pace, 20 minutes into an hour: neither a boundary nor the catch-up window after
+        // one (the wall clock in its first 10 minutes would add a late interval snapshot).
+        let clockMidInterval = AcceleratedClock(origin: ISO8601.parse("2026-11-21T09:20:00Z")!, rate: 1)
         let owner = BusOwner(settings: field.busSettings(timeouts: 50...100), meters: field.meters,
-                             schedule: BusSchedule(archive: ArchiveSettings(), live: live), clock: SystemClock(), sink: sink,
+                             schedule: BusSchedule(archive: ArchiveSettings(), live: live), clock: clockMidInterval, sink: sink,
                              logger: testLogger, clockSynchronised: { true })
         owner.start()
         Thread.sleep(forTimeInterval: 8)

@@ -190,6 +190,11 @@ struct CommandEndToEndTests {
             ("wire-expired", expired.signed(by: signer), "expired"),
             ("wire-stranger", envelope("ping", .object([]), id: "wire-stranger").signed(by: SigningPrivateKey.generate()), "unknown-key"),
             ("wire-replayed", { var e = envelope("ping", .object([]), id: "wire-replayed"); e.counter = 1; return e.signed(by: signer) }(), "replayed"),
+            // Signed, with a readable id and target, but without times and counter.
+            ("wire-malformed", SignedCommandFrame.encode(magic: CommandEnvelope.magic,
+                                                         body: Array(#"{"id":"wire-malformed","device":"\#(CommandField.device)","verb":"relay"}"#.utf8),
+                                                         signedBy: signer),
+             "malformed"),
         ]
         for (id, bytes, code) in crafted {
             try await wire.send(bytes)
