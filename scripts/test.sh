@@ -16,7 +16,8 @@ swift test --skip-build --no-parallel 2>&1 | tee "$log" || status=$?
 if [ "$status" -ne 0 ]; then
     echo
     echo "=== failed tests and their recorded issues (full log: $log) ==="
-    grep -E -A4 '^✘ Test .* recorded an issue' "$log" | head -80 || true
-    grep -E '^✘ (Test|Suite) .* failed' "$log" | head -20 || true
+    # Recorded issues ("✘ … recorded an issue", with their "↳" comments) and failed tests and
+    # suites, each line cut at 400 characters.
+    grep -E '^(✘|↳)' "$log" | cut -c1-400 | head -80 || true
 fi
 exit "$status"
