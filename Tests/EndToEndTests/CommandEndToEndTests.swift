@@ -9,7 +9,7 @@ import Uplink
 
 /// The command plane end to end (Docs/mqtt-api.md §11): `headend command` processes against the real
 /// agent through mosquitto, with meter-sim on the bus. Every verb; the relay really switches the
-/// simulated meter; a reader cannot disconnect; identical bytes run once; crafted refusals are
+/// simulated meter; a reader cannot disconnect; a stalled bus answers bus-busy; identical bytes run once; crafted refusals are
 /// answered over the wire; a configuration that strands the device rolls itself back.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct CommandEndToEndTests {
@@ -52,6 +52,11 @@ struct CommandEndToEndTests {
             #expect(value?["quantity"] as? String == "voltage_l1" && value?["unit"] as? String == "V" && value?["value"] is Double, "\(m)")
         }
         #expect(try await f.command("read", [#"meters=["bus1-m9"]"#]).code == "unknown-meter")
+        // A bus that cannot start the work before the command's start deadline: bus-busy, answered at
+        // the deadline, the work abandoned. The stall ends before the next command needs the bus.
+        try f.stallBus(milliseconds: 2500)
+        let busy = try await f.command("read", [#"meters=["bus1-m1"]"#, "startDeadlineMilliseconds=300"], role: "reader")
+        #expect(busy.status == 1 && busy.code == "bus-busy" && busy.reply?["status"] as? String == "rejected", "\(busy)")
 
         // relay: a reader cannot disconnect; an operator can, and the meter's coil follows.
         #expect(try f.sim.control("coil 1") == "ok coil 1 on")

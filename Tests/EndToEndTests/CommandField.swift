@@ -66,8 +66,17 @@ final class CommandField: @unchecked Sendable {
             throw HarnessError("headend run did not subscribe: \(headend.stderr)")
         }
         try beforeAgentStarts(self)
-        agent = try AgentProcess(config: agentConfig, directory: dir)
+        // Test hooks on: `stallBus` makes a bus thread hang, so that `bus-busy` can be provoked.
+        agent = try AgentProcess(config: agentConfig, directory: dir, environment: ["CONCENTRATOR_TEST_HOOKS": "1"])
         guard agent.waitUntilRunning() else { throw HarnessError("the agent did not start: \(agent.log)") }
+    }
+
+    /// Makes the agent's bus thread hang for `milliseconds` (the control socket's test-only `test.stall`).
+    func stallBus(_ bus: String = "bus1", milliseconds: Int) throws {
+        guard let client = try ControlClient.connectIfRunning(path: dir.file("run/control.sock")) else {
+            throw HarnessError("the agent's control socket does not answer")
+        }
+        _ = try client.call(ControlRequest(op: "test.stall", bus: BusName(bus), durationMilliseconds: milliseconds))
     }
 
     /// The result of one `headend command … --json` run.
