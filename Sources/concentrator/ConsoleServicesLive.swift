@@ -151,10 +151,10 @@ struct ConsoleArchiveExport: ArchiveExportService {
 /// Time zone and log, through timedatectl and journalctl.
 struct ConsoleSystemActions: SystemActions {
     func setTimeZone(_ zone: String) -> Result<String, ServiceProblem> {
-        guard let program = ProgramRunner.find("timedatectl") else {
+        guard let program = ProgramSpawner.find("timedatectl") else {
             return .failure(ServiceProblem("timedatectl is not installed; as root: ln -sf /usr/share/zoneinfo/\(zone) /etc/localtime"))
         }
-        switch ProgramRunner.run(program, ["set-timezone", zone]) {
+        switch ProgramSpawner.run(program, ["set-timezone", zone]) {
         case .success(let done) where done.status == 0: return .success("time zone set to \(zone)")
         case .success(let done):
             let reason = done.output.split(separator: "\n").last.map(String.init) ?? "exit \(done.status)"
@@ -164,10 +164,10 @@ struct ConsoleSystemActions: SystemActions {
     }
 
     func agentLog(lines: Int) -> Result<[String], ServiceProblem> {
-        guard let program = ProgramRunner.find("journalctl") else {
+        guard let program = ProgramSpawner.find("journalctl") else {
             return .failure(ServiceProblem("journalctl is not installed; the agent logs to stderr of its service"))
         }
-        switch ProgramRunner.run(program, ["-u", "concentrator.service", "-n", String(lines), "--no-pager", "-o", "short-iso"]) {
+        switch ProgramSpawner.run(program, ["-u", "concentrator.service", "-n", String(lines), "--no-pager", "-o", "short-iso"]) {
         case .success(let done) where done.status == 0:
             return .success(done.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty })
         case .success(let done):

@@ -2,26 +2,13 @@ import Foundation
 import Testing
 @testable import Platform
 
-/// Children started by ProgramSpawner: output and exit status come back, stdin is /dev/null, no
+/// Children started by ProgramSpawner: output and exit status come back, a timeout kills, stdin is /dev/null, no
 /// signal stays blocked, and none of the caller's other descriptors leaks into the child.
 @Suite(.serialized) struct ProgramSpawnerTests {
     /// Runs `script` with /bin/sh and returns (exit status, what it wrote).
     private func runShell(_ script: String) throws -> (status: Int32, output: String) {
-        var ends: [Int32] = [0, 0]
-        try #require(pipe(&ends) == 0)
-        let started = ProgramSpawner.spawn("/bin/sh", ["-c", script], output: ends[1])
-        close(ends[1])
-        defer { close(ends[0]) }
-        let pid = try started.get()
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            output.append(contentsOf: buffer[0..<n])
-        }
-        return (ProgramSpawner.waitForExit(pid), String(decoding: output, as: UTF8.self))
+        let finished = try ProgramSpawner.run("/bin/sh", ["-c", script], timeout: .seconds(10)).get()
+        return (finished.status, finished.output)
     }
 
     @Test func stdoutAndStderrArriveAndTheExitStatusIsReported() throws {
@@ -60,6 +47,18 @@ import Testing
         let descriptors = result.output.split(separator: "\n").compactMap { Int32($0) }
         #expect(!descriptors.contains(held), "descriptor \(held) leaked into the child: \(descriptors)")
         #expect(descriptors.filter { $0 > 2 }.count <= 1, "only ls's own directory descriptor: \(descriptors)")
+    }
+
+    @Test func aProgramThatOutlivesItsTimeoutIsKilled() throws {
+        let started = ContinuousClock.now
+        let result = try ProgramSpawner.run("/bin/sh", ["-c", "echo begun; exec sleep 30"], timeout: .milliseconds(500)).get()
+        #expect(result.status == 128 + SIGKILL && result.output == "begun\n")
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func programsAreFoundInTheSystemDirectories() {
+        #expect(ProgramSpawner.find("sh") == "/usr/bin/sh" || ProgramSpawner.find("sh") == "/bin/sh")
+        #expect(ProgramSpawner.find("no-such-program-here") == nil)
     }
 
     @Test func aMissingProgramIsAnErrorNamingIt() {
