@@ -33,7 +33,7 @@ if [[ $target == modbus ]]; then
     max_len=300
 else
     echo "building wire-fuzz..."
-    uplink=("$root"/Sources/Uplink/{WireBytes,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)
+    uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)
     swiftc "${flags[@]}" -module-name WireFuzz -I "$out" -L "$out" -lConcentratorCore \
         "${uplink[@]}" "$root"/Fuzz/WireFuzz.swift -o "$out/wire-fuzz"
     binary=wire-fuzz

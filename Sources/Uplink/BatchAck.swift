@@ -1,3 +1,5 @@
+import ConcentratorCore
+
 import Crypto
 
 /// Why the head-end rejected a batch whose signature verified. Raw values are on the wire.

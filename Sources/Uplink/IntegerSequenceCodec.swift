@@ -1,3 +1,5 @@
+import ConcentratorCore
+
 /// A reference to an earlier value column of the same layout, added or subtracted in a prediction.
 struct ColumnReference: Hashable, Sendable {
     /// Position of the referenced column in the layout; always before the predicted column.

@@ -1,3 +1,5 @@
+import ConcentratorCore
+
 import Crypto
 import FoundationEssentials
 

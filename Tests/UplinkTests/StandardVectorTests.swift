@@ -1,3 +1,4 @@
+import ConcentratorCore
 import Testing
 @testable import Uplink
 
