@@ -1,7 +1,8 @@
 import Commands
 import ConcentratorCore
+import KeyFiles
 import Platform
-import Uplink
+import Wire
 
 /// Where a configuration applied by command stands.
 enum ConfigTrialState: Sendable {

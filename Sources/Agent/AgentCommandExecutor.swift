@@ -3,7 +3,7 @@ import Commands
 import ConcentratorCore
 import FoundationEssentials
 import Platform
-import Uplink
+import Wire
 
 /// Runs verified commands against the running agent (Docs/mqtt-api.md §11.4): on-demand reads,
 /// relays and meter clocks through the bus owners (queued to them, rule 1), backfill through the

@@ -1,5 +1,5 @@
 import ConcentratorCore
-import Uplink
+import Wire
 
 /// A command refused with a reply code (Docs/mqtt-api.md §11.5). Nothing was done.
 public struct CommandRejection: Error, Hashable, Sendable, CustomStringConvertible {

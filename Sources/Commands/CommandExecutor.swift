@@ -1,5 +1,5 @@
 import ConcentratorCore
-import Uplink
+import Wire
 
 /// What running a command produced: the reply's code, message and result, and what must happen
 /// only after the reply is stored and published (a restart, a reload that replaces the uplink, a

@@ -1,5 +1,3 @@
-import ConcentratorCore
-
 /// One value slot of a stored snapshot: a number, an error code, or nothing.
 public enum StoredValue: Hashable, Sendable {
     case value(Double)
@@ -65,95 +63,102 @@ public struct SnapshotCodecError: Error, Hashable, Sendable, CustomStringConvert
 /// Every value decodes to the identical bit pattern it was encoded from (NaN payloads and -0 too).
 public enum SnapshotCodec {
     public static func encode(_ row: SnapshotRowPayload) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(8 + row.slots.count * 4)
+        var out = ByteWriter(capacity: 8 + row.slots.count * 4)
         let flags: UInt64 = (row.meterTimeOffsetMilliseconds != nil ? 2 : 0) | (row.clockUnsynced ? 1 : 0)
-        Varint.append(zigzag(row.gatewayOffsetMilliseconds) << 2 | flags, to: &out)
-        if let m = row.meterTimeOffsetMilliseconds { Varint.append(zigzag(m), to: &out) }
-        let tagStart = out.count
-        out.append(contentsOf: repeatElement(0, count: (row.slots.count + 3) / 4))
+        out.varint(Zigzag.encode(row.gatewayOffsetMilliseconds) << 2 | flags)
+        if let m = row.meterTimeOffsetMilliseconds { out.svarint(m) }
+        var tags = [UInt8](repeating: 0, count: (row.slots.count + 3) / 4)
+        var values = ByteWriter(capacity: row.slots.count * 4)
         for (i, slot) in row.slots.enumerated() {
             let tag: UInt8
             switch slot {
             case .missing:
                 tag = 0
-                out.append(0)
+                values.u8(0)
             case .error(let code):
                 tag = 0
-                Varint.append(UInt64(code.rawValue) + 1, to: &out)
+                values.varint(UInt64(code.rawValue) + 1)
             case .value(let v):
-                tag = appendValue(v, to: &out)
+                tag = appendValue(v, to: &values)
             }
-            out[tagStart + i / 4] |= tag << (2 * UInt8(i % 4))
+            tags[i / 4] |= tag << (2 * UInt8(i % 4))
         }
-        return out
+        out.raw(tags)
+        out.raw(values.bytes)
+        return out.bytes
     }
 
+    /// Decodes a stored row of `valueCount` slots, reading through the project's one `ByteReader`.
     public static func decode(_ bytes: [UInt8], valueCount: Int) throws(SnapshotCodecError) -> SnapshotRowPayload {
-        let result = bytes.withUnsafeBytes { raw in
-            Result { () throws(SnapshotCodecError) in try decode(raw, valueCount: valueCount) }
-        }
-        return try result.get()
-    }
-
-    public static func decode(_ bytes: UnsafeRawBufferPointer,
-                              valueCount: Int) throws(SnapshotCodecError) -> SnapshotRowPayload {
-        var reader = ByteReader(bytes: bytes)
-        let header = try reader.varint()
-        let gatewayOffset = unzigzag(header >> 2)
-        let meterOffset: Int64? = header & 2 != 0 ? unzigzag(try reader.varint()) : nil
-        let tags = try reader.take((valueCount + 3) / 4)
+        var reader = ByteReader(bytes)
+        let header = try varint(&reader)
+        let gatewayOffset = Zigzag.decode(header >> 2)
+        let meterOffset: Int64? = header & 2 != 0 ? Zigzag.decode(try varint(&reader)) : nil
+        let tagStart = reader.offset
+        let tagCount = (valueCount + 3) / 4
+        do { try reader.skip(tagCount, "slot tags") } catch { throw SnapshotCodecError(reason: .truncated, offset: reader.offset) }
         var slots: [StoredValue] = []
         slots.reserveCapacity(valueCount)
         for i in 0..<valueCount {
-            switch (tags[i / 4] >> (2 * UInt8(i % 4))) & 3 {
+            switch (bytes[tagStart + i / 4] >> (2 * UInt8(i % 4))) & 3 {
             case 0:
-                let code = try reader.varint()
+                let code = try varint(&reader)
                 if code == 0 {
                     slots.append(.missing)
                 } else {
-                    guard code <= UInt64(UInt16.max) + 1 else { throw reader.failure(.errorCodeOutOfRange) }
+                    guard code <= UInt64(UInt16.max) + 1 else {
+                        throw SnapshotCodecError(reason: .errorCodeOutOfRange, offset: reader.offset)
+                    }
                     slots.append(.error(MeterErrorCode(rawValue: UInt16(code - 1))))
                 }
             case 1:
-                slots.append(.value(Double(Float(bitPattern: try reader.littleEndian(4).asUInt32))))
+                slots.append(.value(Double(Float(bitPattern: try littleEndian(UInt32.self, &reader)))))
             case 2:
-                let packed = try reader.varint()
+                let packed = try varint(&reader)
                 let recipe = DecimalRecipe(rawValue: UInt8(packed & 15))!
-                slots.append(.value(recipe.value(of: unzigzag(packed >> 4))))
+                slots.append(.value(recipe.value(of: Zigzag.decode(packed >> 4))))
             default:
-                slots.append(.value(Double(bitPattern: try reader.littleEndian(8))))
+                slots.append(.value(Double(bitPattern: try littleEndian(UInt64.self, &reader))))
             }
         }
-        guard reader.isAtEnd else { throw reader.failure(.trailingBytes) }
+        guard reader.isAtEnd else { throw SnapshotCodecError(reason: .trailingBytes, offset: reader.offset) }
         return SnapshotRowPayload(gatewayOffsetMilliseconds: gatewayOffset, meterTimeOffsetMilliseconds: meterOffset,
                                   clockUnsynced: header & 1 != 0, slots: slots)
     }
 
+    /// A varint through the shared reader, its failure as this codec's error: a varint fails as too
+    /// long at its tenth byte (more than 64 bits), anything shorter ran out of input.
+    private static func varint(_ reader: inout ByteReader) throws(SnapshotCodecError) -> UInt64 {
+        let start = reader.offset
+        do { return try reader.varint("snapshot field") } catch {
+            throw SnapshotCodecError(reason: reader.offset - start >= 10 ? .badVarint : .truncated, offset: reader.offset)
+        }
+    }
+
+    private static func littleEndian<T: FixedWidthInteger>(_ type: T.Type, _ reader: inout ByteReader) throws(SnapshotCodecError) -> T {
+        do { return try reader.littleEndian(type, "snapshot value") } catch {
+            throw SnapshotCodecError(reason: .truncated, offset: reader.offset)
+        }
+    }
+
     /// Appends the shortest lossless form of `v`; returns its tag.
-    static func appendValue(_ v: Double, to out: inout [UInt8]) -> UInt8 {
+    static func appendValue(_ v: Double, to out: inout ByteWriter) -> UInt8 {
         let isFloat = Double(Float(v)).bitPattern == v.bitPattern
         if let (mantissa, recipe) = DecimalRecipe.shortest(for: v) {
-            let packed = zigzag(mantissa) << 4 | UInt64(recipe.rawValue)
-            if !isFloat || Varint.length(packed) < 4 {
-                Varint.append(packed, to: &out)
+            let packed = Zigzag.encode(mantissa) << 4 | UInt64(recipe.rawValue)
+            // Below 2^21 the varint takes at most 3 bytes, shorter than a binary32.
+            if !isFloat || packed < 1 << 21 {
+                out.varint(packed)
                 return 2
             }
         }
         if isFloat {
-            appendLittleEndian(UInt64(Float(v).bitPattern), count: 4, to: &out)
+            out.littleEndian(Float(v).bitPattern)
             return 1
         }
-        appendLittleEndian(v.bitPattern, count: 8, to: &out)
+        out.littleEndian(v.bitPattern)
         return 3
     }
-
-    private static func appendLittleEndian(_ value: UInt64, count: Int, to out: inout [UInt8]) {
-        for i in 0..<count { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
-    }
-
-    static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
-    static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
 }
 
 /// How a short decimal mantissa `m` becomes the stored Double. Meters produce numbers in three ways,
@@ -203,69 +208,4 @@ enum DecimalRecipe: UInt8, CaseIterable {
     private static let candidates: [[DecimalRecipe]] = (0..<powers.count).map { k in
         allCases.filter { $0.digits == k }
     }
-}
-
-/// Unsigned LEB128.
-enum Varint {
-    static func append(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
-
-    static func length(_ value: UInt64) -> Int {
-        var v = value
-        var n = 1
-        while v >= 0x80 {
-            v >>= 7
-            n += 1
-        }
-        return n
-    }
-}
-
-/// A cursor over stored bytes that fails with the offset where the data ran out.
-struct ByteReader {
-    let bytes: UnsafeRawBufferPointer
-    var offset = 0
-
-    var isAtEnd: Bool { offset == bytes.count }
-
-    func failure(_ reason: SnapshotCodecError.Reason) -> SnapshotCodecError {
-        SnapshotCodecError(reason: reason, offset: offset)
-    }
-
-    mutating func varint() throws(SnapshotCodecError) -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            guard offset < bytes.count else { throw failure(.truncated) }
-            let b = bytes[offset]
-            offset += 1
-            guard shift < 64, shift < 63 || b <= 1 else { throw failure(.badVarint) }
-            result |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return result }
-            shift += 7
-        }
-    }
-
-    mutating func take(_ count: Int) throws(SnapshotCodecError) -> UnsafeRawBufferPointer {
-        guard bytes.count - offset >= count else { throw failure(.truncated) }
-        defer { offset += count }
-        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
-    }
-
-    mutating func littleEndian(_ count: Int) throws(SnapshotCodecError) -> UInt64 {
-        let raw = try take(count)
-        var v: UInt64 = 0
-        for i in 0..<count { v |= UInt64(raw[i]) << (8 * UInt64(i)) }
-        return v
-    }
-}
-
-extension UInt64 {
-    fileprivate var asUInt32: UInt32 { UInt32(truncatingIfNeeded: self) }
 }

@@ -4,6 +4,7 @@ import Glibc
 import ConcentratorCore
 import FoundationEssentials
 import Platform
+import Wire
 
 /// One private key in its own file: JSON with `format` `concentrator-private-key/1`, `algorithm`
 /// (`ed25519` or `x25519`) and the 32-byte `secret` in base64 (Docs/mqtt-api.md, "Key files").

@@ -1,5 +1,5 @@
+@testable import MQTT
 import Testing
-@testable import Uplink
 
 @Suite struct MQTTClientSettingsTests {
     private func settings() -> MQTTClientSettings {

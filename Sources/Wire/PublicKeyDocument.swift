@@ -1,6 +1,5 @@
 import ConcentratorCore
 import FoundationEssentials
-import Platform
 
 /// Why a key file could not be used. Names the file and what to fix; never contains key bytes.
 public enum KeyFileError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -108,16 +107,6 @@ public struct PublicKeyDocument: Hashable, Sendable {
         return doc
     }
 
-    public static func load(path: String) throws(KeyFileError) -> PublicKeyDocument {
-        do { return try parse(try FileSystem.readText(path), path: path) } catch let e as FileError {
-            throw .file(e)
-        } catch let e as KeyFileError {
-            throw e
-        } catch {
-            throw .malformed(path: path, reason: "\(error)")
-        }
-    }
-
     /// The key as an Ed25519 key, if it is one.
     public var signingKey: SigningPublicKey? {
         algorithm == .ed25519 ? try? SigningPublicKey(rawRepresentation: publicKey) : nil
@@ -142,19 +131,6 @@ public struct HeadEndKeys: Hashable, Sendable {
 
     /// The Ed25519 keys with `role` (for example "ack").
     public func keys(withRole role: String) -> [SigningPublicKey] { signingKeys.filter { $0.role == role }.map(\.key) }
-
-    public static func load(paths: [String]) throws(KeyFileError) -> HeadEndKeys {
-        var sealing: [AgreementPublicKey] = []
-        var signing: [(role: String, key: SigningPublicKey)] = []
-        for path in paths {
-            let doc = try PublicKeyDocument.load(path: path)
-            guard doc.role != "device" else { throw .malformed(path: path, reason: "this is a device key, not a head-end key") }
-            if let k = doc.agreementKey { sealing.append(k) }
-            if let k = doc.signingKey { signing.append((doc.role, k)) }
-        }
-        guard sealing.count == 1 else { throw .sealingKeyCount(sealing.count) }
-        return HeadEndKeys(sealingKey: sealing[0], signingKeys: signing)
-    }
 
     public static func == (a: HeadEndKeys, b: HeadEndKeys) -> Bool {
         a.sealingKey == b.sealingKey && a.signingKeys.map(\.role) == b.signingKeys.map(\.role)

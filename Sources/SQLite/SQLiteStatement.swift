@@ -82,15 +82,6 @@ public final class SQLiteStatement {
         return Array(UnsafeRawBufferPointer(start: p, count: count))
     }
 
-    /// Calls `body` with the column's bytes without copying them. The bytes are valid only inside `body`.
-    public func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        let count = Int(sqlite3_column_bytes(handle, column))
-        guard count > 0, let p = sqlite3_column_blob(handle, column) else {
-            return try body(UnsafeRawBufferPointer(start: nil, count: 0))
-        }
-        return try body(UnsafeRawBufferPointer(start: p, count: count))
-    }
-
     public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
     public func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 }

@@ -1,8 +1,8 @@
 import ConcentratorCore
 import Foundation
-import TestSupport
 import Testing
-@testable import Uplink
+import TestSupport
+@testable import Wire
 
 /// The test vectors in Docs/mqtt-api.md are checked here, so the page cannot drift from the code.
 /// To regenerate them (HPKE is randomised, so enc and ciphertext change each time):

@@ -4,6 +4,7 @@ import Glibc
 import ConcentratorCore
 import FoundationEssentials
 import Platform
+import Wire
 
 /// The device's own key pair set: Ed25519 signs batches and command replies; X25519 lets the
 /// head-end seal data to the device (downlink secrets).

@@ -1,7 +1,7 @@
 import Foundation
+@testable import MQTT
 import Testing
 import TestSupport
-@testable import Uplink
 
 /// The MQTT client against a real mosquitto 2.0.11 on loopback.
 @Suite(.timeLimit(.minutes(1)))

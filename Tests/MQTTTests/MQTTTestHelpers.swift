@@ -1,8 +1,8 @@
 import Foundation
 import Logging
+@testable import MQTT
 import Testing
 import TestSupport
-@testable import Uplink
 
 /// Records everything an AsyncStream yields, so tests can wait for a condition with a deadline
 /// instead of awaiting the stream (which could hang).

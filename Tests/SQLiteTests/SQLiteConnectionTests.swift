@@ -1,5 +1,5 @@
-@testable import Archive
 import CSQLite
+@testable import SQLite
 import Testing
 import TestSupport
 

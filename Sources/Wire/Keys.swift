@@ -131,7 +131,7 @@ public struct SigningPrivateKey: Sendable, CustomStringConvertible, CustomDebugS
 
     public var id: KeyID { publicKey.id }
     /// The 32-byte seed, for the key file only.
-    var seed: [UInt8] { Array(key.rawRepresentation) }
+    package var seed: [UInt8] { Array(key.rawRepresentation) }
 
     /// The Ed25519 signature (64 bytes) over `message`.
     public func sign(_ message: [UInt8]) -> [UInt8] {
@@ -171,7 +171,7 @@ public struct AgreementPrivateKey: Sendable, CustomStringConvertible, CustomDebu
 
     public var id: KeyID { publicKey.id }
     /// The 32 secret bytes, for the key file only.
-    var secretBytes: [UInt8] { Array(key.rawRepresentation) }
+    package var secretBytes: [UInt8] { Array(key.rawRepresentation) }
 
     public var description: String { "X25519 private key \(id)" }
     public var debugDescription: String { description }

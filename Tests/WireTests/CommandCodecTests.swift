@@ -1,7 +1,7 @@
 import ConcentratorCore
 import Foundation
 import Testing
-@testable import Uplink
+@testable import Wire
 
 /// The command envelope ("CCUC") and reply ("CCUR") of Docs/mqtt-api.md §11: the documented vectors
 /// (Ed25519 per RFC 8032 is deterministic, so they are exact), and every way a frame can be refused.

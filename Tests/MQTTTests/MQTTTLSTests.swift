@@ -1,7 +1,7 @@
 import Foundation
+@testable import MQTT
 import Testing
 import TestSupport
-@testable import Uplink
 
 /// TLS against mosquitto with certificates made by openssl in the test's directory.
 @Suite(.timeLimit(.minutes(1)))

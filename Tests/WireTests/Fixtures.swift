@@ -1,6 +1,6 @@
 import ConcentratorCore
 import Foundation
-@testable import Uplink
+@testable import Wire
 
 /// Fixed keys and data shared by the tests and the documented test vectors (Docs/mqtt-api.md).
 enum Fixtures {

@@ -1,6 +1,6 @@
 import ConcentratorCore
 import Testing
-@testable import Uplink
+@testable import Wire
 
 /// The crypto suite, pinned with the standards' own vectors, so that an independent head-end using
 /// any RFC 8032 / RFC 9180 library interoperates.

@@ -1,5 +1,5 @@
+@testable import MQTT
 import Testing
-@testable import Uplink
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator for reproducible jitter.
 struct SplitMix64: RandomNumberGenerator {

@@ -1,7 +1,7 @@
 import Foundation
+@testable import MQTT
 import Testing
 import TestSupport
-@testable import Uplink
 
 /// The client gets back to a connected state by itself: broker restart, broker killed and down for
 /// several backoff rounds, and a broker at a new address (the agent re-creates the client).

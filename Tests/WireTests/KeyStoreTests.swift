@@ -1,9 +1,10 @@
 import ConcentratorCore
 import Foundation
+import KeyFiles
 import Platform
-import TestSupport
 import Testing
-@testable import Uplink
+import TestSupport
+@testable import Wire
 
 @Suite("Device keys and key files")
 struct KeyStoreTests {

@@ -1,5 +1,4 @@
-@testable import Archive
-import ConcentratorCore
+@testable import ConcentratorCore
 import Testing
 
 /// The row codec against byte vectors worked out by hand from the format in SnapshotCodec.swift and
@@ -90,9 +89,9 @@ import Testing
         // Values as profiles make them (raw × 0.1, raw × 0.001) and as binary32 meters send them.
         for raw in stride(from: 0, to: 70_000, by: 7) {
             for value in [Double(raw) * 0.1, Double(raw) * 0.001, Double(Float(Double(raw) / 100))] {
-                var out: [UInt8] = []
+                var out = ByteWriter()
                 _ = SnapshotCodec.appendValue(value, to: &out)
-                #expect(out.count <= 4, "\(value) took \(out.count) bytes")
+                #expect(out.bytes.count <= 4, "\(value) took \(out.bytes.count) bytes")
             }
         }
     }

@@ -1,6 +1,6 @@
 import ConcentratorCore
 import Testing
-@testable import Uplink
+@testable import Wire
 
 @Suite("Batch body codecs")
 struct BodyCodecTests {
