@@ -1,7 +1,7 @@
 import ConcentratorCore
 import Logging
+import MQTT
 import Platform
-import Uplink
 
 /// The running head-end: an MQTT v5 client subscribed to every device's batches, events and status
 /// (batches and events through a shared subscription when a group is configured), an

@@ -1,4 +1,4 @@
-import Uplink
+import Wire
 
 /// A signed ack to publish to `<prefix>/<device>/ack` (QoS 1).
 public struct OutgoingAck: Hashable, Sendable {

@@ -1,6 +1,6 @@
 import ConcentratorCore
 import Logging
-import Uplink
+import Wire
 
 /// Handles one received message at a time: a batch or event batch is split, checked against the
 /// topic, verified, opened and decoded (`BatchOpener`), deduplicated and stored in one transaction,

@@ -1,6 +1,7 @@
 import Archive
 import ConcentratorCore
 import Platform
+import Wire
 
 /// The outcome of an end-to-end uplink check.
 public struct UplinkRoundTrip: Hashable, Sendable {

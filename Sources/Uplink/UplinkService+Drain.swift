@@ -3,6 +3,7 @@ import ConcentratorCore
 import Crypto
 import Logging
 import Platform
+import Wire
 
 extension UplinkService {
     // MARK: Connection

@@ -2,8 +2,11 @@ import Archive
 import ConcentratorCore
 import Crypto
 import FoundationEssentials
+import KeyFiles
 import Logging
+import MQTT
 import Platform
+import Wire
 
 /// Why the uplink cannot start with its configuration.
 public enum UplinkSetupError: Error, CustomStringConvertible {

@@ -3,9 +3,10 @@ import Archive
 import Bus
 import ConcentratorCore
 import Console
+import KeyFiles
 import Logging
 import Platform
-import Uplink
+import Wire
 
 /// The console's screen is stdout/stderr: library log lines must not land on it.
 let consoleLogger = Logger(label: "console", factory: { _ in SwiftLogNoOpLogHandler() })

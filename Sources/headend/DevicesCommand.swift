@@ -1,8 +1,9 @@
 import ArgumentParser
 import ConcentratorCore
 import HeadEnd
+import KeyFiles
 import Platform
-import Uplink
+import Wire
 
 /// `headend devices …`: the registry of devices and their public keys.
 struct DevicesGroup: ParsableCommand {

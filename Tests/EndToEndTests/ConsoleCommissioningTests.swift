@@ -1,8 +1,8 @@
-import Foundation
-import Testing
 import ConcentratorCore
+import Foundation
+import KeyFiles
+import Testing
 import TestSupport
-import Uplink
 
 /// The installer's whole commissioning session in a real 80×24 terminal (tmux): meter-sim with
 /// 64 meters, a running agent without meters, a TLS broker with a password, and

@@ -1,9 +1,9 @@
 import ConcentratorCore
 import Foundation
 @testable import HeadEnd
-import TestSupport
 import Testing
-import Uplink
+import TestSupport
+import Wire
 
 /// The head-end against a real mosquitto on loopback: batches sealed here with the fixed keys,
 /// published by an MQTT client acting as the device.

@@ -1,4 +1,3 @@
-import Archive
 import ConcentratorCore
 
 /// What the head-end knows about one device (`headend status`).
