@@ -21,6 +21,8 @@ public struct SimulatorConfiguration: Sendable {
     public var controlPath: String?
     /// Faults in force from the start. `vanish:S` keeps the port away for S seconds after start.
     public var faults: [FaultAssignment]
+    /// Secrets and link limits of the DLMS meters (those whose profile is a DLMS profile).
+    public var dlms = DLMSSimulatorOptions()
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
@@ -81,6 +83,8 @@ public final class SimulatedBus: @unchecked Sendable {
     // Shared state, under `lock`.
     let lock = ConditionLock()
     var meters: [UInt8: SimulatedMeter] = [:]
+    /// DLMS meters by physical HDLC address (LineLoop+DLMS.swift); addresses are unique across protocols.
+    var dlmsMeters: [UInt8: DLMSMeterServer] = [:]
     var faults = FaultTable()
     var currentEndpoint: LineEndpoint?
     var vanishUntil: MonotonicInstant?
@@ -110,7 +114,13 @@ public final class SimulatedBus: @unchecked Sendable {
         }
         for setup in configuration.meters {
             guard (1...247).contains(setup.address) else { throw .invalidSetup("slave address \(setup.address) is not in 1-247") }
-            guard meters[setup.address] == nil else { throw .invalidSetup("slave address \(setup.address) is given twice") }
+            guard meters[setup.address] == nil, dlmsMeters[setup.address] == nil else {
+                throw .invalidSetup("slave address \(setup.address) is given twice")
+            }
+            if setup.profile.protocolKind == .dlms {
+                dlmsMeters[setup.address] = try DLMSMeterServer(setup: setup, options: configuration.dlms, seed: configuration.seed)
+                continue
+            }
             guard setup.profile.protocolKind == .modbus, setup.profile.modbus != nil else {
                 throw .invalidSetup("profile \(setup.profile.id) (address \(setup.address)) is not a Modbus profile")
             }
@@ -121,7 +131,7 @@ public final class SimulatedBus: @unchecked Sendable {
         }
         for assignment in configuration.faults {
             guard case .meter(let target, let fault) = assignment else { continue }
-            if case .slave(let a) = target, meters[a] == nil { throw .noMeter(address: a) }
+            if case .slave(let a) = target, meters[a] == nil, dlmsMeters[a] == nil { throw .noMeter(address: a) }
             faults.set(fault, for: target)
         }
         garbageSource = SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0x6A5B))
@@ -184,7 +194,7 @@ public final class SimulatedBus: @unchecked Sendable {
     public func setFault(_ fault: MeterFault, for target: FaultTarget) throws(SimulatorError) {
         lock.lock()
         defer { lock.unlock() }
-        if case .slave(let a) = target, meters[a] == nil { throw .noMeter(address: a) }
+        if case .slave(let a) = target, meters[a] == nil, dlmsMeters[a] == nil { throw .noMeter(address: a) }
         faults.set(fault, for: target)
     }
 
@@ -229,7 +239,7 @@ public final class SimulatedBus: @unchecked Sendable {
 
     public func status() -> SimulatorStatus {
         lock.withLock {
-            SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count, answered: answered, faults: faults.summary,
+            SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count + dlmsMeters.count, answered: answered, faults: faults.summary,
                             openRelays: meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address).sorted())
         }
     }
