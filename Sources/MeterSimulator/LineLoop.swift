@@ -156,7 +156,7 @@ extension SimulatedBus {
             return PlannedAnswer(bytes: nil, turnaroundMilliseconds: 0, record: record)
         case .exception(let code):
             response = .exception(function: function, code: code)
-        case .none, .badCRC, .garbage, .slow:
+        case .none, .badCRC, .garbage, .slow, .dropAssociation:
             if let request {
                 let answer = meter.respond(to: request, at: now)
                 meters[slave] = meter

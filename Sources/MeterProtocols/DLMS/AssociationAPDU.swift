@@ -44,8 +44,8 @@ public struct AARQ: Hashable, Sendable {
         if mechanism != .none {
             body += [0x8A, 0x02, 0x07, 0x80]
             body += BER.tlv(0x8B, [0x60, 0x85, 0x74, 0x05, 0x08, 0x02, mechanism.rawValue])
-            if let value = authenticationValue { body += BER.tlv(0xAC, BER.tlv(0x80, value)) }
         }
+        if let value = authenticationValue { body += BER.tlv(0xAC, BER.tlv(0x80, value)) }
         body += BER.tlv(0xBE, BER.tlv(0x04, userInformation))
         return BER.tlv(0x60, body)
     }
@@ -100,11 +100,11 @@ public struct AARE: Hashable, Sendable {
             body += [0xA2, 0x03, 0x02, 0x01, permanent ? 1 : 2, 0xA3, 0x05, provider ? 0xA2 : 0xA1, 0x03, 0x02, 0x01, diagnostic]
         }
         if let title = respondingAPTitle { body += BER.tlv(0xA4, BER.tlv(0x04, title)) }
-        if let mechanism, mechanism != .none {
-            body += [0x88, 0x02, 0x07, 0x80]
+        if let mechanism {
+            if mechanism != .none { body += [0x88, 0x02, 0x07, 0x80] }
             body += BER.tlv(0x89, [0x60, 0x85, 0x74, 0x05, 0x08, 0x02, mechanism.rawValue])
-            if let value = authenticationValue { body += BER.tlv(0xAA, BER.tlv(0x80, value)) }
         }
+        if let value = authenticationValue { body += BER.tlv(0xAA, BER.tlv(0x80, value)) }
         if let ui = userInformation { body += BER.tlv(0xBE, BER.tlv(0x04, ui)) }
         return BER.tlv(0x61, body)
     }

@@ -21,7 +21,7 @@ public struct DLMSAssociateConversation: DLMSConversation {
 
     public mutating func link(_ event: DLMSLinkEvent, _ a: inout DLMSAssociation) -> DLMSStep<DLMSAssociation> {
         guard event == .connected else { return .fail(MeterSessionError(.aborted, "link closed during association")) }
-        let initiate = InitiateRequest(proposedConformance: DLMSConformance.client, clientMaxReceivePDUSize: a.settings.maxReceivePDUSize).encoded
+        let initiate = InitiateRequest(proposedConformance: a.settings.proposedConformance, clientMaxReceivePDUSize: a.settings.maxReceivePDUSize).encoded
         switch a.settings.security {
         case .none:
             return .send(AARQ(context: .logicalName, mechanism: .none, userInformation: initiate).encoded)

@@ -29,6 +29,8 @@ public struct DLMSClientSettings: Hashable, Sendable {
     public var hdlc: HDLCParameters
     /// The client's max receive PDU size, proposed in the InitiateRequest.
     public var maxReceivePDUSize: UInt16
+    /// The conformance block proposed in the InitiateRequest.
+    public var proposedConformance: UInt32
     /// Line settings to switch to before the first frame (nil: leave the line as it is).
     public var line: LineSettings?
     /// Reaction and inter-character timeouts for every answer.
@@ -37,7 +39,8 @@ public struct DLMSClientSettings: Hashable, Sendable {
     public var retries: Int
 
     public init(clientAddress: UInt8 = 16, serverAddress: HDLCAddress, security: DLMSClientSecurity = .none,
-                hdlc: HDLCParameters = .defaults, maxReceivePDUSize: UInt16 = 1024, line: LineSettings? = nil,
+                hdlc: HDLCParameters = .defaults, maxReceivePDUSize: UInt16 = 1024,
+                proposedConformance: UInt32 = DLMSConformance.client, line: LineSettings? = nil,
                 wait: AnswerWait = AnswerWait(firstByteWithin: .seconds(1), interCharacterGap: .milliseconds(100)),
                 retries: Int = 1) {
         self.clientAddress = clientAddress
@@ -45,6 +48,7 @@ public struct DLMSClientSettings: Hashable, Sendable {
         self.security = security
         self.hdlc = hdlc
         self.maxReceivePDUSize = maxReceivePDUSize
+        self.proposedConformance = proposedConformance
         self.line = line
         self.wait = wait
         self.retries = retries

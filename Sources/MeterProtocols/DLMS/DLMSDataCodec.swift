@@ -44,7 +44,7 @@ public enum DLMSDataCodec {
         case .compactArray(let type, let elements):
             encodeType(type, to: &w)
             var contents = ByteWriter()
-            for e in elements { encodeValue(e, to: &contents) }
+            for e in elements { encodeTyped(e, type, to: &contents) }
             AXDRLength.write(contents.bytes.count, to: &w)
             w.raw(contents.bytes)
         case .long64(let v): w.bigEndian(v)
@@ -52,6 +52,18 @@ public enum DLMSDataCodec {
         case .float32(let f): w.bigEndian(f.bitPattern)
         case .float64(let d): w.bigEndian(d.bitPattern)
         case .dateTime(let b), .date(let b), .time(let b): w.raw(b)
+        }
+    }
+
+    /// A compact-array element: no tags and no counts, the type description says what follows.
+    static func encodeTyped(_ data: DLMSData, _ type: DLMSTypeDescription, to w: inout ByteWriter) {
+        switch (type, data) {
+        case (.array(_, let element), .array(let items)), (.array(_, let element), .structure(let items)):
+            for item in items { encodeTyped(item, element, to: &w) }
+        case (.structure(let members), .structure(let items)), (.structure(let members), .array(let items)):
+            for (member, item) in zip(members, items) { encodeTyped(item, member, to: &w) }
+        default:
+            encodeValue(data, to: &w)
         }
     }
 

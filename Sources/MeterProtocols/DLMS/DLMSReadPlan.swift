@@ -124,6 +124,11 @@ public struct DLMSDisconnectState: Hashable, Sendable {
     public var connected: Bool
     /// control_state (attribute 3): 0 disconnected, 1 connected, 2 ready for reconnection.
     public var controlState: UInt8
+
+    public init(connected: Bool, controlState: UInt8) {
+        self.connected = connected
+        self.controlState = controlState
+    }
 }
 
 /// Operation lists for the clock (class 8) and disconnect control (class 70), and what their

@@ -133,7 +133,8 @@ public struct DLMSSession<Conversation: DLMSConversation>: MeterSession {
         case (_, .frameReject):
             return fail(.refused, "the meter rejected a frame (FRMR)")
         case (.sending(var rest), .receiveReady(let nr, _)):
-            guard nr == association.sendSequence, !rest.isEmpty else { return resendLastFrame() }
+            // The meter acknowledges the segment by asking for the next one's N(S).
+            guard case .information(let expected, _, _)? = rest.first?.control, nr == expected else { return resendLastFrame() }
             retriesLeft = association.settings.retries
             let next = rest.removeFirst()
             phase = rest.isEmpty ? .receiving([]) : .sending(rest)

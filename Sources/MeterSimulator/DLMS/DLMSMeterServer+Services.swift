@@ -65,11 +65,13 @@ extension DLMSMeterServer {
         record.object = "0-0:40.0.0.255/m1"
         guard let keys = secrets.keys, let clientTitle = session.clientSystemTitle, let stoc = session.serverChallenge,
               let ctos = session.clientChallenge, case .octetString(let fstoc)? = parameters,
-              (try? SecuritySuite0.verifyHLSResponse(fstoc, challenge: stoc, systemTitle: clientTitle, keys: keys)) != nil else {
+              let fstocCounter = try? SecuritySuite0.verifyHLSResponse(fstoc, challenge: stoc, systemTitle: clientTitle, keys: keys) else {
             record.fault = "hls-rejected"
             return XDLMSAPDU.actionResponseNormal(invokeID: id, result: 3, returned: nil).encoded
         }
         session.authenticated = true
+        // The client's counter inside f(StoC) is a GMAC input, recorded (it must never repeat either).
+        recordInvocationCounter(fstocCounter)
         let ic = takeServerInvocationCounter()
         guard let fctos = try? SecuritySuite0.hlsResponse(to: ctos, systemTitle: secrets.systemTitle, invocationCounter: ic, keys: keys) else {
             return XDLMSAPDU.actionResponseNormal(invokeID: id, result: 250, returned: nil).encoded

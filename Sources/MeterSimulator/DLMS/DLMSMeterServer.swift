@@ -36,6 +36,12 @@ public struct DLMSMeterLimits: Hashable, Sendable {
         self.hdlc = hdlc
         self.maxPDUSize = maxPDUSize
     }
+
+    /// The same information field size and window in both directions.
+    public init(maxInfo: Int, window: Int, maxPDUSize: Int) {
+        self.init(hdlc: HDLCParameters(maxInfoTransmit: maxInfo, maxInfoReceive: maxInfo, windowTransmit: window, windowReceive: window),
+                  maxPDUSize: maxPDUSize)
+    }
 }
 
 /// What the meter sends back for one received frame, and what it served.
@@ -60,6 +66,8 @@ struct DLMSMeterServer {
     var objects: DLMSMeterObjects
     private(set) var seenInvocationCounters: [UInt32] = []
     private(set) var replays = 0
+    /// The highest client invocation counter accepted, kept across associations as a meter keeps it.
+    private(set) var lastClientInvocationCounter: UInt32?
 
     // Link.
     private var linkUp = false
@@ -248,14 +256,17 @@ struct DLMSMeterServer {
         return session.ciphered ? protect(response) : response
     }
 
+    /// Records a counter the client used inside an APDU (f(StoC)), without the replay check.
+    mutating func recordInvocationCounter(_ ic: UInt32) { seenInvocationCounters.append(ic) }
+
     /// Records a client invocation counter; false for a replay (not above the last one).
     private mutating func accept(invocationCounter ic: UInt32) -> Bool {
         seenInvocationCounters.append(ic)
-        if let last = session.lastClientInvocationCounter, ic <= last {
+        if let last = lastClientInvocationCounter, ic <= last {
             replays += 1
             return false
         }
-        session.lastClientInvocationCounter = ic
+        lastClientInvocationCounter = ic
         return true
     }
 
@@ -300,7 +311,7 @@ struct DLMSMeterServer {
                                         serverMaxReceivePDUSize: UInt16(limits.maxPDUSize)).encoded
         session.associated = true
         guard aarq.mechanism == .highLevelGMAC else {
-            return AARE(context: aarq.context, result: .accepted, mechanism: aarq.mechanism, userInformation: response).encoded
+            return AARE(context: aarq.context, result: .accepted, mechanism: aarq.mechanism == .none ? nil : aarq.mechanism, userInformation: response).encoded
         }
         session.ciphered = true
         var stoc: [UInt8] = []
@@ -320,7 +331,6 @@ struct DLMSServerSession {
     var clientSystemTitle: [UInt8]?
     var clientChallenge: [UInt8]?
     var serverChallenge: [UInt8]?
-    var lastClientInvocationCounter: UInt32?
     var clientMaxPDU = 0xFFFF
     /// Profile blocks sent in this association (the drop-association fault acts after the first).
     var profileBlocksServed = 0

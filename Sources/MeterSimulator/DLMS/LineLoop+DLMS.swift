@@ -86,3 +86,42 @@ extension SimulatedBus {
         lock.withLock { dlmsMeters[address]?.objects.meter.supply.isConnected }
     }
 }
+
+extension DLMSSimulatorOptions {
+    /// Reads the DLMS secrets file of `meter-sim --dlms-secrets FILE`: lines `password=TEXT`,
+    /// `encryption-key=32 hex digits`, `authentication-key=32 hex digits`; `#` starts a comment.
+    /// The secrets apply to every DLMS meter of the line. Errors name the line, never the secret.
+    public mutating func applySecretsFile(_ text: String) throws(SimulatorArgumentError) {
+        var ek: DLMSKey?, ak: DLMSKey?
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = Self.trimmed(raw)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let eq = line.firstIndex(of: "=") else {
+                throw .invalid(what: "DLMS secrets line", value: "\(n + 1)", expected: "KEY=VALUE (password, encryption-key, authentication-key)")
+            }
+            let key = String(line[..<eq]), value = String(line[line.index(after: eq)...])
+            switch key {
+            case "password":
+                defaultPassword = Array(value.utf8)
+            case "encryption-key", "authentication-key":
+                guard let bytes = Hex.decode(value), let k = DLMSKey(bytes) else {
+                    throw .invalid(what: "DLMS \(key) on line", value: "\(n + 1)", expected: "32 hex digits (a 128-bit key)")
+                }
+                if key == "encryption-key" { ek = k } else { ak = k }
+            default:
+                throw .invalid(what: "DLMS secrets key on line \(n + 1)", value: key, expected: "password, encryption-key or authentication-key")
+            }
+        }
+        if (ek == nil) != (ak == nil) {
+            throw .invalid(what: "DLMS keys", value: "one of two", expected: "both encryption-key and authentication-key")
+        }
+        if let ek, let ak { defaultKeys = DLMSSecurityKeys(encryption: ek, authentication: ak) }
+    }
+
+    private static func trimmed(_ s: Substring) -> String {
+        var s = s
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}
