@@ -28,7 +28,8 @@ extension ProfileDocumentReader {
                 seen[o.quantity] = i
             }
         }
-        for (i, v) in vectors.enumerated() where seen[v.quantity] == nil {
+        // Only when every object parsed: a broken object is reported once, not again through its vectors.
+        for (i, v) in vectors.enumerated() where objects.count == items.count && seen[v.quantity] == nil {
             issues.add(path: r.path + ".vectors[\(i)].quantity", line: nil, problem: "no object reads this quantity",
                        value: .string(v.quantity.rawValue))
         }

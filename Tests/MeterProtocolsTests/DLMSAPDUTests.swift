@@ -94,6 +94,12 @@ import ConcentratorCore
         guard case .actionRequestNormal(_, let m, .octetString(let f)?) = try XDLMSAPDU.decode(hls) else { Issue.record("not an action"); return }
         #expect(m == COSEMMethod(classID: 15, logicalName: .currentAssociation, method: 1) && f.count == 17)
         #expect(try XDLMSAPDU.decode(bytes("C7 01 C1 00 00")) == .actionResponseNormal(invokeID: 0xC1, result: 0, returned: nil))
+        // Every truncation of a request or response is an error (the exception response is complete
+        // after its first three bytes: its invocation counter is optional).
+        for vector in [set.encoded, disconnect.encoded, hls, bytes("C7 01 C1 00 01 00 09 02 AB CD"), bytes("C5 01 C1 00"),
+                       bytes("C4 02 C1 00 00 00 00 01 00 05 01 19 02 02 09"), bytes("C0 02 C1 00 00 00 01"), bytes("0E 01 06 00")] {
+            for n in 0..<vector.count { #expect(throws: ByteFormatError.self, "\(Hex.encode(vector.prefix(n)))") { try XDLMSAPDU.decode(Array(vector.prefix(n))) } }
+        }
         #expect(try XDLMSAPDU.decode(bytes("C7 01 C1 00 01 00 09 02 AB CD")) == .actionResponseNormal(invokeID: 0xC1, result: 0, returned: .data(.octetString([0xAB, 0xCD]))))
         #expect(try XDLMSAPDU.decode(bytes("D8 01 06 00 00 00 07")) == .exceptionResponse(stateError: 1, serviceError: 6))
         #expect(try XDLMSAPDU.decode(bytes("0E 01 06 00")) == .confirmedServiceError(service: 1, kind: 6, value: 0))

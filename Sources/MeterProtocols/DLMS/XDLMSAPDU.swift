@@ -190,7 +190,7 @@ public enum XDLMSAPDU: Hashable, Sendable {
                                             parameters: parameters)
             case (0xC7, 1):
                 let result = try r.u8("action-result")
-                let present = r.isAtEnd ? 0 : try r.u8("return-parameters flag")
+                let present = try r.u8("return-parameters flag")
                 apdu = .actionResponseNormal(invokeID: id, result: result, returned: present == 0 ? nil : try readGetResult(&r))
             default:
                 throw ByteFormatError("unsupported APDU \(Hex.encode([tag, subtype]))", at: 0)

@@ -50,6 +50,42 @@ enum DLMSTestProfiles {
     static let hls = DLMSClientSecurity.highLevelGMAC(keys: keys, clientSystemTitle: clientTitle)
 }
 
+/// Performs a session's steps as the bus owner will: `send` writes a transmission, `receive` waits up
+/// to the given time for bytes (nil: nothing came). Used in memory and on a PTY alike.
+func driveSession<S: MeterSession>(_ session: inout S, send: ([UInt8]) -> Void,
+                                   receive: (Duration) -> [UInt8]?) -> Result<S.Outcome, MeterSessionError> {
+    var step = session.start()
+    var wait = AnswerWait(firstByteWithin: .seconds(1), interCharacterGap: .milliseconds(100))
+    var within = wait.firstByteWithin
+    for _ in 0..<100_000 {
+        switch step {
+        case .transmit(let bytes, _, let w):
+            send(bytes)
+            if let w { wait = w }
+            within = wait.firstByteWithin
+        case .receive(_, let w):
+            wait = w
+            within = w.firstByteWithin
+        case .awaitMore:
+            break
+        case .pause:
+            step = session.received([])
+            continue
+        case .finished(let outcome):
+            return .success(outcome)
+        case .failed(let error):
+            return .failure(error)
+        }
+        if let bytes = receive(within) {
+            step = session.received(bytes)
+            within = wait.interCharacterGap
+        } else {
+            step = session.timedOut()
+        }
+    }
+    return .failure(MeterSessionError(.timeout, "the session never ended"))
+}
+
 /// Runs client sessions against a simulated DLMS meter in memory: every transmitted frame goes to
 /// the server, its answer comes back cut into `chunk`-byte pieces.
 struct InMemoryDLMSLine {
@@ -63,36 +99,20 @@ struct InMemoryDLMSLine {
     init(server: DLMSMeterServer) { self.server = server }
 
     mutating func run<S: MeterSession>(_ session: inout S) -> Result<S.Outcome, MeterSessionError> {
-        var step = session.start()
         var splitter = HDLCFrameSplitter()
-        for _ in 0..<100_000 {
-            switch step {
-            case .transmit(let bytes, _, _):
-                transmissions += 1
-                var answer: [UInt8] = []
-                for frame in splitter.append(bytes) {
-                    let a = server.handle(frame, at: time, fault: fault)
-                    if let r = a.record { records.append(r) }
-                    answer += a.bytes ?? []
-                }
-                step = .awaitMore
-                var i = 0
-                while i < answer.count, case .awaitMore = step {
-                    step = session.received(Array(answer[i..<min(answer.count, i + chunk)]))
-                    i += chunk
-                }
-                if case .awaitMore = step { step = session.timedOut() }
-            case .awaitMore, .receive:
-                step = session.timedOut()
-            case .pause:
-                step = session.received([])
-            case .finished(let outcome):
-                return .success(outcome)
-            case .failed(let error):
-                return .failure(error)
+        var pending: [UInt8] = []
+        return driveSession(&session, send: { bytes in
+            transmissions += 1
+            for frame in splitter.append(bytes) {
+                let a = server.handle(frame, at: time, fault: fault)
+                if let r = a.record { records.append(r) }
+                pending += a.bytes ?? []
             }
-        }
-        return .failure(MeterSessionError(.timeout, "the session never ended"))
+        }, receive: { _ in
+            guard !pending.isEmpty else { return nil }
+            defer { pending.removeFirst(min(chunk, pending.count)) }
+            return Array(pending.prefix(chunk))
+        })
     }
 
     /// Associates with `settings`; the association or the failure.

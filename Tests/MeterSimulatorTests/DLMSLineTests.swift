@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+import ConcentratorCore
+import MeterProtocols
+@testable import MeterSimulator
+import Platform
+import TestSupport
+
+/// A DLMS meter and a Modbus meter on one simulated line (a real PTY with line timing): the
+/// client sessions driven over the port as the bus owner will drive them, with a Modbus read in
+/// the middle of an HLS association.
+@Suite(.serialized) struct DLMSLineTests {
+    /// Performs a session's steps on the PTY: write, then read under the step's wait.
+    static func drive<S: MeterSession>(_ session: inout S, on fd: Int32) -> Result<S.Outcome, MeterSessionError> {
+        driveSession(&session, send: { bytes in _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }, receive: { within in
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ms = Int32(within.components.seconds * 1000 + within.components.attoseconds / 1_000_000_000_000_000)
+            guard poll(&pfd, 1, ms) > 0 else { return nil }
+            var chunk = [UInt8](repeating: 0, count: 512)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            return n > 0 ? Array(chunk[0..<n]) : nil
+        })
+    }
+
+    @Test func hlsMeterAndModbusMeterShareTheLine() throws {
+        let directory = TemporaryDirectory("meter-sim-dlms")
+        var config = SimulatorConfiguration(line: LineSettings(baud: 38_400),
+                                            meters: [SimulatedMeterSetup(address: 17, profile: DLMSTestProfiles.meter, turnaroundMilliseconds: 5...5),
+                                                     SimulatedMeterSetup(address: 5, profile: TestProfiles.sdm630Like, turnaroundMilliseconds: 5...5)],
+                                            linkPath: directory.file("bus1"), servedLogPath: directory.file("served.jsonl"))
+        config.dlms.defaultKeys = DLMSTestProfiles.keys
+        config.dlms.limits = DLMSMeterLimits(maxInfo: 64, window: 2, maxPDUSize: 256)
+        let bus = try SimulatedBus(configuration: config)
+        try bus.start()
+        defer { bus.stop() }
+        let client = try LineClient(path: directory.file("bus1"))
+
+        let settings = DLMSClientSettings(clientAddress: 1, serverAddress: .server(logical: 1, physical: 17), security: DLMSTestProfiles.hls,
+                                          hdlc: HDLCParameters(maxInfoTransmit: 128, maxInfoReceive: 128, windowTransmit: 1, windowReceive: 7))
+        var associate = DLMSSession(DLMSAssociateConversation(challenge: Array("0123456789abcdef".utf8)),
+                                    association: DLMSAssociation(settings: settings, invocationCounters: 1...100))
+        var a = try Self.drive(&associate, on: client.fd).get().value
+        #expect(a.associated && a.negotiated.maxInfoReceive == 64 && a.negotiated.windowReceive == 2)
+
+        // The Modbus meter answers in the middle of the DLMS association.
+        #expect(try client.readRegisters(slave: 5, start: 0, count: 2).count == 2)
+
+        let plan = DLMSReadPlan(objects: DLMSTestProfiles.meter.dlms!.objects)
+        var read = DLMSSession(DLMSServiceConversation(plan.operations), association: a)
+        let outcome = try Self.drive(&read, on: client.fd).get()
+        a = outcome.association
+        let values = plan.values(from: outcome.value).values
+        #expect(values.allSatisfy { $0.error == nil })
+
+        // A day of 15-minute rows, block by block, a Modbus read between two blocks.
+        let now = ISO8601.parse(ISO8601.format(SystemClock().now()))!
+        var profile = DLMSProfileConversation(profile: OBISCode(1, 0, 99, 1, 0, 255),
+                                              access: COSEMProfile.range(from: now.adding(seconds: -86_400), to: now))
+        var rows: [[DLMSData]] = []
+        var blocks = 0
+        while true {
+            var session = DLMSSession(profile, association: a)
+            let chunk = try Self.drive(&session, on: client.fd).get()
+            a = chunk.association
+            rows += chunk.value.rows
+            blocks += 1
+            if blocks == 2 { _ = try client.readRegisters(slave: 5, start: 0, count: 2) }
+            guard let next = chunk.value.continuation else { break }
+            profile = DLMSProfileConversation(continuing: next)
+        }
+        #expect(blocks > 2)
+        #expect((96...97).contains(rows.count))
+
+        var release = DLMSSession(DLMSReleaseConversation(), association: a)
+        _ = try Self.drive(&release, on: client.fd).get()
+
+        let ics = try #require(bus.dlmsInvocationCounters(address: 17))
+        #expect(ics.sorted() == Array(1...UInt32(ics.count)) && Set(ics).count == ics.count)
+        let records = servedRecords(directory.file("served.jsonl"))
+        #expect(records.contains { $0["slave"]?.intValue == 5 && $0["function"]?.intValue == 4 })
+        let dlms = records.filter { $0["slave"]?.intValue == 17 }
+        #expect(dlms.contains { $0["object"]?.stringValue == "1-0:1.8.0.255/2" && $0["values"]?["active_energy_import"] != nil })
+        #expect(dlms.compactMap { $0["ic"]?.intValue }.count >= 4)
+        // Each served value equals what the client decoded.
+        for v in values {
+            let served = dlms.last { $0["values"]?[v.quantity.rawValue] != nil }?["values"]?[v.quantity.rawValue]?.doubleValue
+            #expect(served == v.value, "\(v.quantity)")
+        }
+    }
+
+    @Test func badFCSFaultOnThePort() throws {
+        let directory = TemporaryDirectory("meter-sim-dlms")
+        let config = SimulatorConfiguration(line: LineSettings(baud: 38_400),
+                                            meters: [SimulatedMeterSetup(address: 20, profile: DLMSTestProfiles.meter, turnaroundMilliseconds: 5...5)],
+                                            linkPath: directory.file("bus1"), faults: [.meter(.slave(20), .badCRC)])
+        let bus = try SimulatedBus(configuration: config)
+        try bus.start()
+        defer { bus.stop() }
+        let client = try LineClient(path: directory.file("bus1"))
+        var associate = DLMSSession(DLMSAssociateConversation(), association: DLMSAssociation(settings: DLMSTestProfiles.settings(.none, address: 20)))
+        guard case .failure(let e) = Self.drive(&associate, on: client.fd) else { Issue.record("bad FCS accepted"); return }
+        #expect(e.kind == .badCheck)
+        // Slow answers: 200 ms more turnaround per answer, still within the client's wait.
+        try bus.setFault(.slow(milliseconds: 200), for: .slave(20))
+        let start = LineClient.monotonicMilliseconds()
+        var slow = DLMSSession(DLMSAssociateConversation(), association: DLMSAssociation(settings: DLMSTestProfiles.settings(.none, address: 20)))
+        #expect(try Self.drive(&slow, on: client.fd).get().value.associated)
+        #expect(LineClient.monotonicMilliseconds() - start >= 400, "SNRM and AARQ each waited 200 ms more")
+        try bus.setFault(.none, for: .slave(20))
+        var again = DLMSSession(DLMSAssociateConversation(), association: DLMSAssociation(settings: DLMSTestProfiles.settings(.none, address: 20)))
+        #expect(try Self.drive(&again, on: client.fd).get().value.associated)
+    }
+}
+
+/// `--dlms-secrets FILE` and the DLMS fault.
+@Suite struct DLMSArgumentTests {
+    @Test func secretsFile() throws {
+        var options = DLMSSimulatorOptions()
+        try options.applySecretsFile("""
+            # test meters
+            password=12345678
+            encryption-key=000102030405060708090A0B0C0D0E0F
+            authentication-key = D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF
+            """.replacingOccurrences(of: "authentication-key = ", with: "authentication-key="))
+        #expect(options.defaultPassword == Array("12345678".utf8))
+        #expect(options.defaultKeys == DLMSTestProfiles.keys)
+        #expect(options.secrets(for: 17).systemTitle == [0x53, 0x49, 0x4D, 0, 0, 0, 0, 17])
+        var broken = DLMSSimulatorOptions()
+        #expect(throws: SimulatorArgumentError.self) { try broken.applySecretsFile("encryption-key=0001") }
+        #expect(throws: SimulatorArgumentError.self) { try broken.applySecretsFile("encryption-key=000102030405060708090A0B0C0D0E0F") }
+        do {
+            try broken.applySecretsFile("token=000102030405060708090A0B0C0D0E0F")
+            Issue.record("an unknown key was accepted")
+        } catch {
+            #expect(!error.description.contains("000102"), "the value stays out of the error")
+        }
+        #expect(try MeterFault.parse("drop-association") == .dropAssociation)
+        #expect(MeterFault.dropAssociation.description == "drop-association")
+    }
+}
