@@ -138,3 +138,47 @@ import TestSupport
         #expect(MeterFault.dropAssociation.description == "drop-association")
     }
 }
+
+/// The `meter-sim` executable with a shipped DLMS profile, as scripts and the end-to-end tests start it.
+@Suite(.serialized) struct DLMSExecutableTests {
+    let binary = BuiltProducts.path("meter-sim")
+
+    @Test func servesAShippedDLMSProfileWithHLS() throws {
+        let dir = TemporaryDirectory("meter-sim-dlms-exe")
+        let secrets = dir.file("dlms.secrets")
+        try "encryption-key=000102030405060708090A0B0C0D0E0F\nauthentication-key=D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF\n"
+            .write(toFile: secrets, atomically: true, encoding: .utf8)
+        let link = dir.file("bus1")
+        let sim = try ChildProcess(binary, ["--link", link, "--baud", "38400", "--meters", "17:landis-gyr-e450", "--meters", "5:eastron-sdm630",
+                                            "--turnaround", "5", "--dlms-secrets", secrets, "--dlms-max-info", "64", "--dlms-window", "2",
+                                            "--served-log", dir.file("served.jsonl")], directory: dir)
+        defer { _ = sim.stop() }
+        #expect(sim.waitForOutput("\n"))
+        let client = try LineClient(path: link)
+        let profile = try MeterProfileLoader.parse(try String(contentsOfFile: BuiltProducts.profilesDirectory + "/landis-gyr-e450.json", encoding: .utf8),
+                                                   source: "landis-gyr-e450.json")
+        let section = try #require(profile.dlms)
+        let settings = DLMSClientSettings(clientAddress: section.clientAddress,
+                                          serverAddress: .server(logical: section.logicalDevice, physical: 17), security: DLMSTestProfiles.hls)
+        var associate = DLMSSession(DLMSAssociateConversation(challenge: Array("ABCDEFGH".utf8)),
+                                    association: DLMSAssociation(settings: settings, invocationCounters: 1...50))
+        let a = try DLMSLineTests.drive(&associate, on: client.fd).get().value
+        let plan = DLMSReadPlan(objects: section.objects)
+        var read = DLMSSession(DLMSServiceConversation(plan.operations), association: a)
+        let values = plan.values(from: try DLMSLineTests.drive(&read, on: client.fd).get().value).values
+        #expect(values.count == section.objects.count && values.allSatisfy { $0.error == nil }, "\(values)")
+        #expect((200...260).contains(values.first { $0.quantity == "voltage_l1" }?.value ?? 0))
+        #expect(try client.readRegisters(slave: 5, start: 0, count: 2).count == 2)
+        let records = servedRecords(dir.file("served.jsonl"))
+        #expect(records.contains { $0["slave"]?.intValue == 17 && $0["ic"] != nil })
+    }
+
+    @Test func aBrokenSecretsFileIsAConfigurationError() throws {
+        let dir = TemporaryDirectory("meter-sim-dlms-exe")
+        let secrets = dir.file("dlms.secrets")
+        try "encryption-key=000102030405060708090A0B0C0D0E\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        let result = try runCommand(binary, ["--link", dir.file("bus1"), "--meters", "17:landis-gyr-e450", "--dlms-secrets", secrets])
+        #expect(result.status == ExitStatus.config)
+        #expect(result.stderr.contains("encryption-key") && !result.stderr.contains("000102030405"), "\(result.stderr)")
+    }
+}

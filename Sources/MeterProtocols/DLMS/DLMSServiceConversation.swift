@@ -106,6 +106,7 @@ public struct DLMSBlockAssembly: Hashable, Sendable {
 
     public init() {}
 
+    /// What adding one block gave: ask for the next, the whole answer, a refusal, or a broken sequence.
     public enum Progress: Hashable, Sendable {
         case needNext(acknowledging: UInt32)
         case complete([UInt8])
