@@ -100,7 +100,9 @@ extension SimulatedBus {
 
     /// Answers one received frame, if a meter is addressed and the fault table lets it.
     private func serve(_ frame: ReceivedFrame, on pty: PseudoTerminal, assembler: inout FrameAssembler) {
-        if frame.bytes.first == 0x7E { return serveHDLC(frame, on: pty, assembler: &assembler) } // LineLoop+DLMS.swift
+        if frame.bytes.count > 2, frame.bytes[0] == 0x7E, frame.bytes[1] >> 4 == 0xA {
+            return serveHDLC(frame, on: pty, assembler: &assembler) // LineLoop+DLMS.swift
+        }
         guard frame.bytes.count >= 4, ModbusCRC.isValid(frame.bytes) else {
             logger.debug("discarded a frame with a bad CRC", metadata: ["bytes": "\(frame.bytes.count)"])
             return

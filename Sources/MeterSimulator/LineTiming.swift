@@ -72,7 +72,9 @@ struct FrameAssembler {
 
     /// The next frame that is complete by its length and CRC, removed from the buffer.
     mutating func takeCompleteFrame() -> ReceivedFrame? {
-        if !poisoned, buffer.first == 0x7E { return takeHDLCFrame() }
+        // HDLC: flag 7E and a type-3 format field (a Modbus request to slave 126 also starts with
+        // 7E, but no Modbus function code has the high nibble A).
+        if !poisoned, buffer.first == 0x7E, buffer.count < 2 || buffer[1] >> 4 == 0xA { return takeHDLCFrame() }
         guard !poisoned, let length = ModbusRTUFrame.requestLength(prefix: buffer), buffer.count >= length else { return nil }
         let candidate = Array(buffer[0..<length])
         guard ModbusCRC.isValid(candidate) else { return nil }

@@ -182,3 +182,33 @@ import TestSupport
         #expect(result.stderr.contains("encryption-key") && !result.stderr.contains("000102030405"), "\(result.stderr)")
     }
 }
+
+/// The line's frame assembler with HDLC frames beside Modbus requests.
+@Suite struct HDLCFrameAssemblyTests {
+    let t0 = MonotonicInstant(nanoseconds: 1_000_000_000)
+    /// [GX1] of MeterProtocolsTests: Gurux's SNRM to server 1 from client 16.
+    let snrm: [UInt8] = [0x7E, 0xA0, 0x07, 0x03, 0x21, 0x93, 0x0F, 0x01, 0x7E]
+
+    @Test func anHDLCFrameEndsByItsLengthAtAnySplit() throws {
+        for cut in 1..<snrm.count {
+            var a = FrameAssembler(line: LineSettings(baud: 9600))
+            a.receive(Array(snrm[..<cut]), at: t0)
+            #expect(a.takeCompleteFrame() == nil, "incomplete at \(cut)")
+            a.receive(Array(snrm[cut...]), at: t0)
+            let taken = a.takeCompleteFrame()
+            let frame = try #require(taken)
+            #expect(frame.bytes == snrm)
+            #expect(frame.end.nanoseconds - t0.nanoseconds == 9 * 1_041_667)
+            #expect(a.buffer.isEmpty)
+        }
+    }
+
+    @Test func aModbusRequestToSlave126IsStillModbus() throws {
+        let request = ModbusRTUFrame.encode(ModbusRequest(slave: 126, pdu: .readInputRegisters(start: 0, count: 2)))
+        #expect(request[0] == 0x7E)
+        var a = FrameAssembler(line: LineSettings(baud: 9600))
+        a.receive(request, at: t0)
+        let taken = a.takeCompleteFrame()
+        #expect(taken?.bytes == request)
+    }
+}
