@@ -209,7 +209,7 @@ public final class SimulatedBus: @unchecked Sendable {
     /// The relay state of the meter at `slave` (true = connected), or nil when there is no such meter
     /// or it has no relay.
     public func relayConnected(slave: UInt8) -> Bool? {
-        lock.withLock { meters[slave].flatMap { $0.relayCoil == nil ? nil : $0.supply.isConnected } }
+        lock.withLock { meters[slave].flatMap { $0.relayCoil == nil ? nil : $0.supply.isConnected } ?? dlmsRelayConnected(slave) }
     }
 
     /// Switches a meter's breaking relay from the control side (as a technician would on site).
@@ -217,6 +217,7 @@ public final class SimulatedBus: @unchecked Sendable {
         let now = configuration.clock.now()
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, dlmsMeters[slave] != nil { return try dlmsSetRelay(slave, connected: connected, at: now) } // LineLoop+DLMS.swift
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         guard meter.relayCoil != nil else { throw .invalidSetup("the meter at address \(slave) has no relay") }
         meter.setRelay(connected: connected, at: now)
@@ -228,6 +229,7 @@ public final class SimulatedBus: @unchecked Sendable {
         let now = configuration.clock.now()
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, dlmsMeters[slave] != nil { return try dlmsSetClock(slave, to: now.adding(seconds: seconds), at: now) }
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         guard meter.meterClock(at: now) != nil else { throw .invalidSetup("the meter at address \(slave) has no settable clock") }
         meter.setClock(now.adding(seconds: seconds), at: now)
@@ -240,7 +242,8 @@ public final class SimulatedBus: @unchecked Sendable {
     public func status() -> SimulatorStatus {
         lock.withLock {
             SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count + dlmsMeters.count, answered: answered, faults: faults.summary,
-                            openRelays: meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address).sorted())
+                            openRelays: (meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address)
+                                         + dlmsMeters.keys.filter { dlmsRelayConnected($0) == false }).sorted())
         }
     }
 
@@ -260,13 +263,14 @@ public final class SimulatedBus: @unchecked Sendable {
                 return "ok " + status().summary
             case .coil(let slave, let set):
                 if let set { try setRelay(slave: slave, connected: set) }
-                guard meter(at: slave) != nil else { throw SimulatorError.noMeter(address: slave) }
+                guard meter(at: slave) != nil || dlmsInvocationCounters(address: slave) != nil else { throw SimulatorError.noMeter(address: slave) }
                 guard let connected = relayConnected(slave: slave) else {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no relay")
                 }
                 return "ok coil \(slave) \(connected ? "on" : "off")"
             case .clock(let slave, let offset):
                 if let offset { try setClockOffset(slave: slave, seconds: offset) }
+                if let ms = dlmsClockOffsetMilliseconds(slave: slave) { return "ok clock \(slave) offset \(Double(ms) / 1000)" }
                 guard let meter = meter(at: slave) else { throw SimulatorError.noMeter(address: slave) }
                 guard meter.meterClock(at: configuration.clock.now()) != nil else {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no settable clock")

@@ -71,6 +71,18 @@ import TestSupport
         #expect(blocks > 2)
         #expect((96...97).contains(rows.count))
 
+        // The control channel works on DLMS meters too: the clock offset and the supply.
+        #expect(bus.handleControlLine("clock 17 -300") == "ok clock 17 offset -300.0")
+        #expect(bus.handleControlLine("coil 17 off") == "ok coil 17 off")
+        #expect(bus.status().openRelays == [17] && bus.dlmsOutputState(address: 17) == false)
+        var clockRead = DLMSSession(DLMSServiceConversation(DLMSOperations.readClock() + DLMSOperations.readDisconnectState()), association: a)
+        let state = try Self.drive(&clockRead, on: client.fd).get()
+        a = state.association
+        let meterClock = try #require(DLMSOperations.clock(from: Array(state.value.prefix(1)))?.timestamp)
+        #expect(abs(meterClock.milliseconds - SystemClock().now().adding(seconds: -300).milliseconds) < 5_000)
+        #expect(DLMSOperations.disconnectState(from: state.value)?.connected == false)
+        #expect(bus.handleControlLine("coil 17 on") == "ok coil 17 on")
+
         var release = DLMSSession(DLMSReleaseConversation(), association: a)
         _ = try Self.drive(&release, on: client.fd).get()
 

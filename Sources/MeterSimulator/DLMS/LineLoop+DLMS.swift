@@ -125,3 +125,33 @@ extension DLMSSimulatorOptions {
         return String(s)
     }
 }
+
+/// The control channel's `coil` and `clock` commands on DLMS meters (their disconnect control and clock).
+extension SimulatedBus {
+    /// output_state of the DLMS meter at `slave` (call with the lock held); nil without a disconnect control.
+    func dlmsRelayConnected(_ slave: UInt8) -> Bool? {
+        guard let m = dlmsMeters[slave], m.objects.section.disconnectControl != nil else { return nil }
+        return m.objects.meter.supply.isConnected
+    }
+
+    /// Switches the DLMS meter's supply (call with the lock held).
+    func dlmsSetRelay(_ slave: UInt8, connected: Bool, at now: Timestamp) throws(SimulatorError) {
+        guard var m = dlmsMeters[slave] else { throw .noMeter(address: slave) }
+        guard m.objects.section.disconnectControl != nil else { throw .invalidSetup("the meter at address \(slave) has no disconnect control") }
+        m.objects.meter.setRelay(connected: connected, at: now)
+        dlmsMeters[slave] = m
+    }
+
+    /// Sets the DLMS meter's clock (call with the lock held).
+    func dlmsSetClock(_ slave: UInt8, to meterTime: Timestamp, at now: Timestamp) throws(SimulatorError) {
+        guard var m = dlmsMeters[slave] else { throw .noMeter(address: slave) }
+        guard m.objects.section.clock != nil else { throw .invalidSetup("the meter at address \(slave) has no clock") }
+        m.objects.meter.setClock(meterTime, at: now)
+        dlmsMeters[slave] = m
+    }
+
+    /// How far the DLMS meter's clock at `slave` is ahead of the simulator's time, or nil when there is none.
+    public func dlmsClockOffsetMilliseconds(slave: UInt8) -> Int64? {
+        lock.withLock { dlmsMeters[slave].flatMap { $0.objects.section.clock == nil ? nil : $0.objects.meter.clockOffsetMilliseconds } }
+    }
+}
