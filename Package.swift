@@ -36,7 +36,9 @@ let package = Package(
             "ConcentratorCore", "CPlatform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // Pure codecs: bytes in, values or typed errors out.
-        .target(name: "MeterProtocols", dependencies: ["ConcentratorCore"], swiftSettings: strict),
+        .target(name: "MeterProtocols", dependencies: [
+            "ConcentratorCore", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
         .target(name: "Bus", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", "CModbus", "CSerialPort",
             .product(name: "Logging", package: "swift-log"),

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds a fuzz target with libFuzzer and AddressSanitizer and runs it for a while:
 #   modbus  Fuzz/ModbusFrameFuzz.swift: RTU frames, request delimiting, register values, blocks;
-#   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies.
+#   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies;
+#   hdlc    Fuzz/HDLCFuzz.swift: DLMS HDLC frame splitter, frame and SNRM/UA parameter decoders;
+#   apdu    Fuzz/DLMSAPDUFuzz.swift (alias axdr): A-XDR Data, xDLMS APDUs, AARQ/AARE, ciphered framing,
+#           date-times, the profile row stream.
 #
-#   scripts/fuzz.sh [modbus|wire] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -12,7 +15,8 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" == modbus || "${1:-}" == wire ]]; then target=$1; shift; fi
+if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr)$ ]]; then target=$1; shift; fi
+[[ $target == axdr ]] && target=apdu
 seconds="${1:-30}"
 shift || true
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +27,7 @@ flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -enable
 
 echo "building ConcentratorCore (instrumented)..."
 swiftc "${flags[@]}" -module-name ConcentratorCore -emit-module -emit-module-path "$out/ConcentratorCore.swiftmodule" \
-    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift
+    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift "$root"/Sources/ConcentratorCore/Bytes/*.swift
 
 if [[ $target == modbus ]]; then
     echo "building modbus-frame-fuzz..."
@@ -31,6 +35,15 @@ if [[ $target == modbus ]]; then
         "$root"/Sources/MeterProtocols/*.swift "$root"/Fuzz/ModbusFrameFuzz.swift -o "$out/modbus-frame-fuzz"
     binary=modbus-frame-fuzz
     max_len=300
+elif [[ $target == hdlc || $target == apdu ]]; then
+    # The DLMS codecs without the ciphering and session files (those need swift-crypto).
+    dlms=("$root"/Sources/MeterProtocols/DLMS/{HDLCCheck,HDLCFrame,HDLCFrameSplitter,HDLCParameters,AXDRLength,DLMSData,DLMSDataCodec,ACSE,AssociationAPDU,XDLMSAPDU,CipheredAPDU,COSEMTypes,COSEMDateTime,DLMSRowStream}.swift)
+    entry=$([[ $target == hdlc ]] && echo HDLCFuzz || echo DLMSAPDUFuzz)
+    binary=$([[ $target == hdlc ]] && echo hdlc-fuzz || echo dlms-apdu-fuzz)
+    echo "building $binary..."
+    swiftc "${flags[@]}" -module-name "$entry" -I "$out" -L "$out" -lConcentratorCore \
+        "${dlms[@]}" "$root/Fuzz/$entry.swift" -o "$out/$binary"
+    max_len=2100
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)

@@ -11,6 +11,8 @@ public struct MeterProfile: Hashable, Sendable {
     public var source: String
     public var protocolKind: MeterProtocolKind
     public var modbus: ModbusRegisterMap?
+    /// The DLMS/COSEM description (MeterProfile+DLMS.swift), when `protocolKind` is `dlms`.
+    public var dlms: DLMSProfileSection?
 
     public init(id: String, name: String, manufacturer: String, source: String, protocolKind: MeterProtocolKind,
                 modbus: ModbusRegisterMap? = nil) {
@@ -23,10 +25,12 @@ public struct MeterProfile: Hashable, Sendable {
     }
 
     /// Every quantity this profile can read, in profile order.
-    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? [] }
+    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? dlms?.objects.map(\.quantity) ?? [] }
 
     /// The quantities that go into the short load profile (15-minute series).
-    public var profileQuantities: [QuantityID] { modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? [] }
+    public var profileQuantities: [QuantityID] {
+        modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? dlms?.objects.filter(\.inLoadProfile).map(\.quantity) ?? []
+    }
 }
 
 /// Modbus function codes used for reading and writing meter data.

@@ -48,7 +48,7 @@ private struct LocatedGap {
 }
 
 /// Reads the document tree; collects every issue instead of stopping at the first.
-private final class ProfileDocumentReader {
+final class ProfileDocumentReader {
     let issues = IssueCollector()
 
     func read(_ document: JSONValue) -> MeterProfile? {
@@ -64,20 +64,25 @@ private final class ProfileDocumentReader {
         let protocolName = root.string("protocol", required: true, allowed: MeterProtocolKind.allCases.map(\.rawValue))
         let protocolKind = protocolName.flatMap(MeterProtocolKind.init(rawValue:))
         var modbus: ModbusRegisterMap?
+        var dlms: DLMSProfileSection?
         switch protocolKind {
         case .modbus?:
             if let section = root.object("modbus", required: true) { modbus = readModbus(section) }
+        case .dlms?:
+            if let section = root.object("dlms", required: true) { dlms = readDLMS(section) } // MeterProfileLoader+DLMS.swift
         case .some(let other):
             issues.add(path: "$.protocol", line: root.member("protocol")?.line,
                        problem: "profiles for this protocol are not supported yet", value: .string(other.rawValue),
-                       expected: "modbus")
+                       expected: "modbus, dlms")
         case nil:
             break
         }
         root.finish()
-        guard let id, let name, let manufacturer, let source, let protocolKind, let modbus else { return nil }
-        return MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
-                            modbus: modbus)
+        guard let id, let name, let manufacturer, let source, let protocolKind, modbus != nil || dlms != nil else { return nil }
+        var profile = MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
+                                   modbus: modbus)
+        profile.dlms = dlms
+        return profile
     }
 
     static func isValidID(_ id: String) -> Bool {

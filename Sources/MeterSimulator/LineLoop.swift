@@ -100,6 +100,9 @@ extension SimulatedBus {
 
     /// Answers one received frame, if a meter is addressed and the fault table lets it.
     private func serve(_ frame: ReceivedFrame, on pty: PseudoTerminal, assembler: inout FrameAssembler) {
+        if frame.bytes.count > 2, frame.bytes[0] == 0x7E, frame.bytes[1] >> 4 == 0xA {
+            return serveHDLC(frame, on: pty, assembler: &assembler) // LineLoop+DLMS.swift
+        }
         guard frame.bytes.count >= 4, ModbusCRC.isValid(frame.bytes) else {
             logger.debug("discarded a frame with a bad CRC", metadata: ["bytes": "\(frame.bytes.count)"])
             return
@@ -133,7 +136,7 @@ extension SimulatedBus {
     private func planAnswer(_ bytes: [UInt8], at now: Timestamp) -> PlannedAnswer? {
         let slave = bytes[0], function = bytes[1]
         guard var meter = meters[slave] else { return nil }
-        let fault = faults.fault(for: slave)
+        let fault = faults.fault(for: slave).forModbus
         var record = ServedRecord(time: now, slave: slave, function: function)
         var request: ModbusRequest?
         var rejection: UInt8 = 0
@@ -155,7 +158,7 @@ extension SimulatedBus {
             return PlannedAnswer(bytes: nil, turnaroundMilliseconds: 0, record: record)
         case .exception(let code):
             response = .exception(function: function, code: code)
-        case .none, .badCRC, .garbage, .slow:
+        case .none, .badCRC, .garbage, .slow, .dropAssociation:
             if let request {
                 let answer = meter.respond(to: request, at: now)
                 meters[slave] = meter
@@ -205,7 +208,7 @@ extension SimulatedBus {
 
     /// Waits out the turnaround, then sends `bytes` one character time apart (absolute deadlines).
     /// Stops at once when the client talks over the answer.
-    private func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
+    func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
                           assembler: inout FrameAssembler, beforeLastByte: () -> Void) -> LineWait {
         let character = configuration.line.characterNanoseconds
         var sent = 0

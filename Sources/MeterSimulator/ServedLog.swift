@@ -24,6 +24,10 @@ public struct ServedRecord: Hashable, Sendable {
     /// `exception:N`); or, for an answer cut short, `collision` (the client talked over it) or
     /// `port-closed` (the port vanished or the simulator stopped). A cut answer has no values.
     public var fault: String?
+    /// DLMS meters: the object and attribute (`1-0:1.8.0.255/2`) or method (`…/m1`) served.
+    public var object: String?
+    /// DLMS meters: the client's invocation counter on a ciphered request (every one is logged).
+    public var invocationCounter: UInt32?
 
     public init(time: Timestamp, slave: UInt8, function: UInt8, start: UInt16? = nil, count: UInt16? = nil,
                 values: [ServedValue]? = nil, coils: [Bool]? = nil, coilWritten: Bool? = nil, exception: UInt8? = nil,
@@ -62,6 +66,8 @@ public struct ServedRecord: Hashable, Sendable {
         if let coilWritten { m.append(JSONMember(key: "on", value: .bool(coilWritten))) }
         if let exception { m.append(JSONMember(key: "exception", value: integer(exception))) }
         if let fault { m.append(JSONMember(key: "fault", value: .string(fault))) }
+        if let object { m.append(JSONMember(key: "object", value: .string(object))) }
+        if let invocationCounter { m.append(JSONMember(key: "ic", value: integer(invocationCounter))) }
         return JSONWriter.render(.object(m), pretty: false)
     }
 }

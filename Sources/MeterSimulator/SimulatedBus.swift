@@ -21,6 +21,8 @@ public struct SimulatorConfiguration: Sendable {
     public var controlPath: String?
     /// Faults in force from the start. `vanish:S` keeps the port away for S seconds after start.
     public var faults: [FaultAssignment]
+    /// Secrets and link limits of the DLMS meters (those whose profile is a DLMS profile).
+    public var dlms = DLMSSimulatorOptions()
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
@@ -81,6 +83,8 @@ public final class SimulatedBus: @unchecked Sendable {
     // Shared state, under `lock`.
     let lock = ConditionLock()
     var meters: [UInt8: SimulatedMeter] = [:]
+    /// DLMS meters by physical HDLC address (LineLoop+DLMS.swift); addresses are unique across protocols.
+    var dlmsMeters: [UInt8: DLMSMeterServer] = [:]
     var faults = FaultTable()
     var currentEndpoint: LineEndpoint?
     var vanishUntil: MonotonicInstant?
@@ -110,7 +114,13 @@ public final class SimulatedBus: @unchecked Sendable {
         }
         for setup in configuration.meters {
             guard (1...247).contains(setup.address) else { throw .invalidSetup("slave address \(setup.address) is not in 1-247") }
-            guard meters[setup.address] == nil else { throw .invalidSetup("slave address \(setup.address) is given twice") }
+            guard meters[setup.address] == nil, dlmsMeters[setup.address] == nil else {
+                throw .invalidSetup("slave address \(setup.address) is given twice")
+            }
+            if setup.profile.protocolKind == .dlms {
+                dlmsMeters[setup.address] = try DLMSMeterServer(setup: setup, options: configuration.dlms, seed: configuration.seed)
+                continue
+            }
             guard setup.profile.protocolKind == .modbus, setup.profile.modbus != nil else {
                 throw .invalidSetup("profile \(setup.profile.id) (address \(setup.address)) is not a Modbus profile")
             }
@@ -121,7 +131,7 @@ public final class SimulatedBus: @unchecked Sendable {
         }
         for assignment in configuration.faults {
             guard case .meter(let target, let fault) = assignment else { continue }
-            if case .slave(let a) = target, meters[a] == nil { throw .noMeter(address: a) }
+            if case .slave(let a) = target, meters[a] == nil, dlmsMeters[a] == nil { throw .noMeter(address: a) }
             faults.set(fault, for: target)
         }
         garbageSource = SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0x6A5B))
@@ -184,7 +194,7 @@ public final class SimulatedBus: @unchecked Sendable {
     public func setFault(_ fault: MeterFault, for target: FaultTarget) throws(SimulatorError) {
         lock.lock()
         defer { lock.unlock() }
-        if case .slave(let a) = target, meters[a] == nil { throw .noMeter(address: a) }
+        if case .slave(let a) = target, meters[a] == nil, dlmsMeters[a] == nil { throw .noMeter(address: a) }
         faults.set(fault, for: target)
     }
 
@@ -199,7 +209,7 @@ public final class SimulatedBus: @unchecked Sendable {
     /// The relay state of the meter at `slave` (true = connected), or nil when there is no such meter
     /// or it has no relay.
     public func relayConnected(slave: UInt8) -> Bool? {
-        lock.withLock { meters[slave].flatMap { $0.relayCoil == nil ? nil : $0.supply.isConnected } }
+        lock.withLock { meters[slave].flatMap { $0.relayCoil == nil ? nil : $0.supply.isConnected } ?? dlmsRelayConnected(slave) }
     }
 
     /// Switches a meter's breaking relay from the control side (as a technician would on site).
@@ -207,6 +217,7 @@ public final class SimulatedBus: @unchecked Sendable {
         let now = configuration.clock.now()
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, dlmsMeters[slave] != nil { return try dlmsSetRelay(slave, connected: connected, at: now) } // LineLoop+DLMS.swift
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         guard meter.relayCoil != nil else { throw .invalidSetup("the meter at address \(slave) has no relay") }
         meter.setRelay(connected: connected, at: now)
@@ -218,6 +229,7 @@ public final class SimulatedBus: @unchecked Sendable {
         let now = configuration.clock.now()
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, dlmsMeters[slave] != nil { return try dlmsSetClock(slave, to: now.adding(seconds: seconds), at: now) }
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         guard meter.meterClock(at: now) != nil else { throw .invalidSetup("the meter at address \(slave) has no settable clock") }
         meter.setClock(now.adding(seconds: seconds), at: now)
@@ -229,8 +241,9 @@ public final class SimulatedBus: @unchecked Sendable {
 
     public func status() -> SimulatorStatus {
         lock.withLock {
-            SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count, answered: answered, faults: faults.summary,
-                            openRelays: meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address).sorted())
+            SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count + dlmsMeters.count, answered: answered, faults: faults.summary,
+                            openRelays: (meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address)
+                                         + dlmsMeters.keys.filter { dlmsRelayConnected($0) == false }).sorted())
         }
     }
 
@@ -250,13 +263,14 @@ public final class SimulatedBus: @unchecked Sendable {
                 return "ok " + status().summary
             case .coil(let slave, let set):
                 if let set { try setRelay(slave: slave, connected: set) }
-                guard meter(at: slave) != nil else { throw SimulatorError.noMeter(address: slave) }
+                guard meter(at: slave) != nil || dlmsInvocationCounters(address: slave) != nil else { throw SimulatorError.noMeter(address: slave) }
                 guard let connected = relayConnected(slave: slave) else {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no relay")
                 }
                 return "ok coil \(slave) \(connected ? "on" : "off")"
             case .clock(let slave, let offset):
                 if let offset { try setClockOffset(slave: slave, seconds: offset) }
+                if let ms = dlmsClockOffsetMilliseconds(slave: slave) { return "ok clock \(slave) offset \(Double(ms) / 1000)" }
                 guard let meter = meter(at: slave) else { throw SimulatorError.noMeter(address: slave) }
                 guard meter.meterClock(at: configuration.clock.now()) != nil else {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no settable clock")

@@ -38,6 +38,15 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("fault"), help: "ADDR=FAULT, *=FAULT or vanish:SECONDS; repeatable. FAULT: none, silence, bad-crc, exception:N, garbage, slow:MS.")
     var faults: [String] = []
 
+    @Option(help: "DLMS meters: a file with password=…, encryption-key=HEX, authentication-key=HEX lines (see Docs/meter-sim.md).")
+    var dlmsSecrets: String?
+    @Option(help: "DLMS meters: the largest HDLC information field they send and accept (32-2030).")
+    var dlmsMaxInfo = 128
+    @Option(help: "DLMS meters: the HDLC window size they offer (1-7).")
+    var dlmsWindow = 1
+    @Option(help: "DLMS meters: their max receive PDU size; longer GET answers go in blocks.")
+    var dlmsMaxPdu = 512
+
     @Option(help: "Start the meters' clock at this time (ISO 8601), for a timeline shared with the agent.")
     var clockOrigin: String?
     @Option(help: "Run the meters' clock this many times faster than real time.")
@@ -58,6 +67,9 @@ struct Serve: ParsableCommand {
         }
         if let clockOrigin, ISO8601.parse(clockOrigin) == nil {
             throw ValidationError("invalid --clock-origin \"\(clockOrigin)\" (expected ISO 8601, e.g. 2026-11-21T00:00:00Z)")
+        }
+        guard (32...2030).contains(dlmsMaxInfo), (1...7).contains(dlmsWindow), (64...65_535).contains(dlmsMaxPdu) else {
+            throw ValidationError("invalid DLMS link limits (expected --dlms-max-info 32-2030, --dlms-window 1-7, --dlms-max-pdu 64-65535)")
         }
         if let clockRate, !(clockRate > 0 && clockRate <= 1_000_000) {
             throw ValidationError("invalid --clock-rate \(clockRate) (expected more than 0, at most 1000000)")
@@ -107,9 +119,14 @@ struct Serve: ParsableCommand {
             let origin = clockOrigin.flatMap(ISO8601.parse) ?? SystemClock().now()
             clock = AcceleratedClock(origin: origin, rate: clockRate ?? 1)
         }
-        return SimulatorConfiguration(line: line, meters: setups, seed: seed, clock: clock, linkPath: link,
-                                      servedLogPath: servedLog, controlPath: control,
-                                      faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) })
+        var configuration = SimulatorConfiguration(line: line, meters: setups, seed: seed, clock: clock, linkPath: link,
+                                                   servedLogPath: servedLog, controlPath: control,
+                                                   faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) })
+        configuration.dlms.limits = DLMSMeterLimits(maxInfo: dlmsMaxInfo, window: dlmsWindow, maxPDUSize: dlmsMaxPdu)
+        if let dlmsSecrets {
+            try configuration.dlms.applySecretsFile(try FileSystem.readText(dlmsSecrets))
+        }
+        return configuration
     }
 }
 

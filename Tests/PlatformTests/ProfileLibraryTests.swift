@@ -22,7 +22,8 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: directory + "/eastron-sdm630.json"))
         let library = ProfileLibrary.load(directories: [directory])
         #expect(library.failures.isEmpty, "\(library.failures)")
-        #expect(library.ids == ["abb-b23", "carlo-gavazzi-em24", "eastron-sdm120", "eastron-sdm630", "finder-7m", "generic-template"])
+        #expect(library.ids == ["abb-b23", "carlo-gavazzi-em24", "eastron-sdm120", "eastron-sdm630", "finder-7m", "generic-template",
+                               "iskraemeco-am550", "kamstrup-omnipower", "landis-gyr-e450"])
         #expect(library.profile(id: "eastron-sdm630")?.manufacturer == "Eastron")
         #expect(library.origins["abb-b23"] == directory + "/abb-b23.json")
     }
