@@ -64,20 +64,23 @@ private final class ProfileDocumentReader {
         let protocolName = root.string("protocol", required: true, allowed: MeterProtocolKind.allCases.map(\.rawValue))
         let protocolKind = protocolName.flatMap(MeterProtocolKind.init(rawValue:))
         var modbus: ModbusRegisterMap?
+        var iec: IECProfile?
         switch protocolKind {
         case .modbus?:
             if let section = root.object("modbus", required: true) { modbus = readModbus(section) }
+        case .iec62056_21?:
+            if let section = root.object("iec", required: true) { iec = IECProfileSectionReader(issues: issues).read(section) }
         case .some(let other):
             issues.add(path: "$.protocol", line: root.member("protocol")?.line,
                        problem: "profiles for this protocol are not supported yet", value: .string(other.rawValue),
-                       expected: "modbus")
+                       expected: "modbus, iec62056-21")
         case nil:
             break
         }
         root.finish()
-        guard let id, let name, let manufacturer, let source, let protocolKind, let modbus else { return nil }
+        guard let id, let name, let manufacturer, let source, let protocolKind, modbus != nil || iec != nil else { return nil }
         return MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
-                            modbus: modbus)
+                            modbus: modbus, iec: iec)
     }
 
     static func isValidID(_ id: String) -> Bool {
