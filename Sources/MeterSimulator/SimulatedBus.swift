@@ -21,10 +21,13 @@ public struct SimulatorConfiguration: Sendable {
     public var controlPath: String?
     /// Faults in force from the start. `vanish:S` keeps the port away for S seconds after start.
     public var faults: [FaultAssignment]
+    /// IEC 62056-21 meters on the same line (IEC62056/IECSimulatedMeter.swift); their sign-on is
+    /// told from Modbus by its `/?`.
+    public var iecMeters: [IECSimulatedMeterSetup]
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
-                controlPath: String? = nil, faults: [FaultAssignment] = []) {
+                controlPath: String? = nil, faults: [FaultAssignment] = [], iecMeters: [IECSimulatedMeterSetup] = []) {
         self.line = line
         self.meters = meters
         self.seed = seed
@@ -33,6 +36,7 @@ public struct SimulatorConfiguration: Sendable {
         self.servedLogPath = servedLogPath
         self.controlPath = controlPath
         self.faults = faults
+        self.iecMeters = iecMeters
     }
 }
 
@@ -76,6 +80,8 @@ public final class SimulatedBus: @unchecked Sendable {
     let logger = Logger(label: "meter-sim")
     let servedLog: ServedLog?
     let wake = WakePipe()
+    /// The IEC 62056-21 meters, nil when there are none.
+    let iecLine: IECSimulatedLine?
     private let onLineOpened: @Sendable (LineEndpoint) -> Void
 
     // Shared state, under `lock`.
@@ -105,9 +111,11 @@ public final class SimulatedBus: @unchecked Sendable {
         guard line.baud >= 50, (5...8).contains(line.dataBits), (1...2).contains(line.stopBits) else {
             throw .invalidSetup("invalid line settings \(line.summary) (baud ≥ 50, data bits 5-8, stop bits 1-2)")
         }
-        guard configuration.meters.count <= SimulatorConfiguration.maximumMeters else {
-            throw .invalidSetup("\(configuration.meters.count) meters on one line; at most \(SimulatorConfiguration.maximumMeters)")
+        let meterCount = configuration.meters.count + configuration.iecMeters.count
+        guard meterCount <= SimulatorConfiguration.maximumMeters else {
+            throw .invalidSetup("\(meterCount) meters on one line; at most \(SimulatorConfiguration.maximumMeters)")
         }
+        iecLine = configuration.iecMeters.isEmpty ? nil : try IECSimulatedLine(setups: configuration.iecMeters, seed: configuration.seed)
         for setup in configuration.meters {
             guard (1...247).contains(setup.address) else { throw .invalidSetup("slave address \(setup.address) is not in 1-247") }
             guard meters[setup.address] == nil else { throw .invalidSetup("slave address \(setup.address) is given twice") }
@@ -279,6 +287,7 @@ public final class SimulatedBus: @unchecked Sendable {
             }
         }
         pty = terminal
+        if let iecLine { lock.withLock { iecLine.adopt(terminal) } } // 7E1, or 8N1 with software parity
         let endpoint = LineEndpoint(ptyPath: terminal.slavePath, linkPath: configuration.linkPath)
         lock.withLock { currentEndpoint = endpoint }
         logger.info("line up", metadata: ["pty": "\(terminal.slavePath)", "line": "\(configuration.line.summary)"])

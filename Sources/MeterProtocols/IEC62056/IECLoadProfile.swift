@@ -12,6 +12,11 @@ public struct IECLoadProfile: Hashable, Sendable {
     public struct Channel: Hashable, Sendable {
         public var code: String
         public var unit: String
+
+        public init(code: String, unit: String) {
+            self.code = code
+            self.unit = unit
+        }
     }
 
     /// One period: its meter time, the status word of its header, and one value per channel (nil
@@ -20,11 +25,23 @@ public struct IECLoadProfile: Hashable, Sendable {
         public var time: IECMeterTime
         public var status: String
         public var values: [Double?]
+
+        public init(time: IECMeterTime, status: String, values: [Double?]) {
+            self.time = time
+            self.status = status
+            self.values = values
+        }
     }
 
     public var channels: [Channel]
     public var periodMinutes: Int
     public var entries: [Entry]
+
+    public init(channels: [Channel], periodMinutes: Int, entries: [Entry]) {
+        self.channels = channels
+        self.periodMinutes = periodMinutes
+        self.entries = entries
+    }
 
     /// The longest profile accepted (a year of 15-minute periods).
     public static let entryLimit = 40_000

@@ -13,6 +13,12 @@ public struct IECProgrammingTranscript: Hashable, Sendable {
     public var identification: IECIdentification
     public var baud: Int
     public var answers: [IECProgrammingAnswer]
+
+    public init(identification: IECIdentification, baud: Int, answers: [IECProgrammingAnswer]) {
+        self.identification = identification
+        self.baud = baud
+        self.answers = answers
+    }
 }
 
 /// A programming-mode conversation (IEC 62056-21 mode C) as a `MeterSession`: sign-on, `ACK 0 Z 1`,
