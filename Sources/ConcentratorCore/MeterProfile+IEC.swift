@@ -253,17 +253,21 @@ public struct IECTestVector: Hashable, Sendable {
     public var loadProfile: String?
     /// Quantity → value in catalog units that the readout must give.
     public var values: [QuantityID: Double]
+    /// The meter clock the readout carries, `YYYY-MM-DD hh:mm:ss` (`CivilDateTime.description`).
+    public var meterClock: String?
     /// For a load profile: the number of entries and the first entry's values per quantity.
     public var profileEntries: Int?
     public var firstEntry: [QuantityID: Double]
 
     public init(source: String, identification: String? = nil, readout: String? = nil, loadProfile: String? = nil,
-                values: [QuantityID: Double] = [:], profileEntries: Int? = nil, firstEntry: [QuantityID: Double] = [:]) {
+                values: [QuantityID: Double] = [:], meterClock: String? = nil, profileEntries: Int? = nil,
+                firstEntry: [QuantityID: Double] = [:]) {
         self.source = source
         self.identification = identification
         self.readout = readout
         self.loadProfile = loadProfile
         self.values = values
+        self.meterClock = meterClock
         self.profileEntries = profileEntries
         self.firstEntry = firstEntry
     }

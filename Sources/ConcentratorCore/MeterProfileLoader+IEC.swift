@@ -228,6 +228,11 @@ struct IECProfileSectionReader {
         let readout = o.string("readout", maxLength: 1_000_000)
         let loadProfile = o.string("loadProfile", maxLength: 1_000_000)
         let values = readValues(o, "values")
+        let clock = o.string("meterClock", maxLength: 19)
+        if let clock, clock.utf8.count != 19 {
+            issues.add(path: path + ".meterClock", line: o.member("meterClock")?.line, problem: "not a civil time", value: .string(clock),
+                       expected: "YYYY-MM-DD hh:mm:ss")
+        }
         let entries = o.int("profileEntries", in: 0...100_000)
         let first = readValues(o, "firstEntry")
         o.finish()
@@ -236,6 +241,6 @@ struct IECProfileSectionReader {
         }
         guard let source else { return nil }
         return IECTestVector(source: source, identification: identification, readout: readout, loadProfile: loadProfile,
-                             values: values, profileEntries: entries, firstEntry: first)
+                             values: values, meterClock: clock, profileEntries: entries, firstEntry: first)
     }
 }

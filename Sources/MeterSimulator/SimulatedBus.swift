@@ -271,6 +271,12 @@ public final class SimulatedBus: @unchecked Sendable {
                 }
                 let seconds = Double(meter.clockOffsetMilliseconds) / 1000
                 return "ok clock \(slave) offset \(seconds)"
+            case .iecFault(let address, let fault):
+                try setIECFault(fault, for: address)
+                return "ok iec-fault \(address) \(fault)"
+            case .iecClock(let address, let offset):
+                try setIECClockOffset(address: address, seconds: offset)
+                return "ok iec-clock \(address) offset \(offset)"
             }
         } catch {
             return "error \(error)"

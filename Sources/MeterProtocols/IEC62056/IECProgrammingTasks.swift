@@ -58,13 +58,14 @@ public enum IECSessions {
         }
     }
 
-    /// Reads the clock with two reads (time, then date) in programming mode: `R5 0.9.1()`, `R5 0.9.2()`.
+    /// Reads the clock with two reads (date, then time, as the LEM EM4TII+ manual §4.2.9 shows) in
+    /// programming mode: `R5 0.9.2()`, `R5 0.9.1()`.
     public static func readClock(link: IECLinkOptions, password: [UInt8]?, clock: IECClockSpec,
                                  command: IECCommandType = .r5) -> IECProgrammingTask<IECMeterTime> {
-        let commands = [IECCommandMessage(command, data: clock.timeOBIS + "()"), IECCommandMessage(command, data: clock.dateOBIS + "()")]
+        let commands = [IECCommandMessage(command, data: clock.dateOBIS + "()"), IECCommandMessage(command, data: clock.timeOBIS + "()")]
         let session = IECProgrammingSession(link: link, password: password, commands: commands)
         return IECProgrammingTask(base: session) { transcript in
-            guard transcript.answers.count == 2, case .data(let t) = transcript.answers[0], case .data(let d) = transcript.answers[1],
+            guard transcript.answers.count == 2, case .data(let d) = transcript.answers[0], case .data(let t) = transcript.answers[1],
                   let time = t.sets.first?.values.first?.text, let date = d.sets.first?.values.first?.text else {
                 return .failure(MeterSessionError(.malformed, "the clock reads did not each return one value"))
             }
