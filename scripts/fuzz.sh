@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds a fuzz target with libFuzzer and AddressSanitizer and runs it for a while:
 #   modbus  Fuzz/ModbusFrameFuzz.swift: RTU frames, request delimiting, register values, blocks;
-#   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies.
+#   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies;
+#   iec     Fuzz/IECFuzz.swift: IEC 62056-21 frame assembler, data blocks and lines, OBIS, messages, P.01.
 #
-#   scripts/fuzz.sh [modbus|wire] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|iec] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" == modbus || "${1:-}" == wire ]]; then target=$1; shift; fi
+if [[ "${1:-}" == modbus || "${1:-}" == wire || "${1:-}" == iec ]]; then target=$1; shift; fi
 seconds="${1:-30}"
 shift || true
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +24,7 @@ flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -enable
 
 echo "building ConcentratorCore (instrumented)..."
 swiftc "${flags[@]}" -module-name ConcentratorCore -emit-module -emit-module-path "$out/ConcentratorCore.swiftmodule" \
-    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift
+    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift "$root"/Sources/ConcentratorCore/Bytes/*.swift
 
 if [[ $target == modbus ]]; then
     echo "building modbus-frame-fuzz..."
@@ -31,6 +32,13 @@ if [[ $target == modbus ]]; then
         "$root"/Sources/MeterProtocols/*.swift "$root"/Fuzz/ModbusFrameFuzz.swift -o "$out/modbus-frame-fuzz"
     binary=modbus-frame-fuzz
     max_len=300
+elif [[ $target == iec ]]; then
+    echo "building iec-fuzz..."
+    swiftc "${flags[@]}" -module-name IECFuzz -I "$out" -L "$out" -lConcentratorCore \
+        "$root"/Sources/MeterProtocols/*.swift "$root"/Sources/MeterProtocols/IEC62056/*.swift "$root"/Fuzz/IECFuzz.swift \
+        -o "$out/iec-fuzz"
+    binary=iec-fuzz
+    max_len=2048
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)
