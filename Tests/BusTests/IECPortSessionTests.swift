@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import ConcentratorCore
 import MeterProtocols
+import Platform
 import TestSupport
 @testable import Bus
 @testable import MeterSimulator

@@ -220,6 +220,18 @@ enum IECTestProfiles {
         #expect(server.receive(IECCommandMessage.exit.encoded, at: t).isEmpty && server.isIdle)
     }
 
+    /// The break and the next sign-on can arrive in one read (the PTY delivers both writes at once):
+    /// the meter leaves programming mode and the next meter still hears its request.
+    @Test func aBreakAndTheNextSignOnInOneRead() throws {
+        var server = try IECTestProfiles.server(["1", "2"])
+        let t = Timestamp(seconds: 1_796_000_000)
+        _ = server.receive(Array("/?1!\r\n".utf8), at: t)
+        _ = server.receive(Array("\u{06}051\r\n".utf8), at: t)
+        let replies = server.receive(IECCommandMessage.exit.encoded + Array("/?2!\r\n".utf8), at: t)
+        #expect(replies.count == 1 && String(decoding: replies[0].characters, as: UTF8.self) == "/SIM5T1-2\r\n")
+        #expect(replies[0].baud == 300)
+    }
+
     @Test func modesBAndAMetersSendTheirDataWithoutAnOptionSelect() throws {
         for mode in [IECProfileMode.b, .a] {
             var line = InMemoryIECLine(try IECTestProfiles.server(["4"], profile: IECTestProfiles.full(mode: mode)))

@@ -110,8 +110,8 @@ public struct IECDataLine: Hashable, Sendable {
             guard let p = r.peek() else { throw ByteFormatError("value without its closing )", at: start) }
             try r.skip(1, "value")
             if p == IECCharacter.closeParenthesis { break }
-            guard (0x20...0x7E).contains(p), p != IECCharacter.openParenthesis, p != IECCharacter.slash,
-                  p != IECCharacter.exclamation else {
+            // The standard keeps '/' out of values, but meters print units such as "Imp/kWh" (LEM EM4TII+).
+            guard (0x20...0x7E).contains(p), p != IECCharacter.openParenthesis, p != IECCharacter.exclamation else {
                 throw ByteFormatError("character 0x\(Hex.encode([p])) is not allowed in a value", at: r.offset - 1)
             }
             if p == IECCharacter.star, unit == nil {

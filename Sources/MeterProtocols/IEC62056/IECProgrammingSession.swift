@@ -53,6 +53,9 @@ public struct IECProgrammingSession: MeterSession {
         case beforeSending(message: [UInt8], next: Awaiting)
         case awaiting(Awaiting)
         case breaking(MeterSessionError?)
+        /// The break was handed to the port: its wire time and the meter's reaction time pass
+        /// before the session ends, so the next sign-on at another rate does not cut it.
+        case afterBreak(MeterSessionError?)
         case finished
     }
 
@@ -84,6 +87,10 @@ public struct IECProgrammingSession: MeterSession {
             phase = .awaiting(next)
             return .transmit(bytes: message, line: nil, wait: IECTiming.answerWait(afterSending: message.count, on: signOn.dataLine))
         case .breaking(let error):
+            phase = .afterBreak(error)
+            let breakLength = IECCommandMessage.exit.encoded.count
+            return .pause(IECTiming.wireTime(characters: breakLength + 1, on: signOn.dataLine) + IECTiming.minimumReaction, line: nil)
+        case .afterBreak(let error):
             phase = .finished
             if let error { return .failed(error) }
             return .finished(IECProgrammingTranscript(identification: signOn.identification!, baud: signOn.dataLine.baud, answers: answers))
@@ -109,7 +116,7 @@ public struct IECProgrammingSession: MeterSession {
                 return breakThenFail(MeterSessionError(.timeout, "no answer from \(name) to \(currentCommandName)"))
             }
             return breakThenFail(MeterSessionError(.timeout, "the line stalled after \(signOn.assembler.buffer.count) bytes of the answer to \(currentCommandName)"))
-        case .beforeSending, .breaking, .finished:
+        case .beforeSending, .breaking, .afterBreak, .finished:
             return .failed(MeterSessionError(.timeout, "internal: timeout outside a wait"))
         }
     }

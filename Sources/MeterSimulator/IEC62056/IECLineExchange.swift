@@ -142,3 +142,4 @@ extension SimulatedBus {
         return lock.withLock { iec.softwareParity != nil }
     }
 }
+

@@ -62,10 +62,16 @@ public struct IECLineServer: Sendable {
         }
     }
 
-    /// Drops the conversation (inactivity, a collision, a vanished port).
+    /// Drops the conversation and anything half received (inactivity, a collision, a vanished port).
     public mutating func reset() {
-        state = .idle
+        endConversation()
         assembler.reset()
+    }
+
+    /// Back to idle at the sign-on rate, keeping what follows in the buffer (a break and the next
+    /// sign-on may arrive in one read).
+    private mutating func endConversation() {
+        state = .idle
         assembler.expectsOptionSelect = false
         listeningBaud = signOnBaud
         lastReply = nil
@@ -130,8 +136,7 @@ public struct IECLineServer: Sendable {
             let baud = IECBaudCharacter.baud(of: option.baudCharacter) ?? signOnBaud
             switch option.modeControl {
             case IECOptionSelect.readout:
-                state = .idle
-                listeningBaud = signOnBaud
+                endConversation()
                 return [dataMessage(meter, baud: baud, at: time)]
             case IECOptionSelect.programming:
                 state = .programming(address, baud: baud, authorized: !meter.needsPassword)
@@ -139,11 +144,11 @@ public struct IECLineServer: Sendable {
                 let p0 = IECCommandMessage(.password, type: UInt8(ascii: "0"), data: Array("()".utf8))
                 return [reply(p0.encoded, meter, baud: baud)]
             default:
-                reset()
+                endConversation()
                 return []
             }
         case .programming(let address, let baud, let authorized):
-            guard var meter = meters[address] else { reset(); return [] }
+            guard var meter = meters[address] else { endConversation(); return [] }
             switch frame {
             case .repeatRequest:
                 return lastReply.map { [$0] } ?? []
@@ -151,12 +156,12 @@ public struct IECLineServer: Sendable {
                 guard let command = try? IECCommandMessage.decode(b) else { return [error(meter, baud: baud)] }
                 switch command.command {
                 case .exit:
-                    reset()
+                    endConversation()
                     return []
                 case .password:
                     let given = command.dataSet?.values.first.map { Array($0.text.utf8) }
                     guard meter.accepts(password: given) else {
-                        reset()
+                        endConversation()
                         return [reply(IECCommandMessage.exit.encoded, meter, baud: baud)]
                     }
                     state = .programming(address, baud: baud, authorized: true)
@@ -182,7 +187,7 @@ public struct IECLineServer: Sendable {
 
     /// A request line: the addressed meter (or the only one, for an empty address) identifies.
     private mutating func signOn(_ line: [UInt8], at time: Timestamp) -> [IECReply] {
-        reset()
+        endConversation()
         guard let request = try? IECRequestMessage.decode(line: line) else { return [] }
         let address = request.deviceAddress
         let meter: IECSimulatedMeter? = if address.isEmpty {
