@@ -5,6 +5,7 @@ import CPlatform
 import CSerialPort
 import ConcentratorCore
 import MeterProtocols
+import Platform
 
 /// Why a serial port could not be opened or configured. Carries the path, what failed and what an
 /// installer should check; never stops other buses.
@@ -133,10 +134,7 @@ public final class SerialPort {
 
     /// Whether the terminal settings really hold 7 data bits with the asked parity.
     private func framingHolds(_ settings: LineSettings) -> Bool {
-        var tio = termios()
-        guard tcgetattr(fd, &tio) == 0 else { return false }
-        return tio.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS7) && tio.c_cflag & tcflag_t(PARENB) != 0
-            && (tio.c_cflag & tcflag_t(PARODD) != 0) == (settings.parity == .odd)
+        TerminalFraming.holdsSevenBitsWithParity(fd, odd: settings.parity == .odd)
     }
 
     /// The bytes to write for 7-bit `characters`: as they are, or each with its parity bit when the

@@ -69,20 +69,6 @@ struct PortSessionDriver {
     }
 }
 
-/// Whether a terminal keeps 7 data bits with even parity (probed directly, settings restored).
-func terminalKeepsSevenEven(_ fd: Int32) -> Bool {
-    var saved = termios()
-    guard tcgetattr(fd, &saved) == 0 else { return false }
-    var tio = saved
-    tio.c_cflag &= ~(tcflag_t(CSIZE) | tcflag_t(PARODD))
-    tio.c_cflag |= tcflag_t(CS7) | tcflag_t(PARENB)
-    var check = termios()
-    let holds = tcsetattr(fd, TCSANOW, &tio) == 0 && tcgetattr(fd, &check) == 0
-        && check.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS7) && check.c_cflag & tcflag_t(PARENB) != 0
-    tcsetattr(fd, TCSANOW, &saved)
-    return holds
-}
-
 @Suite(.serialized) struct IECPortSessionTests {
     /// A mode C meter with energy, power and voltage registers and a settable clock.
     static let iecProfile = MeterProfile(
@@ -99,7 +85,7 @@ func terminalKeepsSevenEven(_ fd: Int32) -> Bool {
         let pty = TestPTY()
         let port = try SerialPort(path: pty.path, line: LineSettings(baud: 9600))
         #expect(port.softwareParity == nil)
-        let hardware = terminalKeepsSevenEven(pty.slave)
+        let hardware = TerminalFraming.acceptsSevenEven(pty.slave)
         try port.apply(IECTiming.signOnLine)
         #expect(port.line == IECTiming.signOnLine, "the line reports what was asked")
         var tio = termios()

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ConcentratorCore
 import MeterProtocols
+import Platform
 
 /// The IEC 62056-21 meters of one simulated line: the pure server (under the bus lock) and whether
 /// the PTY carries 7E1 as 8N1 with software parity (decided on each new PTY, line thread only).
@@ -19,7 +20,7 @@ final class IECSimulatedLine: @unchecked Sendable {
     /// Decides the framing for a new PTY: 7E1 when the PTY keeps it, otherwise (Linux answers
     /// EINVAL) 8N1 with the parity bit in software, exactly as the client's `SerialPort` falls back.
     func adopt(_ terminal: PseudoTerminal) {
-        softwareParity = terminal.holdsSevenBitsEvenParity() ? nil : SoftwareParity(.even)
+        softwareParity = TerminalFraming.acceptsSevenEven(terminal.slaveFD) ? nil : SoftwareParity(.even)
     }
 
     /// 7-bit characters from bytes read; nil when a parity bit is wrong (a garbled message).
@@ -29,22 +30,6 @@ final class IECSimulatedLine: @unchecked Sendable {
     }
 
     func wireBytes(_ characters: [UInt8]) -> [UInt8] { softwareParity?.adding(to: characters) ?? characters }
-}
-
-extension PseudoTerminal {
-    /// Whether the PTY keeps 7 data bits with even parity. Restores the settings it found.
-    func holdsSevenBitsEvenParity() -> Bool {
-        var saved = termios()
-        guard tcgetattr(slaveFD, &saved) == 0 else { return false }
-        var tio = saved
-        tio.c_cflag &= ~(tcflag_t(CSIZE) | tcflag_t(PARODD))
-        tio.c_cflag |= tcflag_t(CS7) | tcflag_t(PARENB)
-        var check = termios()
-        let holds = tcsetattr(slaveFD, TCSANOW, &tio) == 0 && tcgetattr(slaveFD, &check) == 0
-            && check.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS7) && check.c_cflag & tcflag_t(PARENB) != 0
-        tcsetattr(slaveFD, TCSANOW, &saved)
-        return holds
-    }
 }
 
 extension SimulatedBus {
