@@ -22,6 +22,7 @@ public struct IECMeterTime: Hashable, Sendable, CustomStringConvertible {
 /// The zone a meter keeps its clock in: the standard offset and whether it follows summer time.
 /// Converts meter clock readings to instants and back (time is injected: nothing reads a clock).
 public struct IECMeterClockZone: Hashable, Sendable {
+    /// Whether, and by which rule, the meter's clock moves an hour ahead in summer.
     public enum SummerTime: String, Hashable, Sendable {
         case none
         /// EU rule (Directive 2000/84/EC): +1 h from the last Sunday of March 01:00 UTC to the last
