@@ -31,7 +31,8 @@ public struct IECProgrammingTranscript: Hashable, Sendable {
 /// - Partial blocks (EOT) are acknowledged and joined.
 /// - Without a password (nil) the session skips P1 and sends the commands right after P0 (models
 ///   that let reads through unauthenticated).
-/// The password never appears in a step description, an error or the transcript.
+/// The password never appears in an error or the transcript; it is in the bytes of the P1
+/// `.transmit` step only, so a bus owner that logs raw traffic must leave that step out.
 public struct IECProgrammingSession: MeterSession {
     public typealias Outcome = IECProgrammingTranscript
 
@@ -242,8 +243,8 @@ public struct IECProgrammingSession: MeterSession {
         }
     }
 
-    /// `STX (ERROR) ETX`: one value, no address, text starting with ERR (IEC 62056-21, 6.3.11: the
-    /// error message's content is manufacturer specific).
+    /// `STX (ERROR) ETX`: one data set with one value, no unit, its text starting with ER (`ERROR`,
+    /// `ER04`); the error message's content is manufacturer specific (IEC 62056-21, 6.3.11).
     static func isErrorMessage(_ b: IECBlock) -> Bool {
         guard let line = try? IECDataLine.parse(Array(b.body.prefix { $0 != IECCharacter.cr })), line.sets.count == 1,
               line.sets[0].values.count == 1 else { return false }
