@@ -175,7 +175,7 @@ public enum IECDateFormat: String, Hashable, Sendable, CaseIterable {
     case seasonYYMMDD = "ZYYMMDD"
 }
 
-/// Programming-mode commands a profile may name (IEC 62056-21, 6.3.7: command and command type).
+/// Programming-mode commands a profile may name (IEC 62056-21, 6.3: command message identifier and command type).
 public enum IECCommandType: String, Hashable, Sendable, CaseIterable {
     case r1 = "R1", r2 = "R2", r5 = "R5", r6 = "R6", w1 = "W1", w2 = "W2", w5 = "W5"
 }

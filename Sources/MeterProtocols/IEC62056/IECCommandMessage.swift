@@ -1,7 +1,7 @@
 import ConcentratorCore
 
-/// A programming command message `SOH C D STX data set ETX BCC` (IEC 62056-21, 6.3.7), or without a
-/// data set `SOH C D ETX BCC` (the break `SOH B0 ETX q`).
+/// A programming command message `SOH C D STX data set ETX BCC` (IEC 62056-21, 6.3, message
+/// definitions), or without a data set `SOH C D ETX BCC` (the break `SOH B0 ETX q`).
 ///
 /// Vectors (LEM EM4TII+ manual §4.2.9): `SOH P1 STX (00000000) ETX a`, `SOH R5 STX 0.9.2() ETX \`,
 /// `SOH B0 ETX q`; the tariff device's password request `SOH P0 STX () ETX` + BCC `` ` ``.

@@ -244,7 +244,7 @@ public struct IECProgrammingSession: MeterSession {
     }
 
     /// `STX (ERROR) ETX`: one data set with one value, no unit, its text starting with ER (`ERROR`,
-    /// `ER04`); the error message's content is manufacturer specific (IEC 62056-21, 6.3.11).
+    /// `ER04`); the error message's content is manufacturer specific (IEC 62056-21, 6.3, the error message).
     static func isErrorMessage(_ b: IECBlock) -> Bool {
         guard let line = try? IECDataLine.parse(Array(b.body.prefix { $0 != IECCharacter.cr })), line.sets.count == 1,
               line.sets[0].values.count == 1 else { return false }
