@@ -4,9 +4,10 @@
 #   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies;
 #   hdlc    Fuzz/HDLCFuzz.swift: DLMS HDLC frame splitter, frame and SNRM/UA parameter decoders;
 #   apdu    Fuzz/DLMSAPDUFuzz.swift (alias axdr): A-XDR Data, xDLMS APDUs, AARQ/AARE, ciphered framing,
-#           date-times, the profile row stream.
+#           date-times, the profile row stream;
+#   iec     Fuzz/IECFuzz.swift: IEC 62056-21 frame assembler, data blocks and lines, OBIS, messages, P.01.
 #
-#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr|iec] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr)$ ]]; then target=$1; shift; fi
+if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr|iec)$ ]]; then target=$1; shift; fi
 [[ $target == axdr ]] && target=apdu
 seconds="${1:-30}"
 shift || true
@@ -44,6 +45,13 @@ elif [[ $target == hdlc || $target == apdu ]]; then
     swiftc "${flags[@]}" -module-name "$entry" -I "$out" -L "$out" -lConcentratorCore \
         "${dlms[@]}" "$root/Fuzz/$entry.swift" -o "$out/$binary"
     max_len=2100
+elif [[ $target == iec ]]; then
+    echo "building iec-fuzz..."
+    swiftc "${flags[@]}" -module-name IECFuzz -I "$out" -L "$out" -lConcentratorCore \
+        "$root"/Sources/MeterProtocols/*.swift "$root"/Sources/MeterProtocols/IEC62056/*.swift "$root"/Fuzz/IECFuzz.swift \
+        -o "$out/iec-fuzz"
+    binary=iec-fuzz
+    max_len=2048
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)

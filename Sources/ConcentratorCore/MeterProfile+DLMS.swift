@@ -1,33 +1,3 @@
-/// OBIS codes (IEC 62056-6-1) as text and bytes: `1-0:1.8.0.255` (also `1-0:1.8.0*255`,
-/// `1.0.1.8.0.255`, or five groups with F = 255) ↔ six bytes.
-public enum OBISText {
-    public static func parse(_ text: String) -> [UInt8]? {
-        var parts: [UInt8] = []
-        var current = ""
-        for c in text.unicodeScalars {
-            if ("0"..."9").contains(c) {
-                current.unicodeScalars.append(c)
-                guard current.count <= 3 else { return nil }
-            } else if c == "-" || c == ":" || c == "." || c == "*" {
-                guard let v = UInt8(current) else { return nil }
-                parts.append(v)
-                current = ""
-            } else {
-                return nil
-            }
-        }
-        guard let last = UInt8(current) else { return nil }
-        parts.append(last)
-        if parts.count == 5 { parts.append(255) }
-        return parts.count == 6 ? parts : nil
-    }
-
-    public static func format(_ bytes: [UInt8]) -> String {
-        guard bytes.count == 6 else { return bytes.map(String.init).joined(separator: ".") }
-        return "\(bytes[0])-\(bytes[1]):\(bytes[2]).\(bytes[3]).\(bytes[4]).\(bytes[5])"
-    }
-}
-
 /// How a DLMS meter model is read (the `dlms` section of a profile, Docs/dlms.md): its client
 /// address and security level, the objects that carry each quantity, its load profiles, and the
 /// test vectors its answers must decode to. Keys and passwords are never in a profile: the

@@ -13,23 +13,29 @@ public struct MeterProfile: Hashable, Sendable {
     public var modbus: ModbusRegisterMap?
     /// The DLMS/COSEM description (MeterProfile+DLMS.swift), when `protocolKind` is `dlms`.
     public var dlms: DLMSProfileSection?
+    /// The IEC 62056-21 description (protocol `iec62056-21`), MeterProfile+IEC.swift.
+    public var iec: IECProfile?
 
     public init(id: String, name: String, manufacturer: String, source: String, protocolKind: MeterProtocolKind,
-                modbus: ModbusRegisterMap? = nil) {
+                modbus: ModbusRegisterMap? = nil, iec: IECProfile? = nil) {
         self.id = id
         self.name = name
         self.manufacturer = manufacturer
         self.source = source
         self.protocolKind = protocolKind
         self.modbus = modbus
+        self.iec = iec
     }
 
     /// Every quantity this profile can read, in profile order.
-    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? dlms?.objects.map(\.quantity) ?? [] }
+    public var quantities: [QuantityID] {
+        modbus?.registers.map(\.quantity) ?? dlms?.objects.map(\.quantity) ?? iec?.registers.map(\.quantity) ?? []
+    }
 
     /// The quantities that go into the short load profile (15-minute series).
     public var profileQuantities: [QuantityID] {
-        modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? dlms?.objects.filter(\.inLoadProfile).map(\.quantity) ?? []
+        modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? dlms?.objects.filter(\.inLoadProfile).map(\.quantity)
+            ?? iec?.loadProfile?.channels.map(\.quantity) ?? []
     }
 }
 

@@ -150,7 +150,7 @@ extension ProfileDocumentReader {
 
     private func readOBIS(_ o: JSONObjectReader, _ key: String, required: Bool = false) -> [UInt8]? {
         guard let text = o.string(key, required: required, maxLength: 32) else { return nil }
-        guard let bytes = OBISText.parse(text) else {
+        guard let bytes = (try? OBISCode.parse(text))?.logicalNameBytes else {
             issues.add(path: o.path + "." + key, line: o.member(key)?.line, problem: "not an OBIS code", value: .string(text),
                        expected: "A-B:C.D.E.F with each group 0–255, e.g. \"1-0:1.8.0.255\"")
             return nil

@@ -65,22 +65,27 @@ final class ProfileDocumentReader {
         let protocolKind = protocolName.flatMap(MeterProtocolKind.init(rawValue:))
         var modbus: ModbusRegisterMap?
         var dlms: DLMSProfileSection?
+        var iec: IECProfile?
         switch protocolKind {
         case .modbus?:
             if let section = root.object("modbus", required: true) { modbus = readModbus(section) }
         case .dlms?:
             if let section = root.object("dlms", required: true) { dlms = readDLMS(section) } // MeterProfileLoader+DLMS.swift
+        case .iec62056_21?:
+            if let section = root.object("iec", required: true) { iec = IECProfileSectionReader(issues: issues).read(section) }
         case .some(let other):
             issues.add(path: "$.protocol", line: root.member("protocol")?.line,
                        problem: "profiles for this protocol are not supported yet", value: .string(other.rawValue),
-                       expected: "modbus, dlms")
+                       expected: "modbus, dlms, iec62056-21")
         case nil:
             break
         }
         root.finish()
-        guard let id, let name, let manufacturer, let source, let protocolKind, modbus != nil || dlms != nil else { return nil }
+        guard let id, let name, let manufacturer, let source, let protocolKind, modbus != nil || dlms != nil || iec != nil else {
+            return nil
+        }
         var profile = MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
-                                   modbus: modbus)
+                                   modbus: modbus, iec: iec)
         profile.dlms = dlms
         return profile
     }

@@ -38,7 +38,13 @@ extension SimulatedBus {
             guard let pty else { break }
             switch waitForInput(pty, until: assembler.silenceDeadline) {
             case .wake: wake.drain()
-            case .input: assembler.receive(pty.readAvailable(), at: .now())
+            case .input:
+                let bytes = pty.readAvailable()
+                if assembler.buffer.isEmpty, opensIECExchange(bytes) {
+                    serveIECExchange(startingWith: bytes, on: pty, assembler: &assembler) // IEC62056/IECLineExchange.swift
+                } else {
+                    assembler.receive(bytes, at: .now())
+                }
             case .timeout: break
             }
             while let frame = assembler.takeCompleteFrame() {
@@ -54,9 +60,9 @@ extension SimulatedBus {
         closeLine()
     }
 
-    private enum InputWait { case input, wake, timeout }
+    enum InputWait { case input, wake, timeout }
 
-    private func waitForInput(_ pty: PseudoTerminal, until deadline: MonotonicInstant?) -> InputWait {
+    func waitForInput(_ pty: PseudoTerminal, until deadline: MonotonicInstant?) -> InputWait {
         var fds = [pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
         var timeout: Int32 = -1
@@ -206,11 +212,12 @@ extension SimulatedBus {
         }
     }
 
-    /// Waits out the turnaround, then sends `bytes` one character time apart (absolute deadlines).
-    /// Stops at once when the client talks over the answer.
+    /// Waits out the turnaround, then sends `bytes` one character time apart (absolute deadlines;
+    /// the line's character time unless `characterNanoseconds` gives another, as for IEC meters
+    /// after a baud switch). Stops at once when the client talks over the answer.
     func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
-                          assembler: inout FrameAssembler, beforeLastByte: () -> Void) -> LineWait {
-        let character = configuration.line.characterNanoseconds
+                  assembler: inout FrameAssembler, characterNanoseconds: Int64? = nil, beforeLastByte: () -> Void) -> LineWait {
+        let character = characterNanoseconds ?? configuration.line.characterNanoseconds
         var sent = 0
         while sent < bytes.count {
             let next = start.adding(nanoseconds: Int64(sent + 1) * character)

@@ -28,6 +28,8 @@ public struct ServedRecord: Hashable, Sendable {
     public var object: String?
     /// DLMS meters: the client's invocation counter on a ciphered request (every one is logged).
     public var invocationCounter: UInt32?
+    /// The device address of an IEC 62056-21 meter (its records carry no slave and function).
+    public var device: String?
 
     public init(time: Timestamp, slave: UInt8, function: UInt8, start: UInt16? = nil, count: UInt16? = nil,
                 values: [ServedValue]? = nil, coils: [Bool]? = nil, coilWritten: Bool? = nil, exception: UInt8? = nil,
@@ -54,9 +56,12 @@ public struct ServedRecord: Hashable, Sendable {
         var m: [JSONMember] = [
             JSONMember(key: "t", value: .string(ISO8601.format(time))),
             JSONMember(key: "t_ms", value: integer(time.milliseconds)),
-            JSONMember(key: "slave", value: integer(slave)),
-            JSONMember(key: "function", value: integer(function)),
         ]
+        if let device {
+            m.append(JSONMember(key: "device", value: .string(device)))
+        } else {
+            m += [JSONMember(key: "slave", value: integer(slave)), JSONMember(key: "function", value: integer(function))]
+        }
         if let start { m.append(JSONMember(key: "start", value: integer(start))) }
         if let count { m.append(JSONMember(key: "count", value: integer(count))) }
         if let values {

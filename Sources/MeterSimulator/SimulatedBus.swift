@@ -23,10 +23,13 @@ public struct SimulatorConfiguration: Sendable {
     public var faults: [FaultAssignment]
     /// Secrets and link limits of the DLMS meters (those whose profile is a DLMS profile).
     public var dlms = DLMSSimulatorOptions()
+    /// IEC 62056-21 meters on the same line (IEC62056/IECSimulatedMeter.swift); their sign-on is
+    /// told from Modbus by its `/?`.
+    public var iecMeters: [IECSimulatedMeterSetup]
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
-                controlPath: String? = nil, faults: [FaultAssignment] = []) {
+                controlPath: String? = nil, faults: [FaultAssignment] = [], iecMeters: [IECSimulatedMeterSetup] = []) {
         self.line = line
         self.meters = meters
         self.seed = seed
@@ -35,6 +38,7 @@ public struct SimulatorConfiguration: Sendable {
         self.servedLogPath = servedLogPath
         self.controlPath = controlPath
         self.faults = faults
+        self.iecMeters = iecMeters
     }
 }
 
@@ -78,6 +82,8 @@ public final class SimulatedBus: @unchecked Sendable {
     let logger = Logger(label: "meter-sim")
     let servedLog: ServedLog?
     let wake = WakePipe()
+    /// The IEC 62056-21 meters, nil when there are none.
+    let iecLine: IECSimulatedLine?
     private let onLineOpened: @Sendable (LineEndpoint) -> Void
 
     // Shared state, under `lock`.
@@ -109,9 +115,11 @@ public final class SimulatedBus: @unchecked Sendable {
         guard line.baud >= 50, (5...8).contains(line.dataBits), (1...2).contains(line.stopBits) else {
             throw .invalidSetup("invalid line settings \(line.summary) (baud ≥ 50, data bits 5-8, stop bits 1-2)")
         }
-        guard configuration.meters.count <= SimulatorConfiguration.maximumMeters else {
-            throw .invalidSetup("\(configuration.meters.count) meters on one line; at most \(SimulatorConfiguration.maximumMeters)")
+        let meterCount = configuration.meters.count + configuration.iecMeters.count
+        guard meterCount <= SimulatorConfiguration.maximumMeters else {
+            throw .invalidSetup("\(meterCount) meters on one line; at most \(SimulatorConfiguration.maximumMeters)")
         }
+        iecLine = configuration.iecMeters.isEmpty ? nil : try IECSimulatedLine(setups: configuration.iecMeters, seed: configuration.seed)
         for setup in configuration.meters {
             guard (1...247).contains(setup.address) else { throw .invalidSetup("slave address \(setup.address) is not in 1-247") }
             guard meters[setup.address] == nil, dlmsMeters[setup.address] == nil else {
@@ -277,6 +285,12 @@ public final class SimulatedBus: @unchecked Sendable {
                 }
                 let seconds = Double(meter.clockOffsetMilliseconds) / 1000
                 return "ok clock \(slave) offset \(seconds)"
+            case .iecFault(let address, let fault):
+                try setIECFault(fault, for: address)
+                return "ok iec-fault \(address) \(fault)"
+            case .iecClock(let address, let offset):
+                try setIECClockOffset(address: address, seconds: offset)
+                return "ok iec-clock \(address) offset \(offset)"
             }
         } catch {
             return "error \(error)"
@@ -293,6 +307,7 @@ public final class SimulatedBus: @unchecked Sendable {
             }
         }
         pty = terminal
+        if let iecLine { lock.withLock { iecLine.adopt(terminal) } } // 7E1, or 8N1 with software parity
         let endpoint = LineEndpoint(ptyPath: terminal.slavePath, linkPath: configuration.linkPath)
         lock.withLock { currentEndpoint = endpoint }
         logger.info("line up", metadata: ["pty": "\(terminal.slavePath)", "line": "\(configuration.line.summary)"])

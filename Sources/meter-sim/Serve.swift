@@ -46,6 +46,14 @@ struct Serve: ParsableCommand {
     var dlmsWindow = 1
     @Option(help: "DLMS meters: their max receive PDU size; longer GET answers go in blocks.")
     var dlmsMaxPdu = 512
+    @Option(name: .customLong("iec-meters"), help: "IEC 62056-21 meters: FIRST-LAST:PROFILE or ADDR:PROFILE with decimal device addresses (FIRST's width is kept); repeatable.")
+    var iecMeterRanges: [String] = []
+    @Option(name: .customLong("iec-password"), help: "The programming-mode password (P1) of every IEC meter (default: none needed).")
+    var iecPassword: String?
+    @Option(name: .customLong("iec-reaction"), help: "IEC reaction time tr in ms, MIN-MAX (each meter picks its own) or a fixed MS.")
+    var iecReaction = "200-300"
+    @Option(name: .customLong("iec-fault"), help: "ADDR=FAULT for an IEC meter; repeatable. FAULT: none, silence, bad-bcc, missing-etx, stall, slow:MS.")
+    var iecFaults: [String] = []
 
     @Option(help: "Start the meters' clock at this time (ISO 8601), for a timeline shared with the agent.")
     var clockOrigin: String?
@@ -62,6 +70,9 @@ struct Serve: ParsableCommand {
             _ = try TurnaroundArgument.parse(turnaround)
             _ = try ParityArgument.parse(parity)
             for f in faults { _ = try FaultAssignment.parse(f) }
+            _ = try IECMeterRangeArgument.expand(iecMeterRanges.map { r throws(SimulatorArgumentError) in try IECMeterRangeArgument.parse(r) })
+            _ = try TurnaroundArgument.parse(iecReaction)
+            for f in iecFaults { _ = try IECFaultArgument.parse(f) }
         } catch {
             throw ValidationError(error.description)
         }
@@ -90,6 +101,10 @@ struct Serve: ParsableCommand {
             let bus = try SimulatedBus(configuration: configuration) { endpoint in
                 writeStandardOutput(endpoint.announcement + "\n")
             }
+            for f in iecFaults {
+                let fault = try IECFaultArgument.parse(f)
+                try bus.setIECFault(fault.fault, for: fault.address)
+            }
             try bus.start()
             var received: Int32 = 0
             var set = signals
@@ -113,6 +128,16 @@ struct Serve: ParsableCommand {
                 setups.append(SimulatedMeterSetup(address: address, profile: profile, turnaroundMilliseconds: turnaroundRange))
             }
         }
+        var iecSetups: [IECSimulatedMeterSetup] = []
+        let iecAddresses = try IECMeterRangeArgument.expand(iecMeterRanges.map { r throws(SimulatorArgumentError) in try IECMeterRangeArgument.parse(r) })
+        if !iecAddresses.isEmpty {
+            let resolve = profileResolver(directories: profileDirectories)
+            let reaction = try TurnaroundArgument.parse(iecReaction)
+            for (address, id) in iecAddresses {
+                iecSetups.append(IECSimulatedMeterSetup(deviceAddress: address, profile: try resolve(id), reactionMilliseconds: reaction,
+                                                        password: iecPassword))
+            }
+        }
         let line = LineSettings(baud: baud, dataBits: dataBits, parity: try ParityArgument.parse(parity), stopBits: stopBits)
         var clock: any WallClock = SystemClock()
         if clockOrigin != nil || clockRate != nil {
@@ -121,7 +146,8 @@ struct Serve: ParsableCommand {
         }
         var configuration = SimulatorConfiguration(line: line, meters: setups, seed: seed, clock: clock, linkPath: link,
                                                    servedLogPath: servedLog, controlPath: control,
-                                                   faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) })
+                                                   faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) },
+                                                   iecMeters: iecSetups)
         configuration.dlms.limits = DLMSMeterLimits(maxInfo: dlmsMaxInfo, window: dlmsWindow, maxPDUSize: dlmsMaxPdu)
         if let dlmsSecrets {
             try configuration.dlms.applySecretsFile(try FileSystem.readText(dlmsSecrets))

@@ -69,7 +69,7 @@ import Testing
         ("\"values\": [112, 121]", "\"plausibleRange\": {\"min\": 5, \"max\": 2}", "$.modbus.identification.plausibleRange.max", "below its start"),
         ("\"first\": 100, \"last\": 199", "\"first\": 100, \"last\": 99", "$.modbus.gaps[0].last", "ends before it starts"),
         ("\"id\": \"test-meter\"", "\"id\": \"Test Meter\"", "$.id", "not a valid profile id"),
-        ("\"protocol\": \"modbus\"", "\"protocol\": \"iec62056-21\"", "$.protocol", "not supported yet"),
+        ("\"protocol\": \"modbus\"", "\"protocol\": \"iec62056-21\"", "$.iec", "missing required key"),
         ("\"protocol\": \"modbus\"", "\"protocol\": \"dlms\"", "$.dlms", "missing required key"),
         ("\"protocol\": \"modbus\"", "\"protocol\": \"mbus\"", "$.protocol", "not one of the allowed values"),
         ("\"name\": \"Test meter\",", "", "$.name", "missing required key"),

@@ -51,7 +51,7 @@ import ConcentratorCore
     @Test func getRequestsAndResponses() throws {
         let association = COSEMAttribute(classID: 15, logicalName: .currentAssociation, attribute: 2)
         #expect(XDLMSAPDU.getRequestNormal(invokeID: 0xC1, attribute: association, access: nil).encoded == (try Self.info(HDLCVectors.get)))
-        let modem = COSEMAttribute(classID: 27, logicalName: OBISCode(0, 0, 2, 0, 0, 255), attribute: 2)
+        let modem = COSEMAttribute(classID: 27, logicalName: COSEMLogicalName(0, 0, 2, 0, 0, 255), attribute: 2)
         #expect(XDLMSAPDU.getRequestNormal(invokeID: 0xC1, attribute: modem, access: nil).encoded == (try Self.info(HDLCVectors.twoByteRequest)))
         #expect(try XDLMSAPDU.decode(try Self.info(HDLCVectors.twoByteAnswer)) == .getResponseNormal(invokeID: 0xC1, result: .data(.array([]))))
         // [GB-T40]
@@ -71,7 +71,7 @@ import ConcentratorCore
         let from = try #require(ISO8601.parse("2023-01-13T21:00:00Z")), to = try #require(ISO8601.parse("2023-09-06T00:00:00Z"))
         let access = COSEMProfile.range(from: from, to: to, deviationMinutes: nil,
                                         selected: [.clockTime, COSEMProfile.CaptureObject(classID: 8, logicalName: .clock, attribute: 4)])
-        let request = XDLMSAPDU.getRequestNormal(invokeID: 0xC1, attribute: COSEMAttribute(classID: 7, logicalName: OBISCode(1, 0, 99, 1, 0, 255), attribute: 2),
+        let request = XDLMSAPDU.getRequestNormal(invokeID: 0xC1, attribute: COSEMAttribute(classID: 7, logicalName: COSEMLogicalName(1, 0, 99, 1, 0, 255), attribute: 2),
                                                  access: access)
         let frame = try HDLCFrame.decode(HDLCVectors.rangeRequest)
         #expect([0xE6, 0xE6, 0x00] + request.encoded == frame.information)

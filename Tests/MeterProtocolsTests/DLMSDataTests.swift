@@ -90,13 +90,13 @@ import ConcentratorCore
 
 @Suite struct COSEMTypeTests {
     @Test func obisCodes() {
-        #expect(OBISCode("1-0:1.8.0.255") == OBISCode(1, 0, 1, 8, 0, 255))
-        #expect(OBISCode("1-0:1.8.0*255") == OBISCode(1, 0, 1, 8, 0, 255))
-        #expect(OBISCode("1.0.1.8.0.255") == OBISCode(1, 0, 1, 8, 0, 255))
-        #expect(OBISCode("1-0:1.8.0") == OBISCode(1, 0, 1, 8, 0, 255))
-        #expect(OBISCode("1-0:1.8.256") == nil)
-        #expect(OBISCode("1-0:1.8") == nil)
-        #expect(OBISCode.clock.description == "0-0:1.0.0.255")
+        #expect(COSEMLogicalName("1-0:1.8.0.255") == COSEMLogicalName(1, 0, 1, 8, 0, 255))
+        #expect(COSEMLogicalName("1-0:1.8.0*255") == COSEMLogicalName(1, 0, 1, 8, 0, 255))
+        #expect(COSEMLogicalName("1.0.1.8.0.255") == COSEMLogicalName(1, 0, 1, 8, 0, 255))
+        #expect(COSEMLogicalName("1-0:1.8.0") == COSEMLogicalName(1, 0, 1, 8, 0, 255))
+        #expect(COSEMLogicalName("1-0:1.8.256") == nil)
+        #expect(COSEMLogicalName("1-0:1.8") == nil)
+        #expect(COSEMLogicalName.clock.description == "0-0:1.0.0.255")
     }
 
     @Test func dateTimeBothWays() throws {

@@ -54,7 +54,7 @@ import TestSupport
 
         // A day of 15-minute rows, block by block, a Modbus read between two blocks.
         let now = ISO8601.parse(ISO8601.format(SystemClock().now()))!
-        var profile = DLMSProfileConversation(profile: OBISCode(1, 0, 99, 1, 0, 255),
+        var profile = DLMSProfileConversation(profile: COSEMLogicalName(1, 0, 99, 1, 0, 255),
                                               access: COSEMProfile.range(from: now.adding(seconds: -86_400), to: now))
         var rows: [[DLMSData]] = []
         var blocks = 0

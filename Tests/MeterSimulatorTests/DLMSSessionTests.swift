@@ -26,7 +26,7 @@ import MeterProtocols
         let results = try line.perform(plan.operations, on: &a).get()
         let read = plan.values(from: results)
         #expect(read.scalerUnits.count == 4)
-        #expect(read.scalerUnits[OBISCode(1, 0, 1, 8, 0, 255)] == COSEMScalerUnit(scaler: 0, unit: 30))
+        #expect(read.scalerUnits[COSEMLogicalName(1, 0, 1, 8, 0, 255)] == COSEMScalerUnit(scaler: 0, unit: 30))
         let served = line.records.compactMap(\.values).flatMap { $0 }
         #expect(read.values.count == objects.count)
         for value in read.values {
@@ -116,7 +116,7 @@ import MeterProtocols
         var a = try Self.get(line.associate(DLMSTestProfiles.settings(security, client: level == "hls" ? 1 : 16, hdlc: proposal)))
         #expect(a.negotiated.maxInfoReceive == maxInfo && a.negotiated.windowReceive == window)
         let from = ISO8601.parse("2026-11-20T00:00:00Z")!, to = ISO8601.parse("2026-11-21T06:00:00Z")!
-        let read = try line.readProfile(OBISCode(1, 0, 99, 1, 0, 255), from: from, to: to, on: &a).get()
+        let read = try line.readProfile(COSEMLogicalName(1, 0, 99, 1, 0, 255), from: from, to: to, on: &a).get()
         #expect(read.rows.count == 30 * 4 + 1, "every quarter hour from 00:00 to 06:00 next day")
         #expect(read.steps > 3, "the read yielded between blocks")
         let spec = DLMSTestProfiles.meter.dlms!.loadProfiles[0]
@@ -150,7 +150,7 @@ import MeterProtocols
         let read = try line.perform(DLMSOperations.readClock(), on: &a).get()
         #expect(DLMSOperations.clock(from: read)?.timestamp == target.adding(seconds: 60))
         // Writing a register is refused as a result, not a failure.
-        let refused = try line.perform([.set(COSEMAttribute(classID: 3, logicalName: OBISCode(1, 0, 1, 8, 0, 255), attribute: 2), .doubleLongUnsigned(0))], on: &a).get()
+        let refused = try line.perform([.set(COSEMAttribute(classID: 3, logicalName: COSEMLogicalName(1, 0, 1, 8, 0, 255), attribute: 2), .doubleLongUnsigned(0))], on: &a).get()
         #expect(refused == [.accessFailure(3)])
     }
 
@@ -182,7 +182,7 @@ import MeterProtocols
         line.fault = .none
         a = try Self.get(line.associate(DLMSTestProfiles.settings(.none)))
         line.fault = .dropAssociation
-        guard case .failure(let dropped) = line.readProfile(OBISCode(1, 0, 99, 1, 0, 255), from: line.time.adding(seconds: -86_400), to: line.time, on: &a) else {
+        guard case .failure(let dropped) = line.readProfile(COSEMLogicalName(1, 0, 99, 1, 0, 255), from: line.time.adding(seconds: -86_400), to: line.time, on: &a) else {
             Issue.record("the dropped association went unnoticed"); return
         }
         #expect(dropped.kind == .aborted)

@@ -1,7 +1,8 @@
 import ConcentratorCore
 
-/// A COSEM logical name: the six-byte OBIS code (IEC 62056-6-1) A-B:C.D.E*F.
-public struct OBISCode: Hashable, Sendable, Comparable, CustomStringConvertible {
+/// A COSEM logical name: the six bytes of a complete OBIS code (IEC 62056-6-1) A-B:C.D.E*F. Its
+/// text goes through the one OBIS parser, `OBISCode`.
+public struct COSEMLogicalName: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let bytes: [UInt8]
 
     /// Six bytes; anything else is rejected by the callers that read logical names.
@@ -11,31 +12,31 @@ public struct OBISCode: Hashable, Sendable, Comparable, CustomStringConvertible 
 
     /// Parses `1-0:1.8.0.255`, `1-0:1.8.0*255`, `1.0.1.8.0.255` or `1-0:1.8.0` (F = 255).
     public init?(_ text: String) {
-        guard let parsed = OBISText.parse(text) else { return nil }
+        guard let parsed = (try? OBISCode.parse(text))?.logicalNameBytes else { return nil }
         bytes = parsed
     }
 
     /// `1-0:1.8.0.255`.
-    public var description: String { OBISText.format(bytes) }
+    public var description: String { OBISCode.logicalNameText(bytes) }
 
-    public static func < (a: OBISCode, b: OBISCode) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: COSEMLogicalName, b: COSEMLogicalName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 
     /// The clock object 0-0:1.0.0.255.
-    public static let clock = OBISCode(0, 0, 1, 0, 0, 255)
+    public static let clock = COSEMLogicalName(0, 0, 1, 0, 0, 255)
     /// The current association object (Association LN, class 15) 0-0:40.0.0.255.
-    public static let currentAssociation = OBISCode(0, 0, 40, 0, 0, 255)
+    public static let currentAssociation = COSEMLogicalName(0, 0, 40, 0, 0, 255)
     /// The disconnect control object 0-0:96.3.10.255.
-    public static let disconnectControl = OBISCode(0, 0, 96, 3, 10, 255)
+    public static let disconnectControl = COSEMLogicalName(0, 0, 96, 3, 10, 255)
 }
 
 /// An attribute of a COSEM object: class, logical name, attribute index (Green Book §9.3,
 /// Cosem-Attribute-Descriptor).
 public struct COSEMAttribute: Hashable, Sendable, CustomStringConvertible {
     public var classID: UInt16
-    public var logicalName: OBISCode
+    public var logicalName: COSEMLogicalName
     public var attribute: Int8
 
-    public init(classID: UInt16, logicalName: OBISCode, attribute: Int8) {
+    public init(classID: UInt16, logicalName: COSEMLogicalName, attribute: Int8) {
         self.classID = classID
         self.logicalName = logicalName
         self.attribute = attribute
@@ -47,10 +48,10 @@ public struct COSEMAttribute: Hashable, Sendable, CustomStringConvertible {
 /// A method of a COSEM object (Cosem-Method-Descriptor).
 public struct COSEMMethod: Hashable, Sendable, CustomStringConvertible {
     public var classID: UInt16
-    public var logicalName: OBISCode
+    public var logicalName: COSEMLogicalName
     public var method: Int8
 
-    public init(classID: UInt16, logicalName: OBISCode, method: Int8) {
+    public init(classID: UInt16, logicalName: COSEMLogicalName, method: Int8) {
         self.classID = classID
         self.logicalName = logicalName
         self.method = method

@@ -6,11 +6,11 @@ public enum COSEMProfile {
     /// One entry of `capture_objects`: structure { class_id, logical_name, attribute_index, data_index }.
     public struct CaptureObject: Hashable, Sendable {
         public var classID: UInt16
-        public var logicalName: OBISCode
+        public var logicalName: COSEMLogicalName
         public var attribute: Int8
         public var dataIndex: UInt16
 
-        public init(classID: UInt16, logicalName: OBISCode, attribute: Int8, dataIndex: UInt16 = 0) {
+        public init(classID: UInt16, logicalName: COSEMLogicalName, attribute: Int8, dataIndex: UInt16 = 0) {
             self.classID = classID
             self.logicalName = logicalName
             self.attribute = attribute
@@ -24,7 +24,7 @@ public enum COSEMProfile {
         public init?(_ data: DLMSData) {
             guard case .structure(let e) = data, e.count == 4, case .longUnsigned(let c) = e[0], case .octetString(let n) = e[1],
                   n.count == 6, case .integer(let a) = e[2], case .longUnsigned(let i) = e[3] else { return nil }
-            self.init(classID: c, logicalName: OBISCode(n), attribute: a, dataIndex: i)
+            self.init(classID: c, logicalName: COSEMLogicalName(n), attribute: a, dataIndex: i)
         }
 
         /// The clock's time attribute, the usual first capture object and the range's restricting object.
@@ -77,7 +77,7 @@ public struct DLMSProfileConversation: DLMSConversation {
     private var rows: DLMSRowStream
 
     /// Starts a read of `profile` (its buffer, attribute 2) with `access` (usually `COSEMProfile.range`).
-    public init(profile: OBISCode, access: SelectiveAccess?) {
+    public init(profile: COSEMLogicalName, access: SelectiveAccess?) {
         request = .getRequestNormal(invokeID: 0, attribute: COSEMAttribute(classID: COSEMClass.profileGeneric, logicalName: profile, attribute: 2),
                                     access: access)
         invokeID = 0

@@ -11,18 +11,18 @@ import ConcentratorCore
 /// it is not known from an earlier read (pass what `values` returned last time).
 public struct DLMSReadPlan: Sendable {
     public let objects: [DLMSObjectSpec]
-    public let known: [OBISCode: COSEMScalerUnit]
+    public let known: [COSEMLogicalName: COSEMScalerUnit]
     public let operations: [DLMSOperation]
     /// For each operation, the object index and whether it reads the scaler_unit.
     private let slots: [(object: Int, scalerUnit: Bool)]
 
-    public init(objects: [DLMSObjectSpec], known: [OBISCode: COSEMScalerUnit] = [:]) {
+    public init(objects: [DLMSObjectSpec], known: [COSEMLogicalName: COSEMScalerUnit] = [:]) {
         self.objects = objects
         self.known = known
         var ops: [DLMSOperation] = []
         var slots: [(Int, Bool)] = []
         for (i, o) in objects.enumerated() {
-            let name = OBISCode(o.logicalName)
+            let name = COSEMLogicalName(o.logicalName)
             if !o.hasScalerUnitOverride, known[name] == nil {
                 ops.append(.get(COSEMAttribute(classID: o.classID, logicalName: name, attribute: 3)))
                 slots.append((i, true))
@@ -35,11 +35,11 @@ public struct DLMSReadPlan: Sendable {
     }
 
     /// One value per object, in profile order, and every scaler_unit known after this read.
-    public func values(from results: [DLMSOperationResult]) -> (values: [QuantityValue], scalerUnits: [OBISCode: COSEMScalerUnit]) {
+    public func values(from results: [DLMSOperationResult]) -> (values: [QuantityValue], scalerUnits: [COSEMLogicalName: COSEMScalerUnit]) {
         var scalers = known
         var data: [Int: DLMSOperationResult] = [:]
         for (slot, result) in zip(slots, results) {
-            let name = OBISCode(objects[slot.object].logicalName)
+            let name = COSEMLogicalName(objects[slot.object].logicalName)
             if slot.scalerUnit {
                 if let d = result.data, let su = COSEMScalerUnit(d) { scalers[name] = su }
             } else {
@@ -49,7 +49,7 @@ public struct DLMSReadPlan: Sendable {
         let values = objects.enumerated().map { i, o -> QuantityValue in
             switch data[i] {
             case .data(let d)?:
-                return Self.value(for: o, data: d, scalerUnit: scalers[OBISCode(o.logicalName)])
+                return Self.value(for: o, data: d, scalerUnit: scalers[COSEMLogicalName(o.logicalName)])
             case .accessFailure(let code)?:
                 return QuantityValue(quantity: o.quantity, error: MeterErrorCode.dlmsAccess(code))
             default:
@@ -113,7 +113,7 @@ public enum DLMSLoadProfileDecoding {
     /// The capture objects of a spec as COSEM capture object definitions.
     public static func captureObjects(_ spec: DLMSLoadProfileSpec) -> [COSEMProfile.CaptureObject] {
         spec.captureObjects.map {
-            COSEMProfile.CaptureObject(classID: $0.classID, logicalName: OBISCode($0.logicalName), attribute: $0.attribute, dataIndex: $0.dataIndex)
+            COSEMProfile.CaptureObject(classID: $0.classID, logicalName: COSEMLogicalName($0.logicalName), attribute: $0.attribute, dataIndex: $0.dataIndex)
         }
     }
 }
@@ -134,12 +134,12 @@ public struct DLMSDisconnectState: Hashable, Sendable {
 /// Operation lists for the clock (class 8) and disconnect control (class 70), and what their
 /// results mean. Run them with `DLMSServiceConversation`.
 public enum DLMSOperations {
-    public static func readClock(_ clock: OBISCode = .clock) -> [DLMSOperation] {
+    public static func readClock(_ clock: COSEMLogicalName = .clock) -> [DLMSOperation] {
         [.get(COSEMAttribute(classID: COSEMClass.clock, logicalName: clock, attribute: 2))]
     }
 
     /// Sets the clock's time attribute to `time` with the given deviation (0: the meter keeps UTC).
-    public static func setClock(_ time: Timestamp, deviationMinutes: Int16? = 0, clock: OBISCode = .clock) -> [DLMSOperation] {
+    public static func setClock(_ time: Timestamp, deviationMinutes: Int16? = 0, clock: COSEMLogicalName = .clock) -> [DLMSOperation] {
         [.set(COSEMAttribute(classID: COSEMClass.clock, logicalName: clock, attribute: 2),
               .octetString(COSEMDateTime(time, deviationMinutes: deviationMinutes).bytes))]
     }
@@ -156,12 +156,12 @@ public enum DLMSOperations {
     }
 
     /// remote_disconnect (method 1) or remote_reconnect (method 2), then output_state and control_state.
-    public static func switchSupply(connect: Bool, object: OBISCode = .disconnectControl) -> [DLMSOperation] {
+    public static func switchSupply(connect: Bool, object: COSEMLogicalName = .disconnectControl) -> [DLMSOperation] {
         [.action(COSEMMethod(classID: COSEMClass.disconnectControl, logicalName: object, method: connect ? 2 : 1), parameters: .integer(0))]
             + readDisconnectState(object)
     }
 
-    public static func readDisconnectState(_ object: OBISCode = .disconnectControl) -> [DLMSOperation] {
+    public static func readDisconnectState(_ object: COSEMLogicalName = .disconnectControl) -> [DLMSOperation] {
         [.get(COSEMAttribute(classID: COSEMClass.disconnectControl, logicalName: object, attribute: 2)),
          .get(COSEMAttribute(classID: COSEMClass.disconnectControl, logicalName: object, attribute: 3))]
     }

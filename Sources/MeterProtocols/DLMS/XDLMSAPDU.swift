@@ -182,7 +182,7 @@ public enum XDLMSAPDU: Hashable, Sendable {
                 apdu = .setResponseNormal(invokeID: id, result: try r.u8("data-access-result"))
             case (0xC3, 1):
                 let classID = try r.bigEndian(UInt16.self, "class-id")
-                let name = OBISCode(try r.raw(6, "logical name"))
+                let name = COSEMLogicalName(try r.raw(6, "logical name"))
                 let method = try r.bigEndian(Int8.self, "method-id")
                 let present = try r.u8("parameters flag")
                 let parameters = present == 0 ? nil : try DLMSDataCodec.decode(&r)
@@ -202,7 +202,7 @@ public enum XDLMSAPDU: Hashable, Sendable {
 
     private static func readAttribute(_ r: inout ByteReader) throws(ByteFormatError) -> COSEMAttribute {
         let classID = try r.bigEndian(UInt16.self, "class-id")
-        let name = OBISCode(try r.raw(6, "logical name"))
+        let name = COSEMLogicalName(try r.raw(6, "logical name"))
         return COSEMAttribute(classID: classID, logicalName: name, attribute: try r.bigEndian(Int8.self, "attribute-id"))
     }
 

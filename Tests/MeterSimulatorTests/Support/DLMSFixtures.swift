@@ -130,7 +130,7 @@ struct InMemoryDLMSLine {
     }
 
     /// Reads a whole profile by range, continuing after every block; the rows and the number of steps.
-    mutating func readProfile(_ profile: OBISCode, from: Timestamp, to: Timestamp, on association: inout DLMSAssociation)
+    mutating func readProfile(_ profile: COSEMLogicalName, from: Timestamp, to: Timestamp, on association: inout DLMSAssociation)
         -> Result<(rows: [[DLMSData]], steps: Int), MeterSessionError> {
         var rows: [[DLMSData]] = []
         var conversation = DLMSProfileConversation(profile: profile, access: COSEMProfile.range(from: from, to: to))
