@@ -62,6 +62,9 @@ let package = Package(
         // The installer's serial console: terminal layer, screens, config editing. Services that need
         // other modules (bus, uplink, archive, agent validation) are injected by the executable.
         .target(name: "Console", dependencies: ["ConcentratorCore", "Platform"], swiftSettings: strict),
+        // Edge monitoring, pure: alarm rules, schedules, solar times, zone rules (TZif), load curves, CER exports.
+        // Time is injected; the agent and the head-end wire it in (Docs/edge-monitoring.md).
+        .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
         .target(name: "HeadEnd", dependencies: [
             "ConcentratorCore", "Platform", "Uplink", "Archive", "CSQLite",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
@@ -100,6 +103,7 @@ let package = Package(
         .testTarget(name: "HeadEndTests", dependencies: ["HeadEnd", "Uplink", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "TestSupport"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "TestSupport", "ConcentratorCore", "Archive", "Uplink", "concentrator", "meter-sim", "headend",
         ]),
