@@ -2,8 +2,9 @@
 # Builds a fuzz target with libFuzzer and AddressSanitizer and runs it for a while:
 #   modbus  Fuzz/ModbusFrameFuzz.swift: RTU frames, request delimiting, register values, blocks;
 #   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies.
+#   zone    Fuzz/ZoneRulesFuzz.swift: TZif files and POSIX TZ strings (Sources/Monitoring/Time).
 #
-#   scripts/fuzz.sh [modbus|wire] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|zone] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" == modbus || "${1:-}" == wire ]]; then target=$1; shift; fi
+if [[ "${1:-}" == modbus || "${1:-}" == wire || "${1:-}" == zone ]]; then target=$1; shift; fi
 seconds="${1:-30}"
 shift || true
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,7 +24,7 @@ flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -enable
 
 echo "building ConcentratorCore (instrumented)..."
 swiftc "${flags[@]}" -module-name ConcentratorCore -emit-module -emit-module-path "$out/ConcentratorCore.swiftmodule" \
-    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift
+    -emit-library -static -o "$out/libConcentratorCore.a" $(find "$root/Sources/ConcentratorCore" -name '*.swift' | sort)
 
 if [[ $target == modbus ]]; then
     echo "building modbus-frame-fuzz..."
@@ -31,6 +32,12 @@ if [[ $target == modbus ]]; then
         "$root"/Sources/MeterProtocols/*.swift "$root"/Fuzz/ModbusFrameFuzz.swift -o "$out/modbus-frame-fuzz"
     binary=modbus-frame-fuzz
     max_len=300
+elif [[ $target == zone ]]; then
+    echo "building zone-rules-fuzz..."
+    swiftc "${flags[@]}" -module-name ZoneRulesFuzz -I "$out" -L "$out" -lConcentratorCore \
+        "$root"/Sources/Monitoring/Time/*.swift "$root"/Fuzz/ZoneRulesFuzz.swift -o "$out/zone-rules-fuzz"
+    binary=zone-rules-fuzz
+    max_len=4096
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)
