@@ -23,8 +23,7 @@ extension ConfigurationLoader {
             checkCount(items.count, alarmRuleCountRange, noun: "alarm rules", path: r.path + ".alarms", line: r.member("alarms")?.line,
                        collector: r.collector)
             var seen: [String: String] = [:]
-            for item in items {
-                guard let o = r.collector.object(item.value, at: item.path, line: item.value.members?.first?.line ?? item.line) else { continue }
+            for o in objects(items, collector: r.collector) {
                 if let rule = readAlarmRule(o, meters: meters, seen: &seen) { settings.alarms.append(rule) }
             }
         }
@@ -36,6 +35,11 @@ extension ConfigurationLoader {
         readSwitching(r, meters: meters, into: &settings)
         r.finish()
         draft.monitoring = settings
+    }
+
+    /// The object readers of an array's elements (an element that is not an object gets an issue).
+    static func objects(_ items: [(value: JSONValue, path: String, line: Int)], collector: IssueCollector) -> [JSONObjectReader] {
+        items.compactMap { collector.object($0.value, at: $0.path, line: $0.value.members?.first?.line ?? $0.line) }
     }
 
     static func checkCount(_ count: Int, _ allowed: ClosedRange<Int>, noun: String, path: String, line: Int?, collector: IssueCollector) {
@@ -162,7 +166,7 @@ extension ConfigurationLoader {
             names.append(name)
         }
         guard ok else { return nil }
-        return hasMeters ? .meters(names.map(MeterID.init)) : .profiles(names)
+        return hasMeters ? .meters(names.map { MeterID($0) }) : .profiles(names)
     }
 
     private static func readThreshold(_ o: JSONObjectReader, profiles: [String], meters: MonitoringMeters) -> AlarmCondition? {

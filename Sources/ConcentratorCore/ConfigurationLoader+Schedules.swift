@@ -15,8 +15,7 @@ extension ConfigurationLoader {
         if let items = r.array("outputs") {
             checkCount(items.count, outputCountRange, noun: "outputs", path: r.path + ".outputs", line: r.member("outputs")?.line,
                        collector: r.collector)
-            for item in items {
-                guard let o = r.collector.object(item.value, at: item.path, line: item.value.members?.first?.line ?? item.line) else { continue }
+            for o in objects(items, collector: r.collector) {
                 if let output = readOutput(o, meters: meters, known: &outputIDs) { settings.outputs.append(output) }
             }
         }
@@ -25,8 +24,7 @@ extension ConfigurationLoader {
         if let items = r.array("schedules") {
             checkCount(items.count, outputCountRange, noun: "schedules", path: r.path + ".schedules", line: r.member("schedules")?.line,
                        collector: r.collector)
-            for item in items {
-                guard let o = r.collector.object(item.value, at: item.path, line: item.value.members?.first?.line ?? item.line) else { continue }
+            for o in objects(items, collector: r.collector) {
                 if let s = readSchedule(o, outputs: outputIDs, scheduled: &scheduled, ids: &scheduleIDs) { settings.schedules.append(s) }
             }
         }
@@ -34,8 +32,7 @@ extension ConfigurationLoader {
             checkCount(items.count, timerCountRange, noun: "timers", path: r.path + ".timers", line: r.member("timers")?.line,
                        collector: r.collector)
             var ids: [String: String] = [:]
-            for item in items {
-                guard let o = r.collector.object(item.value, at: item.path, line: item.value.members?.first?.line ?? item.line) else { continue }
+            for o in objects(items, collector: r.collector) {
                 let id = identifier(o, "id", required: true)
                 if let id, let first = ids[id] {
                     o.collector.add(path: o.path + ".id", line: o.member("id")?.line, problem: "duplicate timer id", value: .string(id),
@@ -57,8 +54,7 @@ extension ConfigurationLoader {
         if let items = r.array("overrides") {
             checkCount(items.count, outputCountRange, noun: "overrides", path: r.path + ".overrides", line: r.member("overrides")?.line,
                        collector: r.collector)
-            for item in items {
-                guard let o = r.collector.object(item.value, at: item.path, line: item.value.members?.first?.line ?? item.line) else { continue }
+            for o in objects(items, collector: r.collector) {
                 let output = outputReference(o, outputs: outputIDs)
                 let state = o.string("state", required: true, allowed: OutputState.allCases.map(\.rawValue)).flatMap(OutputState.init(rawValue:))
                 let until = instant(o, "until")
@@ -139,8 +135,7 @@ extension ConfigurationLoader {
         if let items = o.array("windows", required: true) {
             checkCount(items.count, windowCountRange, noun: "windows", path: o.path + ".windows", line: o.member("windows")?.line,
                        collector: o.collector)
-            for item in items {
-                guard let w = o.collector.object(item.value, at: item.path, line: item.value.members?.first?.line ?? item.line) else { continue }
+            for w in objects(items, collector: o.collector) {
                 if let window = readWindow(w) { windows.append(window) }
             }
         }

@@ -1,3 +1,5 @@
+import ConcentratorCore
+
 /// The system's time zone database (/usr/share/zoneinfo, Debian package `tzdata`): reads one zone's
 /// TZif file as bytes. Parsing is pure and lives in `Monitoring.ZoneRules(tzif:name:)`.
 public enum ZoneInfoFiles {
@@ -23,14 +25,7 @@ public enum ZoneInfoFiles {
 
     /// Whether `name` has the shape of a zone name (`Europe/Rome`, `UTC`, `Etc/GMT-1`), so it can be
     /// joined to the directory without escaping it.
-    public static func isValidName(_ name: String) -> Bool {
-        guard (1...64).contains(name.utf8.count), !name.hasPrefix("/"), !name.hasSuffix("/") else { return false }
-        let allowed = name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
-                || c == UInt8(ascii: "_") || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: "/")
-        }
-        return allowed && !name.split(separator: "/").contains { $0.isEmpty || $0 == "." || $0 == ".." }
-    }
+    public static func isValidName(_ name: String) -> Bool { ConfigurationLoader.isTimeZoneName(name) }
 
     /// The bytes of the zone file for `name`.
     public static func read(zone name: String, directory: String = defaultDirectory) throws(Failure) -> [UInt8] {

@@ -19,9 +19,12 @@ import Testing
         AlarmEngine(config: config(rules: rules, rateLimit: rateLimit), restoring: restoring)
     }
 
-    static func reading(_ meter: MeterID = "m1", _ quantity: QuantityID = "voltage_l1", _ value: Double, at seconds: Int64) -> MeterObservation {
+    static func reading(_ meter: MeterID, _ quantity: QuantityID, _ value: Double, at seconds: Int64) -> MeterObservation {
         MeterObservation(meter: meter, time: t0.adding(seconds: seconds), values: [quantity: value])
     }
+
+    /// m1's voltage_l1.
+    static func reading(_ value: Double, at seconds: Int64) -> MeterObservation { reading("m1", "voltage_l1", value, at: seconds) }
 
     static let overvoltage = AlarmRule(id: "overvoltage", scope: .meters(["m1"]),
                                        condition: .threshold(quantity: "voltage_l1", direction: .above, limit: 253, hysteresis: 3))
