@@ -24,7 +24,10 @@ import Testing
         zone.instant(for: LocalDateTime(date: LocalDate(date)!, time: TimeOfDay(local)!))
     }
 
-    static func check(_ refs: [Reference], zone: ZoneRules, tolerance: Int64 = 60) {
+    /// Checks every reference; prints the largest difference (seconds) to the printed value.
+    static func check(_ refs: [Reference], zone: ZoneRules, tolerance: Int64 = 60, function: String = #function) {
+        var largest: Int64 = 0
+        defer { print("solar \(function): \(refs.count) references, largest difference \(largest) s") }
         for ref in refs {
             let result = SolarCalculator.time(of: ref.event, on: LocalDate(ref.date)!, latitude: ref.latitude, longitude: ref.longitude, zone: zone)
             guard let time = result.time else {
@@ -33,6 +36,8 @@ import Testing
             }
             let expected = instant(ref.date, ref.local, zone: zone)
             let error = abs(time.seconds - expected.seconds)
+            largest = max(largest, error)
+            if error > 30 { print("solar \(ref): computed \(CERExportCodec.localText(time, zone: zone)), \(error) s from the printed time") }
             #expect(error <= tolerance, "\(ref): computed \(CERExportCodec.localText(time, zone: zone)), off by \(error) s")
         }
     }
