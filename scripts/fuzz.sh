@@ -38,6 +38,13 @@ elif [[ $target == zone ]]; then
         "$root"/Sources/Monitoring/Time/*.swift "$root"/Fuzz/ZoneRulesFuzz.swift -o "$out/zone-rules-fuzz"
     binary=zone-rules-fuzz
     max_len=4096
+    # Seeds: a few real zone files (selector byte 0) and TZ strings (selector byte 1).
+    for zone in Europe/Rome Australia/Sydney America/Los_Angeles UTC; do
+        f="$out/corpus-zone/seed-${zone//\//-}"
+        [[ -e $f || ! -r /usr/share/zoneinfo/$zone ]] || { printf '\0'; cat "/usr/share/zoneinfo/$zone"; } > "$f"
+    done
+    printf '\1CET-1CEST,M3.5.0,M10.5.0/3' > "$out/corpus-zone/seed-tz-rome"
+    printf '\1<+03>-3<+04>,J60/25,300/-1' > "$out/corpus-zone/seed-tz-odd"
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)

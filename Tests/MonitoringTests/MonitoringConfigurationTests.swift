@@ -1,5 +1,7 @@
 import ConcentratorCore
+import Foundation
 import Testing
+import TestSupport
 @testable import Monitoring
 
 /// The `monitoring` section of config.json: what it accepts, and every rejection naming its key path
@@ -148,6 +150,39 @@ import Testing
         let match = issues.first { $0.path == path && $0.problem == problem }
         #expect(match != nil, "wanted \(path): \(problem); got \(issues)")
         if let match, problem != "unknown key", problem != "missing required key" { #expect(match.expected != nil || match.problem.contains("(")) }
+    }
+
+    /// Docs/config.schema.json states the loader's ranges and defaults for the monitoring section.
+    @Test func schemaRangesAreTheLoaderRanges() throws {
+        let schema = try JSONParser.parse(try String(contentsOfFile: BuiltProducts.packageRoot + "/Docs/config.schema.json", encoding: .utf8))
+        func node(_ path: [String]) -> JSONValue? { path.reduce(schema as JSONValue?) { $0?[$1] } }
+        typealias L = ConfigurationLoader
+        let d = ["$defs"]
+        let ranges: [([String], ClosedRange<Int>)] = [
+            (d + ["monitoring", "properties", "rateLimit", "properties", "maxTransitionsPerHour"], L.rateLimitRange),
+            (d + ["monitoring", "properties", "switching", "properties", "firstRetrySeconds"], L.retryFirstRange),
+            (d + ["monitoring", "properties", "switching", "properties", "maxRetryIntervalSeconds"], L.retryIntervalRange),
+            (d + ["monitoring", "properties", "switching", "properties", "windowSeconds"], L.retryWindowRange),
+            (d + ["alarmRule", "properties", "days"], L.zeroConsumptionDaysRange),
+            (d + ["switchedOutput", "properties", "circuit"], L.circuitRange),
+            (d + ["scheduleTime", "oneOf", "1", "properties", "offsetMinutes"], L.offsetMinutesRange),
+        ]
+        for (path, range) in ranges {
+            // One path goes through an array ("oneOf", element 1), which string keys cannot index.
+            let target = node(path) ?? node(Array(path.prefix(3)))?.arrayValue?[1]["properties"]?["offsetMinutes"]
+            #expect(target?["minimum"]?.intValue == range.lowerBound, "\(path)")
+            #expect(target?["maximum"]?.intValue == range.upperBound, "\(path)")
+        }
+        #expect(node(d + ["alarmRule", "properties", "factor", "minimum"])?.doubleValue == L.spikeFactorRange.lowerBound)
+        #expect(node(d + ["alarmRule", "properties", "kind", "enum"])?.arrayValue?.compactMap(\.stringValue) == L.alarmKinds)
+        #expect(node(d + ["monitoring", "properties", "alarms", "maxItems"])?.intValue == L.alarmRuleCountRange.upperBound)
+        #expect(node(d + ["monitoring", "properties", "timers", "maxItems"])?.intValue == L.timerCountRange.upperBound)
+        let defaults = SwitchingRetryPolicy()
+        #expect(node(d + ["monitoring", "properties", "switching", "properties", "windowSeconds", "default"])?.intValue == defaults.windowSeconds)
+        #expect(node(d + ["monitoring", "properties", "rateLimit", "properties", "maxTransitionsPerHour", "default"])?.intValue
+            == AlarmRateLimit().maxTransitionsPerHour)
+        #expect(node(d + ["scheduleTime", "oneOf"])?.arrayValue?[1]["properties"]?["event"]?["enum"]?.arrayValue?.compactMap(\.stringValue)
+            == SolarEvent.allCases.map(\.rawValue))
     }
 
     /// The profile's status register: named bits, refused when they clash.
