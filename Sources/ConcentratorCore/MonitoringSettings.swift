@@ -132,6 +132,7 @@ public enum OutputState: String, Hashable, Sendable, Codable, CaseIterable {
 /// Something a schedule switches: the relay of a meter (the `relay` command's target: on = connect)
 /// or a lighting circuit of a controller on the bus.
 public struct SwitchedOutput: Hashable, Sendable {
+    /// What kind of thing is switched; raw values are the configuration's names.
     public enum Kind: String, Hashable, Sendable, CaseIterable {
         case relay
         case lightingCircuit = "lighting-circuit"

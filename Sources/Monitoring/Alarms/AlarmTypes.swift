@@ -86,6 +86,7 @@ public struct QuarterHourObservation: Hashable, Sendable {
 
 /// Something the alarm engine reports: goes out as a `meter_alarm` event at once and is archived.
 public struct AlarmTransition: Hashable, Sendable, Codable {
+    /// What happened; raw values are the names in the event line.
     public enum Kind: String, Hashable, Sendable, Codable {
         case raised, cleared, acknowledged
         /// The rate limit stopped forwarding this alarm's raises and clears (one summary, then at most one an hour).

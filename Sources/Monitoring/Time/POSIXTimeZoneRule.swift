@@ -20,6 +20,7 @@ public struct POSIXTimeZoneRule: Hashable, Sendable {
 
     /// One yearly transition: a day rule and a local time of day in seconds (may be negative or beyond 24 h).
     public struct TransitionDate: Hashable, Sendable {
+        /// Which day of the year the transition falls on.
         public enum Day: Hashable, Sendable {
             /// `Jn`: day 1–365, February 29 never counted.
             case julianNoLeap(Int)
