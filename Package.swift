@@ -77,6 +77,9 @@ let package = Package(
         // The installer's serial console: terminal layer, screens, config editing. Services that need
         // other modules (bus, uplink, archive, agent validation) are injected by the executable.
         .target(name: "Console", dependencies: ["ConcentratorCore", "Platform"], swiftSettings: strict),
+        // Edge monitoring, pure: alarm rules, schedules, solar times, zone rules (TZif), load curves, CER exports.
+        // Time is injected; the agent and the head-end wire it in (Docs/edge-monitoring.md).
+        .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
         // The reference head-end: no agent archive, no outbox; its own SQLite store through the one migrator.
         .target(name: "HeadEnd", dependencies: [
             "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
@@ -136,6 +139,7 @@ let package = Package(
             "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT",
             .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend",

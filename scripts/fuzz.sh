@@ -5,9 +5,10 @@
 #   hdlc    Fuzz/HDLCFuzz.swift: DLMS HDLC frame splitter, frame and SNRM/UA parameter decoders;
 #   apdu    Fuzz/DLMSAPDUFuzz.swift (alias axdr): A-XDR Data, xDLMS APDUs, AARQ/AARE, ciphered framing,
 #           date-times, the profile row stream;
-#   iec     Fuzz/IECFuzz.swift: IEC 62056-21 frame assembler, data blocks and lines, OBIS, messages, P.01.
+#   iec     Fuzz/IECFuzz.swift: IEC 62056-21 frame assembler, data blocks and lines, OBIS, messages, P.01;
+#   zone    Fuzz/ZoneRulesFuzz.swift: TZif files and POSIX TZ strings (Sources/Monitoring/Time).
 #
-#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr|iec] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr|iec|zone] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr|iec)$ ]]; then target=$1; shift; fi
+if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr|iec|zone)$ ]]; then target=$1; shift; fi
 [[ $target == axdr ]] && target=apdu
 seconds="${1:-30}"
 shift || true
@@ -28,7 +29,7 @@ flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -enable
 
 echo "building ConcentratorCore (instrumented)..."
 swiftc "${flags[@]}" -module-name ConcentratorCore -emit-module -emit-module-path "$out/ConcentratorCore.swiftmodule" \
-    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift "$root"/Sources/ConcentratorCore/Bytes/*.swift
+    -emit-library -static -o "$out/libConcentratorCore.a" $(find "$root/Sources/ConcentratorCore" -name '*.swift' | sort)
 
 if [[ $target == modbus ]]; then
     echo "building modbus-frame-fuzz..."
@@ -52,6 +53,19 @@ elif [[ $target == iec ]]; then
         -o "$out/iec-fuzz"
     binary=iec-fuzz
     max_len=2048
+elif [[ $target == zone ]]; then
+    echo "building zone-rules-fuzz..."
+    swiftc "${flags[@]}" -module-name ZoneRulesFuzz -I "$out" -L "$out" -lConcentratorCore \
+        "$root"/Sources/Monitoring/Time/*.swift "$root"/Fuzz/ZoneRulesFuzz.swift -o "$out/zone-rules-fuzz"
+    binary=zone-rules-fuzz
+    max_len=4096
+    # Seeds: a few real zone files (selector byte 0) and TZ strings (selector byte 1).
+    for zone in Europe/Rome Australia/Sydney America/Los_Angeles UTC; do
+        f="$out/corpus-zone/seed-${zone//\//-}"
+        [[ -e $f || ! -r /usr/share/zoneinfo/$zone ]] || { printf '\0'; cat "/usr/share/zoneinfo/$zone"; } > "$f"
+    done
+    printf '\1CET-1CEST,M3.5.0,M10.5.0/3' > "$out/corpus-zone/seed-tz-rome"
+    printf '\1<+03>-3<+04>,J60/25,300/-1' > "$out/corpus-zone/seed-tz-odd"
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)

@@ -8,10 +8,13 @@ public struct ConcentratorConfig: Hashable, Sendable {
     public var polling: PollingSettings
     /// The MQTT uplink to the head-end; nil = archive only.
     public var uplink: UplinkSettings?
+    /// Location, alarm rules, switched outputs and schedules; nil = no edge monitoring.
+    public var monitoring: MonitoringSettings?
 
     public init(device: DeviceSettings, buses: [BusSettings], meters: [MeterSettings],
                 archive: ArchiveSettings = ArchiveSettings(), polling: PollingSettings = PollingSettings(),
-                uplink: UplinkSettings? = nil) {
+                uplink: UplinkSettings? = nil, monitoring: MonitoringSettings? = nil) {
+        self.monitoring = monitoring
         self.device = device
         self.buses = buses
         self.meters = meters

@@ -108,6 +108,8 @@ final class ProfileDocumentReader {
         if let section = r.object("relay") { relay = readRelay(section) }
         var clock: ModbusClockSpec?
         if let section = r.object("clock") { clock = readClock(section) }
+        var status: ModbusStatusSpec?
+        if let section = r.object("status") { status = readStatus(section) }
         let items = r.array("registers", required: true)
         if let items, items.isEmpty {
             issues.add(path: r.path + ".registers", line: r.member("registers")?.line, problem: "must list at least one register")
@@ -118,7 +120,8 @@ final class ProfileDocumentReader {
         if let clock { checkClock(clock, path: r.path + ".clock", line: r.member("clock")?.line, registers: registers, gaps: gaps) }
         guard let limit, let items, registers.count == items.count, !items.isEmpty else { return nil }
         return ModbusRegisterMap(maxRegistersPerRequest: limit, gaps: gaps.map(\.gap), registers: registers.map(\.spec),
-                                 identification: identification, relay: relay, clock: clock, notAvailableMarker: marker)
+                                 identification: identification, relay: relay, clock: clock, notAvailableMarker: marker,
+                                 status: status)
     }
 
     private func readRegister(_ value: JSONValue, path: String, line: Int) -> LocatedRegister? {
@@ -235,6 +238,53 @@ final class ProfileDocumentReader {
             return nil
         }
         return ModbusClockSpec(address: address, format: format)
+    }
+
+    /// The status register: function, address, `u16` or `u32`, and 1–32 named bits (names of
+    /// `[a-z0-9_]`, unique; bits unique and inside the type).
+    private func readStatus(_ o: JSONObjectReader) -> ModbusStatusSpec? {
+        let function = readFunction(o)
+        let address = readAddress(o, "address", required: true)
+        let type = o.string("type", allowed: ["u16", "u32"]).flatMap(RegisterValueType.init(rawValue:)) ?? .u16
+        var bits: [ModbusStatusSpec.Bit] = []
+        var valid = true
+        if let members = o.object("bits", required: true) {
+            let names = (o.member("bits")?.value.members ?? []).map(\.key)
+            if names.isEmpty || names.count > 32 {
+                issues.add(path: members.path, line: members.line, problem: "must name 1–32 bits")
+                valid = false
+            }
+            var seenBits: [Int: String] = [:]
+            for name in names {
+                let isName = !name.isEmpty && name.count <= 32
+                    && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+                guard let bit = members.int(name, required: true, in: 0...(type.registerCount * 16 - 1)) else { valid = false; continue }
+                if !isName {
+                    issues.add(path: members.path + "." + name, line: members.member(name)?.line, problem: "not a flag name",
+                               expected: "1–32 characters from a–z, 0–9, '_'")
+                    valid = false
+                } else if let other = seenBits[bit] {
+                    issues.add(path: members.path + "." + name, line: members.member(name)?.line,
+                               problem: "bit \(bit) is already named \"\(other)\"", expected: "each bit named once")
+                    valid = false
+                } else {
+                    seenBits[bit] = name
+                    bits.append(ModbusStatusSpec.Bit(name: name, bit: bit))
+                }
+            }
+            members.finish()
+        } else {
+            valid = false
+        }
+        _ = o.string("note", maxLength: 1000)
+        o.finish()
+        guard valid, let function, let address else { return nil }
+        if Int(address) + type.registerCount - 1 > Int(UInt16.max) {
+            issues.add(path: o.path + ".address", line: o.member("address")?.line, problem: "the status register runs past the last register address 65535",
+                       value: .number(Double(address), text: String(address)))
+            return nil
+        }
+        return ModbusStatusSpec(function: function, address: address, type: type, bits: bits)
     }
 
     /// The clock's holding registers must not overlap a register entry or lie in a gap of function 3.
