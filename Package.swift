@@ -36,7 +36,10 @@ let package = Package(
             "ConcentratorCore", "CPlatform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // Pure codecs: bytes in, values or typed errors out.
-        .target(name: "MeterProtocols", dependencies: ["ConcentratorCore"], swiftSettings: strict),
+        .target(name: "MeterProtocols", dependencies: [
+            "ConcentratorCore", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: strict),
         .target(name: "Bus", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", "CModbus", "CSerialPort",
             .product(name: "Logging", package: "swift-log"),
@@ -77,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
-            "MeterSimulator", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MeterSimulator", "MeterProtocols", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
         // Benchmarks print JSON; they never fail on timing.
@@ -88,7 +91,7 @@ let package = Package(
         .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "HeadEnd", "ConcentratorCore", "Platform"],
                           path: "Benchmarks/uplink-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", "MeterProtocols"], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),

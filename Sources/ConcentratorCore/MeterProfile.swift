@@ -11,22 +11,28 @@ public struct MeterProfile: Hashable, Sendable {
     public var source: String
     public var protocolKind: MeterProtocolKind
     public var modbus: ModbusRegisterMap?
+    /// The `mbus` or `wmbus` section (wired and wireless M-Bus share its form).
+    public var mbus: MBusRecordMap?
 
     public init(id: String, name: String, manufacturer: String, source: String, protocolKind: MeterProtocolKind,
-                modbus: ModbusRegisterMap? = nil) {
+                modbus: ModbusRegisterMap? = nil, mbus: MBusRecordMap? = nil) {
         self.id = id
         self.name = name
         self.manufacturer = manufacturer
         self.source = source
         self.protocolKind = protocolKind
         self.modbus = modbus
+        self.mbus = mbus
     }
 
     /// Every quantity this profile can read, in profile order.
-    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? [] }
+    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? mbus?.quantities ?? [] }
 
     /// The quantities that go into the short load profile (15-minute series).
-    public var profileQuantities: [QuantityID] { modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? [] }
+    public var profileQuantities: [QuantityID] {
+        modbus?.registers.filter(\.inLoadProfile).map(\.quantity)
+            ?? mbus.map { m in m.quantities.filter { q in m.records.contains { $0.quantity == q && $0.inLoadProfile } } } ?? []
+    }
 }
 
 /// Modbus function codes used for reading and writing meter data.

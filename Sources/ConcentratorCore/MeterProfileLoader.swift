@@ -48,7 +48,7 @@ private struct LocatedGap {
 }
 
 /// Reads the document tree; collects every issue instead of stopping at the first.
-private final class ProfileDocumentReader {
+final class ProfileDocumentReader {
     let issues = IssueCollector()
 
     func read(_ document: JSONValue) -> MeterProfile? {
@@ -64,9 +64,12 @@ private final class ProfileDocumentReader {
         let protocolName = root.string("protocol", required: true, allowed: MeterProtocolKind.allCases.map(\.rawValue))
         let protocolKind = protocolName.flatMap(MeterProtocolKind.init(rawValue:))
         var modbus: ModbusRegisterMap?
+        var mbus: MBusRecordMap?
         switch protocolKind {
         case .modbus?:
             if let section = root.object("modbus", required: true) { modbus = readModbus(section) }
+        case .mbus?, .wmbus?:
+            mbus = readMBusSection(root, kind: protocolKind!)
         case .some(let other):
             issues.add(path: "$.protocol", line: root.member("protocol")?.line,
                        problem: "profiles for this protocol are not supported yet", value: .string(other.rawValue),
@@ -75,9 +78,9 @@ private final class ProfileDocumentReader {
             break
         }
         root.finish()
-        guard let id, let name, let manufacturer, let source, let protocolKind, let modbus else { return nil }
+        guard let id, let name, let manufacturer, let source, let protocolKind, modbus != nil || mbus != nil else { return nil }
         return MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
-                            modbus: modbus)
+                            modbus: modbus, mbus: mbus)
     }
 
     static func isValidID(_ id: String) -> Bool {
@@ -114,15 +117,7 @@ private final class ProfileDocumentReader {
     private func readRegister(_ value: JSONValue, path: String, line: Int) -> LocatedRegister? {
         let line = value.members?.first?.line ?? line
         guard let o = issues.object(value, at: path, line: line) else { return nil }
-        let quantityName = o.string("quantity", required: true)
-        var definition: QuantityDefinition?
-        if let quantityName {
-            definition = QuantityCatalog.definition(of: QuantityID(quantityName))
-            if definition == nil {
-                issues.add(path: path + ".quantity", line: o.member("quantity")?.line, problem: "unknown quantity",
-                           value: .string(quantityName), expected: "a name from QuantityCatalog (see Docs/profiles.md)")
-            }
-        }
+        let definition = readQuantity(o, path: path)
         let function = readFunction(o)
         let type = readType(o)
         let address = readAddress(o, "address", required: true)
@@ -243,6 +238,17 @@ private final class ProfileDocumentReader {
 
     // MARK: - Field readers
 
+    /// The `quantity` member's catalog entry, or nil with an issue.
+    func readQuantity(_ o: JSONObjectReader, path: String) -> QuantityDefinition? {
+        guard let name = o.string("quantity", required: true) else { return nil }
+        guard let definition = QuantityCatalog.definition(of: QuantityID(name)) else {
+            issues.add(path: path + ".quantity", line: o.member("quantity")?.line, problem: "unknown quantity",
+                       value: .string(name), expected: "a name from QuantityCatalog (see Docs/profiles.md)")
+            return nil
+        }
+        return definition
+    }
+
     private func readFunction(_ o: JSONObjectReader) -> ModbusFunction? {
         o.int("function", required: true, oneOf: [3, 4]).flatMap { ModbusFunction(rawValue: UInt8($0)) }
     }
@@ -288,7 +294,7 @@ private final class ProfileDocumentReader {
         return scale
     }
 
-    private func readUnit(_ o: JSONObjectReader, definition: QuantityDefinition?) -> MeasurementUnit? {
+    func readUnit(_ o: JSONObjectReader, definition: QuantityDefinition?) -> MeasurementUnit? {
         guard let text = o.string("unit", required: true, allowEmpty: true) else { return nil }
         let allowed = MeasurementUnit.allCases.map { JSONWriter.quote($0.rawValue) }.joined(separator: ", ")
         guard let unit = MeasurementUnit(rawValue: text) else {

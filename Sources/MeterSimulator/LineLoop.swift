@@ -100,6 +100,7 @@ extension SimulatedBus {
 
     /// Answers one received frame, if a meter is addressed and the fault table lets it.
     private func serve(_ frame: ReceivedFrame, on pty: PseudoTerminal, assembler: inout FrameAssembler) {
+        if mbusSegment != nil { return serveMBus(frame, on: pty, assembler: &assembler) }
         guard frame.bytes.count >= 4, ModbusCRC.isValid(frame.bytes) else {
             logger.debug("discarded a frame with a bad CRC", metadata: ["bytes": "\(frame.bytes.count)"])
             return
@@ -205,7 +206,7 @@ extension SimulatedBus {
 
     /// Waits out the turnaround, then sends `bytes` one character time apart (absolute deadlines).
     /// Stops at once when the client talks over the answer.
-    private func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
+    func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
                           assembler: inout FrameAssembler, beforeLastByte: () -> Void) -> LineWait {
         let character = configuration.line.characterNanoseconds
         var sent = 0

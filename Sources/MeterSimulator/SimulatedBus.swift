@@ -21,6 +21,8 @@ public struct SimulatorConfiguration: Sendable {
     public var controlPath: String?
     /// Faults in force from the start. `vanish:S` keeps the port away for S seconds after start.
     public var faults: [FaultAssignment]
+    /// A wired M-Bus segment served on this line instead of Modbus meters (Docs/mbus.md).
+    public var mbus: MBusSegmentSetup?
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
@@ -87,6 +89,8 @@ public final class SimulatedBus: @unchecked Sendable {
     var stopRequested = false
     var answered = 0
     var garbageSource: SeededRandom
+    /// The M-Bus slaves when the line carries M-Bus (`configuration.mbus`).
+    var mbusSegment: MBusSimulatedSegment?
     private var state = RunState.created
 
     // Owned by the line thread once started.
@@ -125,6 +129,7 @@ public final class SimulatedBus: @unchecked Sendable {
             faults.set(fault, for: target)
         }
         garbageSource = SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0x6A5B))
+        mbusSegment = try configuration.mbus.map { setup throws(SimulatorError) in try setup.segment(seed: configuration.seed) }
         servedLog = try configuration.servedLogPath.map { path throws(SimulatorError) in try ServedLog(path: path) }
     }
 
@@ -271,13 +276,7 @@ public final class SimulatedBus: @unchecked Sendable {
 
     /// Opens a new PTY and points the link at it (line thread, or `start`).
     func openLine() throws(SimulatorError) {
-        let terminal = try PseudoTerminal()
-        if let link = configuration.linkPath {
-            do { try StableLink.point(link, to: terminal.slavePath) } catch {
-                terminal.close()
-                throw error
-            }
-        }
+        let terminal = try PseudoTerminal.open(linkedAt: configuration.linkPath)
         pty = terminal
         let endpoint = LineEndpoint(ptyPath: terminal.slavePath, linkPath: configuration.linkPath)
         lock.withLock { currentEndpoint = endpoint }
