@@ -39,8 +39,8 @@ public func mbusFrameFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                                      options: MBusSessionOptions(maximumTelegrams: 3, retries: 1))
     drive(&readout, answer: bytes, limit: 40)
     var scan = MBusSecondaryScanSession(options: MBusSessionOptions(retries: 0),
-                                        start: MBusSecondaryAddress(digits: [1, 2, 3, 4, 5, 6, nil, nil]))
-    drive(&scan, answer: bytes, limit: 2000)
+                                        start: MBusSecondaryAddress(digits: [1, 2, 3, 4, 5, 6, 7, nil]))
+    drive(&scan, answer: bytes, limit: 120)
     return 0
 }
 
