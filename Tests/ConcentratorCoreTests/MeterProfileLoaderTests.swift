@@ -70,7 +70,7 @@ import Testing
         ("\"first\": 100, \"last\": 199", "\"first\": 100, \"last\": 99", "$.modbus.gaps[0].last", "ends before it starts"),
         ("\"id\": \"test-meter\"", "\"id\": \"Test Meter\"", "$.id", "not a valid profile id"),
         ("\"protocol\": \"modbus\"", "\"protocol\": \"dlms\"", "$.protocol", "not supported yet"),
-        ("\"protocol\": \"modbus\"", "\"protocol\": \"mbus\"", "$.protocol", "not one of the allowed values"),
+        ("\"protocol\": \"modbus\"", "\"protocol\": \"bacnet\"", "$.protocol", "not one of the allowed values"),
         ("\"name\": \"Test meter\",", "", "$.name", "missing required key"),
         ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3, \"pulse\": 2}", "$.modbus.relay.pulse", "unknown key"),
         ("\"profile\": true", "\"profile\": \"yes\"", "$.modbus.registers[1].profile", "wrong type"),

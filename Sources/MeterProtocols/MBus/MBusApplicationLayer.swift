@@ -3,6 +3,7 @@ import ConcentratorCore
 /// Why a telegram's transport or application layer could not be read. The detail names what and
 /// where, never a key byte.
 public struct MBusTelegramError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure: the agent raises a key event for `.noKey` and `.security`.
     public enum Kind: String, Hashable, Sendable {
         /// The bytes break the layer's structure.
         case malformed

@@ -69,6 +69,7 @@ public struct MBusConfigurationField: Hashable, Sendable {
 /// The transport (TPL) header that follows a CI field: none (0x78), short (0x7A: access number,
 /// status, configuration) or long (0x72: the meter's identity, then the short fields).
 public struct MBusTransportHeader: Hashable, Sendable {
+    /// Which header the CI announced.
     public enum Kind: Hashable, Sendable { case none, short, long }
 
     public var ci: UInt8
