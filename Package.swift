@@ -38,6 +38,7 @@ let package = Package(
         // Pure codecs: bytes in, values or typed errors out.
         .target(name: "MeterProtocols", dependencies: [
             "ConcentratorCore", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "Bus", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", "CModbus", "CSerialPort",
@@ -95,7 +96,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
-            "MeterSimulator", "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
         // Benchmarks print JSON; they never fail on timing.
@@ -109,7 +110,7 @@ let package = Package(
             "Wire", "HeadEnd", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/uplink-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", "MeterProtocols"], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "CPlatform", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),

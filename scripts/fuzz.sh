@@ -6,9 +6,13 @@
 #   apdu    Fuzz/DLMSAPDUFuzz.swift (alias axdr): A-XDR Data, xDLMS APDUs, AARQ/AARE, ciphered framing,
 #           date-times, the profile row stream;
 #   iec     Fuzz/IECFuzz.swift: IEC 62056-21 frame assembler, data blocks and lines, OBIS, messages, P.01;
-#   zone    Fuzz/ZoneRulesFuzz.swift: TZif files and POSIX TZ strings (Sources/Monitoring/Time).
+#   zone    Fuzz/ZoneRulesFuzz.swift: TZif files and POSIX TZ strings (Sources/Monitoring/Time);
+#   mbus-frames   Fuzz/MBusFrameFuzz.swift: wired M-Bus frames, the splitter, echo filter, readout and scan sessions;
+#   mbus-records  Fuzz/MBusRecordFuzz.swift: EN 13757-3 records, transport header, security paths, profile rules;
+#   wmbus-frames  Fuzz/WirelessMBusFuzz.swift: wireless frames A/B and CRCs, ELL/AFL/TPL, the router, iM871A HCI.
 #
-#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr|iec|zone] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|hdlc|apdu|axdr|iec|zone|mbus-frames|mbus-records|wmbus-frames] [seconds] [flags...]
+#   (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -17,7 +21,7 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr|iec|zone)$ ]]; then target=$1; shift; fi
+if [[ "${1:-}" =~ ^(modbus|wire|hdlc|apdu|axdr|iec|zone|mbus-frames|mbus-records|wmbus-frames)$ ]]; then target=$1; shift; fi
 [[ $target == axdr ]] && target=apdu
 seconds="${1:-30}"
 shift || true
@@ -66,6 +70,19 @@ elif [[ $target == zone ]]; then
     done
     printf '\1CET-1CEST,M3.5.0,M10.5.0/3' > "$out/corpus-zone/seed-tz-rome"
     printf '\1<+03>-3<+04>,J60/25,300/-1' > "$out/corpus-zone/seed-tz-odd"
+elif [[ $target == mbus-* || $target == wmbus-* ]]; then
+    # The M-Bus codecs without their swift-crypto file (the fuzz entries bring a stand-in cipher).
+    mbus=("$root"/Sources/MeterProtocols/MeterSession.swift "$root"/Sources/MeterProtocols/MBus/*.swift)
+    for f in "$root"/Sources/MeterProtocols/WirelessMBus/*.swift; do [[ $f == *SwiftCrypto* ]] || mbus+=("$f"); done
+    case $target in
+        mbus-frames) entry=("$root"/Fuzz/MBusFrameFuzz.swift "$root"/Fuzz/MBusFuzzSupport.swift); max_len=600 ;;
+        mbus-records) entry=("$root"/Fuzz/MBusRecordFuzz.swift "$root"/Fuzz/MBusFuzzSupport.swift); max_len=300 ;;
+        wmbus-frames) entry=("$root"/Fuzz/WirelessMBusFuzz.swift "$root"/Fuzz/MBusFuzzSupport.swift); max_len=600 ;;
+    esac
+    binary=$target-fuzz
+    echo "building $binary..."
+    swiftc "${flags[@]}" -module-name MBusFuzz -I "$out" -L "$out" -lConcentratorCore \
+        "${mbus[@]}" "${entry[@]}" -o "$out/$binary"
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)

@@ -167,6 +167,8 @@ extension ConfigurationLoader {
                 return nil
             }
             return .hdlc(UInt16(a))
+        case .mbus, .wmbus:
+            return mbusAddress(value, protocolKind: protocolKind, path: path, line: line, collector: collector)
         }
     }
 

@@ -15,9 +15,11 @@ public struct MeterProfile: Hashable, Sendable {
     public var dlms: DLMSProfileSection?
     /// The IEC 62056-21 description (protocol `iec62056-21`), MeterProfile+IEC.swift.
     public var iec: IECProfile?
+    /// The `mbus` or `wmbus` section (wired and wireless M-Bus share its form).
+    public var mbus: MBusRecordMap?
 
     public init(id: String, name: String, manufacturer: String, source: String, protocolKind: MeterProtocolKind,
-                modbus: ModbusRegisterMap? = nil, iec: IECProfile? = nil) {
+                modbus: ModbusRegisterMap? = nil, iec: IECProfile? = nil, mbus: MBusRecordMap? = nil) {
         self.id = id
         self.name = name
         self.manufacturer = manufacturer
@@ -25,11 +27,13 @@ public struct MeterProfile: Hashable, Sendable {
         self.protocolKind = protocolKind
         self.modbus = modbus
         self.iec = iec
+        self.mbus = mbus
     }
 
     /// Every quantity this profile can read, in profile order.
     public var quantities: [QuantityID] {
-        modbus?.registers.map(\.quantity) ?? dlms?.objects.map(\.quantity) ?? iec?.registers.map(\.quantity) ?? []
+        modbus?.registers.map(\.quantity) ?? dlms?.objects.map(\.quantity) ?? iec?.registers.map(\.quantity)
+            ?? mbus?.quantities ?? []
     }
 
     /// The named status flags this profile can read (empty without a status register).
@@ -38,7 +42,8 @@ public struct MeterProfile: Hashable, Sendable {
     /// The quantities that go into the short load profile (15-minute series).
     public var profileQuantities: [QuantityID] {
         modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? dlms?.objects.filter(\.inLoadProfile).map(\.quantity)
-            ?? iec?.loadProfile?.channels.map(\.quantity) ?? []
+            ?? iec?.loadProfile?.channels.map(\.quantity)
+            ?? mbus.map { m in m.quantities.filter { q in m.records.contains { $0.quantity == q && $0.inLoadProfile } } } ?? []
     }
 }
 

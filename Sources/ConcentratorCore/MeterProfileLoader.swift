@@ -66,6 +66,7 @@ final class ProfileDocumentReader {
         var modbus: ModbusRegisterMap?
         var dlms: DLMSProfileSection?
         var iec: IECProfile?
+        var mbus: MBusRecordMap?
         switch protocolKind {
         case .modbus?:
             if let section = root.object("modbus", required: true) { modbus = readModbus(section) }
@@ -73,6 +74,8 @@ final class ProfileDocumentReader {
             if let section = root.object("dlms", required: true) { dlms = readDLMS(section) } // MeterProfileLoader+DLMS.swift
         case .iec62056_21?:
             if let section = root.object("iec", required: true) { iec = IECProfileSectionReader(issues: issues).read(section) }
+        case .mbus?, .wmbus?:
+            mbus = readMBusSection(root, kind: protocolKind!)
         case .some(let other):
             issues.add(path: "$.protocol", line: root.member("protocol")?.line,
                        problem: "profiles for this protocol are not supported yet", value: .string(other.rawValue),
@@ -81,11 +84,12 @@ final class ProfileDocumentReader {
             break
         }
         root.finish()
-        guard let id, let name, let manufacturer, let source, let protocolKind, modbus != nil || dlms != nil || iec != nil else {
+        guard let id, let name, let manufacturer, let source, let protocolKind,
+              modbus != nil || dlms != nil || iec != nil || mbus != nil else {
             return nil
         }
         var profile = MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
-                                   modbus: modbus, iec: iec)
+                                   modbus: modbus, iec: iec, mbus: mbus)
         profile.dlms = dlms
         return profile
     }
@@ -127,15 +131,7 @@ final class ProfileDocumentReader {
     private func readRegister(_ value: JSONValue, path: String, line: Int) -> LocatedRegister? {
         let line = value.members?.first?.line ?? line
         guard let o = issues.object(value, at: path, line: line) else { return nil }
-        let quantityName = o.string("quantity", required: true)
-        var definition: QuantityDefinition?
-        if let quantityName {
-            definition = QuantityCatalog.definition(of: QuantityID(quantityName))
-            if definition == nil {
-                issues.add(path: path + ".quantity", line: o.member("quantity")?.line, problem: "unknown quantity",
-                           value: .string(quantityName), expected: "a name from QuantityCatalog (see Docs/profiles.md)")
-            }
-        }
+        let definition = readQuantity(o, path: path)
         let function = readFunction(o)
         let type = readType(o)
         let address = readAddress(o, "address", required: true)
@@ -303,6 +299,17 @@ final class ProfileDocumentReader {
 
     // MARK: - Field readers
 
+    /// The `quantity` member's catalog entry, or nil with an issue.
+    func readQuantity(_ o: JSONObjectReader, path: String) -> QuantityDefinition? {
+        guard let name = o.string("quantity", required: true) else { return nil }
+        guard let definition = QuantityCatalog.definition(of: QuantityID(name)) else {
+            issues.add(path: path + ".quantity", line: o.member("quantity")?.line, problem: "unknown quantity",
+                       value: .string(name), expected: "a name from QuantityCatalog (see Docs/profiles.md)")
+            return nil
+        }
+        return definition
+    }
+
     private func readFunction(_ o: JSONObjectReader) -> ModbusFunction? {
         o.int("function", required: true, oneOf: [3, 4]).flatMap { ModbusFunction(rawValue: UInt8($0)) }
     }
@@ -348,7 +355,7 @@ final class ProfileDocumentReader {
         return scale
     }
 
-    private func readUnit(_ o: JSONObjectReader, definition: QuantityDefinition?) -> MeasurementUnit? {
+    func readUnit(_ o: JSONObjectReader, definition: QuantityDefinition?) -> MeasurementUnit? {
         guard let text = o.string("unit", required: true, allowEmpty: true) else { return nil }
         let allowed = MeasurementUnit.allCases.map { JSONWriter.quote($0.rawValue) }.joined(separator: ", ")
         guard let unit = MeasurementUnit(rawValue: text) else {

@@ -109,6 +109,7 @@ extension SimulatedBus {
         if frame.bytes.count > 2, frame.bytes[0] == 0x7E, frame.bytes[1] >> 4 == 0xA {
             return serveHDLC(frame, on: pty, assembler: &assembler) // LineLoop+DLMS.swift
         }
+        if mbusSegment != nil { return serveMBus(frame, on: pty, assembler: &assembler) }
         guard frame.bytes.count >= 4, ModbusCRC.isValid(frame.bytes) else {
             logger.debug("discarded a frame with a bad CRC", metadata: ["bytes": "\(frame.bytes.count)"])
             return

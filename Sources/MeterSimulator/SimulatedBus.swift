@@ -26,6 +26,8 @@ public struct SimulatorConfiguration: Sendable {
     /// IEC 62056-21 meters on the same line (IEC62056/IECSimulatedMeter.swift); their sign-on is
     /// told from Modbus by its `/?`.
     public var iecMeters: [IECSimulatedMeterSetup]
+    /// A wired M-Bus segment served on this line instead of Modbus meters (Docs/mbus.md).
+    public var mbus: MBusSegmentSetup?
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
@@ -97,6 +99,8 @@ public final class SimulatedBus: @unchecked Sendable {
     var stopRequested = false
     var answered = 0
     var garbageSource: SeededRandom
+    /// The M-Bus slaves when the line carries M-Bus (`configuration.mbus`).
+    var mbusSegment: MBusSimulatedSegment?
     private var state = RunState.created
 
     // Owned by the line thread once started.
@@ -143,6 +147,7 @@ public final class SimulatedBus: @unchecked Sendable {
             faults.set(fault, for: target)
         }
         garbageSource = SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0x6A5B))
+        mbusSegment = try configuration.mbus.map { setup throws(SimulatorError) in try setup.segment(seed: configuration.seed) }
         servedLog = try configuration.servedLogPath.map { path throws(SimulatorError) in try ServedLog(path: path) }
     }
 
@@ -299,13 +304,7 @@ public final class SimulatedBus: @unchecked Sendable {
 
     /// Opens a new PTY and points the link at it (line thread, or `start`).
     func openLine() throws(SimulatorError) {
-        let terminal = try PseudoTerminal()
-        if let link = configuration.linkPath {
-            do { try StableLink.point(link, to: terminal.slavePath) } catch {
-                terminal.close()
-                throw error
-            }
-        }
+        let terminal = try PseudoTerminal.open(linkedAt: configuration.linkPath)
         pty = terminal
         if let iecLine { lock.withLock { iecLine.adopt(terminal) } } // 7E1, or 8N1 with software parity
         let endpoint = LineEndpoint(ptyPath: terminal.slavePath, linkPath: configuration.linkPath)

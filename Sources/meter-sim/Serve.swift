@@ -64,6 +64,20 @@ struct Serve: ParsableCommand {
     @Flag(help: "Log every discarded frame and collision.")
     var verbose = false
 
+    // Wired and wireless M-Bus (Docs/meter-sim.md, "M-Bus"; Sources/meter-sim/ServeMBus.swift).
+    @Option(name: .customLong("mbus"), help: "Wired M-Bus slaves: FIRST-LAST:PROFILE[:IDBASE] or secondary:COUNT:PROFILE[:IDBASE]; repeatable.")
+    var mbusSlaves: [String] = []
+    @Option(help: "Split each M-Bus readout over this many telegrams (DIF 1F between them).")
+    var mbusTelegrams = 1
+    @Flag(help: "The simulated M-Bus level converter echoes every request.")
+    var mbusEcho = false
+    @Option(name: .customLong("wmbus"), help: "Wireless meters behind an iM871A: COUNT:PROFILE:SECURITY:INTERVAL[:KEY]; repeatable.")
+    var wirelessGroups: [String] = []
+    @Option(help: "Id of the first wireless meter (8 decimal digits); the others count up.")
+    var wmbusIdBase: UInt32 = 30_000_000
+    @Option(help: "Link mode the wireless meters send in: t1 or c1.")
+    var wmbusMode = "t1"
+
     func validate() throws {
         do {
             _ = try MeterRangeArgument.expand(meterRanges.map { r throws(SimulatorArgumentError) in try MeterRangeArgument.parse(r) })
@@ -73,6 +87,7 @@ struct Serve: ParsableCommand {
             _ = try IECMeterRangeArgument.expand(iecMeterRanges.map { r throws(SimulatorArgumentError) in try IECMeterRangeArgument.parse(r) })
             _ = try TurnaroundArgument.parse(iecReaction)
             for f in iecFaults { _ = try IECFaultArgument.parse(f) }
+            try validateMBus()
         } catch {
             throw ValidationError(error.description)
         }
@@ -90,6 +105,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         let signals = blockTerminationSignals()
         LineLogHandler.bootstrap(level: verbose ? .debug : .info)
+        if !wirelessGroups.isEmpty { return try runWirelessReceiver(signals) }
         let configuration: SimulatorConfiguration
         do {
             configuration = try makeConfiguration()
@@ -97,7 +113,7 @@ struct Serve: ParsableCommand {
             writeStandardError("meter-sim: \(error)\n")
             throw ExitCode(ExitStatus.config)
         }
-        do {
+        try serveUntilSignalled(signals) {
             let bus = try SimulatedBus(configuration: configuration) { endpoint in
                 writeStandardOutput(endpoint.announcement + "\n")
             }
@@ -106,13 +122,7 @@ struct Serve: ParsableCommand {
                 try bus.setIECFault(fault.fault, for: fault.address)
             }
             try bus.start()
-            var received: Int32 = 0
-            var set = signals
-            sigwait(&set, &received)
-            bus.stop()
-        } catch {
-            writeStandardError("meter-sim: \(error)\n")
-            throw ExitCode(ExitStatus.failure)
+            return bus.stop
         }
     }
 
@@ -139,15 +149,12 @@ struct Serve: ParsableCommand {
             }
         }
         let line = LineSettings(baud: baud, dataBits: dataBits, parity: try ParityArgument.parse(parity), stopBits: stopBits)
-        var clock: any WallClock = SystemClock()
-        if clockOrigin != nil || clockRate != nil {
-            let origin = clockOrigin.flatMap(ISO8601.parse) ?? SystemClock().now()
-            clock = AcceleratedClock(origin: origin, rate: clockRate ?? 1)
-        }
+        let clock = simulatorClock()
         var configuration = SimulatorConfiguration(line: line, meters: setups, seed: seed, clock: clock, linkPath: link,
                                                    servedLogPath: servedLog, controlPath: control,
                                                    faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) },
                                                    iecMeters: iecSetups)
+        configuration.mbus = try makeMBusSegment()
         configuration.dlms.limits = DLMSMeterLimits(maxInfo: dlmsMaxInfo, window: dlmsWindow, maxPDUSize: dlmsMaxPdu)
         if let dlmsSecrets {
             try configuration.dlms.applySecretsFile(try FileSystem.readText(dlmsSecrets))
@@ -159,7 +166,7 @@ struct Serve: ParsableCommand {
 /// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so `sigwait` receives
 /// them and the simulator can shut down cleanly (remove its link and socket). Ignores SIGPIPE, so a
 /// reader that closed stdout after the first line (`| head -1`) does not kill the simulator.
-private func blockTerminationSignals() -> sigset_t {
+func blockTerminationSignals() -> sigset_t {
     signal(SIGPIPE, SIG_IGN)
     var set = sigset_t()
     sigemptyset(&set)

@@ -71,7 +71,7 @@ import Testing
         ("\"id\": \"test-meter\"", "\"id\": \"Test Meter\"", "$.id", "not a valid profile id"),
         ("\"protocol\": \"modbus\"", "\"protocol\": \"iec62056-21\"", "$.iec", "missing required key"),
         ("\"protocol\": \"modbus\"", "\"protocol\": \"dlms\"", "$.dlms", "missing required key"),
-        ("\"protocol\": \"modbus\"", "\"protocol\": \"mbus\"", "$.protocol", "not one of the allowed values"),
+        ("\"protocol\": \"modbus\"", "\"protocol\": \"bacnet\"", "$.protocol", "not one of the allowed values"),
         ("\"name\": \"Test meter\",", "", "$.name", "missing required key"),
         ("\"relay\": {\"coil\": 3}", "\"relay\": {\"coil\": 3, \"pulse\": 2}", "$.modbus.relay.pulse", "unknown key"),
         ("\"profile\": true", "\"profile\": \"yes\"", "$.modbus.registers[1].profile", "wrong type"),

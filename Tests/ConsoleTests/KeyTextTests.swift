@@ -1,3 +1,4 @@
+import ConcentratorCore
 import Console
 import Testing
 
