@@ -200,7 +200,7 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
         case .unknownMeter(let m): return .failed(.unknownMeter, "no meter \(m) on its bus")
         case .busBusy: return .failed(.busBusy, error.description)
         case .unsupported: return .failed(.notSupported, error.description)
-        case .transaction: return .failed(.meterError, error.description)
+        case .transaction, .portUnavailable: return .failed(.meterError, error.description)
         case .stopping, .cancelled: return .failed(.internalError, error.description)
         }
     }

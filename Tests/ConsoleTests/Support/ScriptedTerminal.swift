@@ -19,6 +19,8 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
         case interrupt
         /// One key without Enter (an answer to the pager).
         case key(Character)
+        /// Bytes as a terminal sends them (`\r\n` from a terminal that ends lines with CR LF).
+        case raw([UInt8])
     }
 
     /// - Parameter cancelDuringActions: every long action sees Ctrl-C at once.
@@ -28,6 +30,7 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
             case .line(let text): return Array(text.utf8) + [0x0D]
             case .interrupt: return [0x03]
             case .key(let c): return Array(String(c).utf8)
+            case .raw(let bytes): return bytes
             }
         }
         self.cancelDuringActions = cancelDuringActions
@@ -62,6 +65,15 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
         guard !input.isEmpty else { return .endOfInput }
         let byte = input.removeFirst()
         return byte == 0x03 ? .cancelled : .key(byte)
+    }
+
+    func discardLineEnd(within: Duration, afterCarriageReturn: Bool) {
+        if input.first == 0x0D, !afterCarriageReturn {
+            input.removeFirst()
+            if input.first == 0x0A { input.removeFirst() }
+        } else if input.first == 0x0A {
+            input.removeFirst()
+        }
     }
 
     func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T {
