@@ -27,7 +27,7 @@ import TestSupport
         let scan = try #require(agent.requests.first { $0.op == "scan" })
         #expect(scan.line == ControlLineSettings(LineSettings(baud: 19_200)), "the working copy's line settings go with the scan")
         #expect(scan.addresses == [10, 11, 12, 20])
-        #expect(terminal.output.contains("with the working copy's line settings 19200 8N1 (not applied yet"))
+        #expect(terminal.flat.contains("with the working copy's line settings 19200 8N1 (not applied yet"))
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
     }
 
@@ -37,7 +37,7 @@ import TestSupport
         #expect(makeSession(terminal, agent: agent).run() == 0)
         let scan = try #require(agent.requests.first { $0.op == "scan" })
         #expect(scan.line == nil && scan.addresses == [1, 2, 3])
-        #expect(terminal.output.contains("Scanning through the agent at 38400 8N1"))
+        #expect(terminal.flat.contains("Scanning through the agent at 38400 8N1"))
     }
 
     @Test func aBusOrPortThatIsNotAppliedIsSaidPlainlyAndNotScanned() {
@@ -48,10 +48,10 @@ import TestSupport
                                                 "scan", "bus1", "q", "y"])
         #expect(makeSession(terminal, agent: agent).run() == 0)
         #expect(!agent.calls.contains("scan"), "nothing is scanned on a bus the agent does not run as configured")
-        #expect(terminal.output.contains("bus bus2 is not applied yet: the running agent does not know it"))
-        #expect(terminal.output.contains("the port of bus bus1 changed in the working copy (/dev/ttyRS485-1 -> /dev/ttyUSB1)"))
-        #expect(terminal.output.contains("Apply first (apply (menu 13))"))
-        #expect(!terminal.output.contains("answered"), "never \"nothing answered\"")
+        #expect(terminal.flat.contains("bus bus2 is not applied yet: the running agent does not know it"))
+        #expect(terminal.flat.contains("the port of bus bus1 changed in the working copy (/dev/ttyRS485-1 -> /dev/ttyUSB1)"))
+        #expect(terminal.flat.contains("Apply first (apply (menu 13))"))
+        #expect(!terminal.flat.contains("answered"), "never \"nothing answered\"")
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
     }
 
@@ -63,8 +63,8 @@ import TestSupport
         let viaAgent = ScriptedTerminal(lines: ["scan", "", "1-10", "", "q"])
         #expect(makeSession(viaAgent, agent: agent).run() == 0)
         for terminal in [direct, viaAgent] {
-            #expect(terminal.output.contains("scan failed, nothing was learned: \(down)"), "\(terminal.output)")
-            #expect(!terminal.output.contains("0 answered") && !terminal.output.contains("Nothing new to add"))
+            #expect(terminal.flat.contains("scan failed, nothing was learned: \(down)"), "\(terminal.output)")
+            #expect(!terminal.flat.contains("0 answered") && !terminal.flat.contains("Nothing new to add"))
         }
     }
 
@@ -94,16 +94,23 @@ import TestSupport
                                   directBus: FakeDirectBus(hits: hits))
         #expect(session.run() == 0)
         let lines = terminal.lines
-        func row(_ address: Int) -> String { lines.first { $0.hasPrefix(String(repeating: " ", count: 4 - String(address).count) + "\(address)  ") } ?? "" }
-        #expect(row(1).contains("Eastron SDM630-Modbus V2") && row(1).contains("bus1-m1") && row(1).hasSuffix("ok"), "\(row(1))")
+        /// The row of `address` with its continuation lines, spaces folded.
+        func row(_ address: Int) -> String {
+            guard let start = lines.firstIndex(where: { $0.hasPrefix(String(repeating: " ", count: 4 - String(address).count) + "\(address)  ") }) else { return "" }
+            var text = lines[start]
+            var next = start + 1
+            while next < lines.count, lines[next].hasPrefix("      ") { text += " " + lines[next]; next += 1 }
+            return text.split(separator: " ").joined(separator: " ")
+        }
+        #expect(row(1).contains("Eastron SDM630-Modbus V2") && row(1).contains("bus1-m1") && row(1).hasSuffix(" ok"), "\(row(1))")
         #expect(row(2).contains("MODEL DIFFERS: configured abb-b23"), "\(lines)")
         #expect(row(3).contains("(silent)") && row(3).contains("SILENT: configured, no answer"))
         #expect(row(4).contains("garbled: bad checksum") && row(4).contains("GARBLED"), "the bad-CRC address is listed, not left out")
         #expect(row(5).contains("NEW: abb-b23"))
-        #expect(!terminal.output.contains("fc3@"), "the answer column is a verdict, not raw probe output")
-        #expect(terminal.output.contains("5 probed: 3 answered (1 as configured, 1 new, 1 model differs), 1 garbled, 1 configured but silent"))
+        #expect(!terminal.flat.contains("fc3@"), "the answer column is a verdict, not raw probe output")
+        #expect(terminal.flat.contains("5 probed: 3 answered (1 as configured, 1 new, 1 model differs), 1 garbled, 1 configured but silent"))
         // The garbled address is not offered for adding.
-        #expect(terminal.output.contains("address 4 is not among the ones offered"))
+        #expect(terminal.flat.contains("address 4 is not among the ones offered"))
         #expect(session.working.meterIDs.contains("bus1-m5") && !session.working.meterIDs.contains("bus1-m4"))
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
     }
@@ -123,12 +130,12 @@ import TestSupport
         let terminal = ScriptedTerminal(lines: ["scan", "", "1-5", "", "none", "import", csv, "", "y", "q", "y"])
         let session = makeSession(terminal, directBus: FakeDirectBus(hits: hits))
         #expect(session.run() == 0)
-        #expect(terminal.output.contains("4 rows: 3 added, 1 bad address; 2 added differ from the last scan"))
+        #expect(terminal.flat.contains("4 rows: 3 added, 1 bad address; 2 added differ from the last scan"))
         let report = terminal.lines.filter { $0.range(of: #"^\s+\d+  bus1-m\d"#, options: .regularExpression) != nil }
         #expect(report.count == 3, "problems only: \(report)")
         #expect(!report.contains { $0.contains("bus1-m1 ") }, "the row that matches the scan is not a problem")
-        #expect(terminal.output.contains("! model differs: the last scan found eastron-sdm630"))
-        #expect(terminal.output.contains("! did not answer in the last scan"))
+        #expect(terminal.flat.contains("! model differs: the last scan found eastron-sdm630"))
+        #expect(terminal.flat.contains("! did not answer in the last scan"))
         #expect(session.working.meterIDs == ["bus1-m1", "bus1-m2", "bus1-m3"])
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
     }
@@ -137,12 +144,12 @@ import TestSupport
         let terminal = ScriptedTerminal(lines: ["bus", "bus1", "?", "", "", "", "", "", "on", "sideways", "low", "5", "200", "10", "q", "y"])
         let session = makeSession(terminal, serialPorts: ["/dev/ttyRS485-1 -> ttySC0", "/dev/ttyUSB0"])
         #expect(session.run() == 0)
-        #expect(terminal.output.contains("Ports on this gateway:") && terminal.output.contains("  /dev/ttyRS485-1 -> ttySC0")
-                && terminal.output.contains("  /dev/ttyUSB0"))
+        #expect(terminal.flat.contains("Ports on this gateway:") && terminal.lines.contains("    /dev/ttyRS485-1 -> ttySC0")
+                && terminal.lines.contains("    /dev/ttyUSB0"), "\(terminal.lines)")
         let rs485 = try #require(session.working.bus(named: "bus1")?["rs485"])
         #expect(rs485["enabled"]?.boolValue == true && rs485["rtsActiveHigh"]?.boolValue == false)
         #expect(rs485["delayBeforeSendMilliseconds"]?.intValue == 5 && rs485["delayAfterSendMilliseconds"]?.intValue == 10)
-        #expect(terminal.output.contains("200 is outside 0-100 for the delay"))
+        #expect(terminal.flat.contains("200 is outside 0-100 for the delay"))
         #expect(testValidator(session.working.text, "x") == nil, "the agent's validator accepts the block")
         let none = ScriptedTerminal(lines: ["bus", "bus1", "?", "q"])
         #expect(makeSession(none, serialPorts: []).run() == 0)
@@ -158,6 +165,6 @@ import TestSupport
         #expect(report.rows[0].detail.contains("uses no key"))
         let terminal = ScriptedTerminal(lines: ["keys", "meter", "bus1-m1", "q"])
         #expect(makeSession(terminal, document: Self.config([(1, "eastron-sdm630")])).run() == 0)
-        #expect(terminal.output.contains("meter bus1-m1 (profile eastron-sdm630) speaks a protocol that uses no key"))
+        #expect(terminal.flat.contains("meter bus1-m1 (profile eastron-sdm630) speaks a protocol that uses no key"))
     }
 }

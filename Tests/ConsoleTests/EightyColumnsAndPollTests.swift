@@ -29,7 +29,7 @@ import TestSupport
                                                 "apply", "n", "q", "y"])
         let session = makeSession(terminal, document: configWithOneBus())
         #expect(session.run() == 0)
-        #expect(terminal.output.contains("Serial port (device) [\(port)]:"), "the whole default, on its own line")
+        #expect(terminal.output.contains("Serial port (device)\n  [\(port)]:\n> "), "the whole default, the answer on its own line")
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
         let diff = ConfigDiff.render(ConfigDiff.changes(from: configWithOneBus().root, to: doc.root))
         #expect(diff.count > 1 && diff.allSatisfy { $0.count <= 80 })
@@ -62,7 +62,7 @@ import TestSupport
         // The uplink form's "still needed" hint, as the installer sees it.
         let terminal = ScriptedTerminal(lines: ["uplink", "edit", "127.0.0.1", "none", "", "-", "", "q", "y"])
         #expect(makeSession(terminal).run() == 0)
-        #expect(terminal.output.contains("Import them in keys (menu 9)"), "\(terminal.output)")
+        #expect(terminal.output.replacingOccurrences(of: "\n  ", with: " ").contains("Import them in keys (menu 9)"), "\(terminal.output)")
         #expect(!terminal.output.contains("$."), "no JSON path is shown")
     }
 
@@ -85,7 +85,7 @@ import TestSupport
     }
 
     static func pollResults() -> [MeterPollResult] {
-        let t = Timestamp(seconds: 1_799_998_400)
+        let t = Timestamp(seconds: 1_800_000_000)
         return [MeterPollResult(meter: "bus1-m1", bus: "bus1", address: "1", profile: "eastron-sdm630", answered: true, values: 24, errors: 0,
                                 outside: [], responseMilliseconds: 85, failure: nil, archived: true, intervalStart: t),
                 MeterPollResult(meter: "bus1-m2", bus: "bus1", address: "2", profile: "eastron-sdm630", answered: false, values: 0, errors: 24,
@@ -106,9 +106,10 @@ import TestSupport
         #expect(lines.contains { $0.hasPrefix("bus1-m1") && $0.contains(" ok ") && $0.contains(" 24 ") && $0.contains(" all ") && $0.contains(" 85") })
         #expect(lines.contains { $0.hasPrefix("bus1-m2") && $0.contains("NO ANSWER") && $0.hasSuffix("no response") })
         #expect(lines.contains { $0.hasPrefix("bus1-m3") && $0.contains("OUTSIDE") && $0.contains("18 of 20") })
-        #expect(terminal.output.contains("outside: current_l1,") && terminal.output.contains("active_power_total"))
+        #expect(lines.contains { $0.hasSuffix("outside:") } && lines.contains { $0.hasSuffix(" current_l1,") }
+                && lines.contains { $0.hasSuffix(" active_power_total") }, "the reason continues in its column")
         #expect(terminal.output.contains("3 meters: 2 answered, 1 with every value plausible; 1 NO ANSWER; slowest 140 ms"))
-        #expect(terminal.output.contains("3 snapshots archived as interval 2027-01-14T07:00:00Z and queued for the head-end."))
+        #expect(terminal.output.replacingOccurrences(of: "\n  ", with: " ").contains("3 snapshots archived as interval 2027-01-15T08:00:00Z and queued for the head-end."))
         #expect(terminal.output.contains("poll [####################] 3/3  2 answered"))
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
         let down = ScriptedTerminal(lines: ["poll", "q"])

@@ -66,7 +66,7 @@ extension ConsoleSession {
                                        "One bus per port: the agent is the only master on it.",
                                        ports.isEmpty ? "No serial port was found on this gateway (is the adapter plugged in?)."
                                            : "Ports on this gateway:"] + ports.prefix(16).map { "  " + $0 }
-                                    + (ports.count > 16 ? ["  ... and \(ports.count - 16) more"] : [])) { text in
+                                    + (ports.count > 16 ? ["  ... and \(ports.count - 16) more"] : []), longAnswer: true) { text in
             Parse.absolutePath(text, what: "the port")
         }
         if !FileSystem.exists(device) { ui.warning("Note: \(device) does not exist on this gateway right now.") }

@@ -1,4 +1,5 @@
 import Console
+import Foundation
 import Platform
 
 /// A terminal fed from a script of keystrokes (bytes, as a serial line delivers them), recording
@@ -88,6 +89,14 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     var lines: [String] {
         output.split(separator: "\n", omittingEmptySubsequences: false).flatMap { $0.split(separator: "\r", omittingEmptySubsequences: false) }
             .map(String.init)
+    }
+
+    /// The output with lines the console wrapped (continued with an indent of two) joined again,
+    /// and runs of spaces made one: for finding a message whatever its wrapping.
+    var flat: String {
+        var text = output.replacingOccurrences(of: "\n  ", with: " ")
+        while text.contains("  ") { text = text.replacingOccurrences(of: "  ", with: " ") }
+        return text
     }
 
     /// The lines wider than 80 columns (should be none).
