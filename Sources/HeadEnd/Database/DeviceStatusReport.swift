@@ -148,11 +148,17 @@ public enum DeviceStatusRendering {
         if reports.contains(where: { !$0.registered }) { out += "* not registered (removed): its data is kept, its batches are rejected\n" }
         for r in reports {
             guard let c = r.commissioning else { continue }
-            out += "\(r.device) commissioned \(ISO8601.format(c.time)) by \(c.installer): \(c.answered)/\(c.meters) meters answered, "
-                + "uplink \(c.uplink)\n"
-            if !c.failed.isEmpty {
-                out += "  not ok: " + c.failed.joined(separator: " ") + (c.more > 0 ? " and \(c.more) more" : "") + "\n"
+            out += "\(r.device) commissioned \(ISO8601.format(c.time)) by \(c.installer)\n"
+            out += "  \(c.answered)/\(c.meters) meters answered, uplink \(c.uplink)\n"
+            var line = "  not ok:"
+            for id in c.failed + (c.more > 0 ? ["and \(c.more) more"] : []) {
+                if line.count + 1 + id.count > 80 {
+                    out += line + "\n"
+                    line = "   "
+                }
+                line += " " + id
             }
+            if !c.failed.isEmpty { out += line + "\n" }
         }
         return out
     }
