@@ -45,11 +45,31 @@ extension ControlRequestHandler {
             return failure(problems.count == 1 && problems[0].contains("port is down") ? "port-unavailable" : "meter-error",
                            problems.joined(separator: "; "))
         }
+        results = resend(results)
         let answered = results.filter(\.answered).count
         let archived = results.filter(\.archived).count
         var message = "\(answered)/\(results.count) meters answered; \(archived) snapshots archived"
         if !problems.isEmpty { message += "; not polled: " + problems.joined(separator: "; ") }
         return ControlReply(message: message, poll: results)
+    }
+
+    /// Queues for the head-end, from the archive, the interval snapshots of answering meters that
+    /// the poll did not archive because the interval had one already (taken by the schedule, possibly
+    /// before the uplink was configured, and then never sent). The head-end keeps the first copy of
+    /// a snapshot it already holds.
+    private func resend(_ results: [MeterPollResult]) -> [MeterPollResult] {
+        guard let uplink = agent.uplink else { return results }
+        let minutes = agent.setup.config.archive.intervalMinutes
+        var out = results
+        let stale = Dictionary(grouping: results.indices.filter { results[$0].answered && !results[$0].archived }) { results[$0].intervalStart }
+        for (start, indices) in stale {
+            let meters = indices.map { results[$0].meter }
+            let queued = waitForAsync {
+                (try? await uplink.backfill(from: start, to: start.adding(seconds: Int64(minutes) * 60), meters: meters, series: [SeriesKind.interval])) ?? 0
+            }
+            if queued > 0 { for i in indices { out[i].resent = true } }
+        }
+        return out
     }
 
     /// `commissioning.report`: records the report as a `commissioning_report` event (sent to the

@@ -88,7 +88,7 @@ protocol AgentControl: AnyObject, Sendable {
 
 /// Answers control requests against the running agent.
 final class ControlRequestHandler: @unchecked Sendable {
-    private unowned let agent: any AgentControl
+    unowned let agent: any AgentControl
     /// Whether test-only operations are allowed (CONCENTRATOR_TEST_HOOKS=1 at start).
     let testHooks: Bool
 

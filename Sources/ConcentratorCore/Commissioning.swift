@@ -44,6 +44,10 @@ public struct MeterPollResult: Hashable, Sendable, Codable {
     /// Stored in the archive by this poll (and so queued for the head-end). False when the
     /// interval already had a snapshot of this meter, or the poll ran without the agent.
     public var archived: Bool
+    /// The interval's snapshot was archived before (by the schedule) and this poll queued it for the
+    /// head-end again, so that it sees this meter at once even when that snapshot was never sent
+    /// (archived before the uplink was configured).
+    public var resent: Bool = false
     /// The archive interval the snapshot belongs to.
     public var intervalStart: Timestamp
 

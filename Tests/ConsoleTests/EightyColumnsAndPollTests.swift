@@ -109,7 +109,7 @@ import TestSupport
         #expect(lines.contains { $0.hasSuffix("outside:") } && lines.contains { $0.hasSuffix(" current_l1,") }
                 && lines.contains { $0.hasSuffix(" active_power_total") }, "the reason continues in its column")
         #expect(terminal.output.contains("3 meters: 2 answered, 1 with every value plausible; 1 NO ANSWER; slowest 140 ms"))
-        #expect(terminal.output.replacingOccurrences(of: "\n  ", with: " ").contains("3 snapshots archived as interval 2027-01-15T08:00:00Z and queued for the head-end."))
+        #expect(terminal.output.replacingOccurrences(of: "\n  ", with: " ").contains("3 snapshots archived as interval 2027-01-15T08:00:00Z; queued for the head-end."))
         #expect(terminal.output.contains("poll [####################] 3/3  2 answered"))
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
         let down = ScriptedTerminal(lines: ["poll", "q"])

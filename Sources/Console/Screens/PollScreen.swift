@@ -29,15 +29,16 @@ public enum PollView {
             + (silent > 0 ? "; \(silent) NO ANSWER" : "") + (slowest.map { "; slowest \($0) ms" } ?? "")
     }
 
-    /// Where the values went: archived as which interval, or why not.
+    /// Where the values went: archived as which interval and queued for the head-end, or sent
+    /// again from the archive when the interval had them already.
     public static func archiveLine(_ results: [MeterPollResult]) -> String {
-        let archived = results.filter(\.archived)
-        guard let interval = archived.first?.intervalStart ?? results.first?.intervalStart else { return "" }
-        if archived.isEmpty {
-            return "Nothing new archived: interval \(ISO8601.format(interval)) already has these meters' snapshots."
-        }
-        return "\(archived.count) snapshots archived as interval \(ISO8601.format(interval)) and queued for the head-end"
-            + (archived.count < results.count ? " (the others were already archived for it)." : ".")
+        guard let interval = results.first?.intervalStart else { return "" }
+        let archived = results.filter(\.archived).count, resent = results.filter(\.resent).count
+        var parts: [String] = []
+        if archived > 0 { parts.append("\(archived) snapshots archived as interval \(ISO8601.format(interval))") }
+        if resent > 0 { parts.append("\(resent) archived for it before, sent again") }
+        guard !parts.isEmpty else { return "Nothing archived or sent: interval \(ISO8601.format(interval)) already holds these snapshots." }
+        return parts.joined(separator: "; ") + "; queued for the head-end."
     }
 }
 
