@@ -65,6 +65,10 @@ enum StatusReport {
             let newest = a.newestInterval.map { ISO8601.format($0) } ?? "none"
             line("archive \(a.path)  \(a.fileBytes / 1024) KiB  newest interval \(newest)")
         }
+        if let u = s.uplink {
+            line("uplink \(u.broker)  " + (u.connected ? "connected" : "NOT connected: \(u.lastError ?? "connecting")")
+                + "  outbox \(u.outboxDepth)" + (u.refusal.map { "  REFUSED: \($0)" } ?? ""))
+        }
         for bus in s.buses {
             line("")
             let port = bus.portOpen ? "port open" : "PORT DOWN: \(bus.portError ?? "?")"

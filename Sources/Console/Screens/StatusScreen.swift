@@ -54,6 +54,7 @@ public enum StatusView {
         let head = "uplink: broker \(host):\(port)" + (tls ? " (TLS)" : "")
         guard agentRunning else { return head }
         guard let state else { return head + "; not running in the agent (see its log)" }
+        if let refusal = state.refusal { return head + "; REFUSED: " + refusal + " (uplink test, menu \(MenuItem.uplink.number))" }
         if state.connected { return head + "; connected" }
         return head + "; NOT connected: " + (state.lastError ?? "connecting")
     }
