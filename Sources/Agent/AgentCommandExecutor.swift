@@ -94,8 +94,10 @@ final class AgentCommandExecutor: CommandExecutor, CommandReplyChannel, @uncheck
             switch bus.scan(addresses: addresses, profiles: profiles, timeout: timeout) {
             case .success(let hits):
                 let list = hits.map { hit in
-                    jsonObject(["address": CanonicalJSON.integer(hit.address), "profile": hit.profile.map(JSONValue.string) ?? .null,
-                            "detail": .string(hit.detail)])
+                    var members: [String: JSONValue] = ["address": CanonicalJSON.integer(hit.address),
+                                                        "profile": hit.profile.map(JSONValue.string) ?? .null, "detail": .string(hit.detail)]
+                    if hit.isGarbled { members["garbled"] = .bool(true) }
+                    return jsonObject(members)
                 }
                 return CommandOutcome(message: "\(hits.count) meters answered on \(busName) \(addresses.lowerBound)–\(addresses.upperBound)",
                                       result: jsonObject(["bus": .string(busName.rawValue), "hits": .array(list)]))
