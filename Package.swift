@@ -118,7 +118,7 @@ let package = Package(
         ]),
         // The wire codecs, and the key files in their formats (they share the key fixtures).
         .testTarget(name: "WireTests", dependencies: ["Wire", "KeyFiles", "ConcentratorCore", "Platform", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Wire", "Archive", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -146,7 +146,7 @@ final class ControlRequestHandler: @unchecked Sendable {
             }
             let profiles = agent.setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
             let timeout = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 250))
-            let cancellation = CancellationFlag()
+            let cancellation = ActionCancellation()
             let result = bus.scan(addresses: UInt8(from)...UInt8(to), profiles: profiles, timeout: timeout,
                                   cancellation: cancellation) { p in
                 // A client that hung up (Ctrl-C) cancels the scan at the next address.

@@ -94,17 +94,9 @@ public final class CommandProcessor: @unchecked Sendable {
     /// Takes no more commands, lets the one running finish (at most `timeout`) and ends the thread.
     public func stop(timeout: Duration = .seconds(30)) {
         lock.withLock { stopping = true }
-        let done = ConditionLock()
-        final class Flag: @unchecked Sendable { var value = false }
-        let flag = Flag()
-        worker.enqueue {
-            done.withLock { flag.value = true }
-            done.broadcast()
-        }
-        let deadline = ContinuousClock.now + timeout
-        done.lock()
-        while !flag.value, ContinuousClock.now < deadline { done.wait(for: .milliseconds(100)) }
-        done.unlock()
+        let done = OneShot<Void>()
+        worker.enqueue { done.set(()) }
+        _ = done.wait(timeout: timeout)
         worker.stop()
     }
 

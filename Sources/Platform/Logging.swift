@@ -51,18 +51,7 @@ enum LogOutput {
 
     static func write(_ line: String) {
         lock.withLock {
-            var bytes = Array(line.utf8)
-            bytes.withUnsafeMutableBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-                    if n <= 0 {
-                        if errno == EINTR { continue }
-                        return
-                    }
-                    offset += n
-                }
-            }
+            try? FileDescriptor.writeAll(2, line)
         }
     }
 }

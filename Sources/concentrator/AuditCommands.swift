@@ -29,19 +29,6 @@ struct AuditGroup: ParsableCommand {
             guard format == "csv" || format == "json" else { throw ValidationError("--format must be csv or json") }
         }
 
-        /// Writes all of `bytes` to `fd`, or throws (a full disk, a closed pipe).
-        static func write(_ bytes: [UInt8], to fd: Int32) throws(FileError) {
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError(path: "file descriptor \(fd)", operation: "write the audit export to")
-                }
-                offset += n
-            }
-        }
-
         func run() throws {
             let setup = try loadSetupOrExit(options.config)
             let path = FileSystem.join(setup.config.device.stateDirectory, "archive.sqlite")
@@ -62,7 +49,9 @@ struct AuditGroup: ParsableCommand {
             defer { if fd != 1 { fsync(fd); close(fd) } }
             do {
                 let count = try AuditExport.export(reader: reader, from: ISO8601.parse(from)!, to: ISO8601.parse(to)!, json: format == "json") {
-                    try Self.write(Array($0.utf8), to: fd)
+                    do throws(FileDescriptorWriteError) { try FileDescriptor.writeAll(fd, $0) } catch {
+                        throw FileError(path: "file descriptor \(fd)", operation: "write the audit export to", errnoCode: error.errnoCode)
+                    }
                 }
                 LogOutputLine.stderr("exported \(count) audit entries")
             } catch {
