@@ -80,13 +80,18 @@ let package = Package(
             "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
+        // The flags and checks the export commands of both front ends share.
+        .target(name: "ExportOptions", dependencies: [
+            "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console", "ExportOptions",
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform",
+            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
