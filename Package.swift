@@ -86,13 +86,18 @@ let package = Package(
             "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
+        // The flags and checks the export commands of both front ends share.
+        .target(name: "ExportOptions", dependencies: [
+            "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console", "ExportOptions",
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform",
+            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
@@ -124,7 +129,7 @@ let package = Package(
         ]),
         // The wire codecs, and the key files in their formats (they share the key fixtures).
         .testTarget(name: "WireTests", dependencies: ["Wire", "KeyFiles", "ConcentratorCore", "Platform", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Wire", "Archive", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -4,6 +4,7 @@
 // decoded value must encode to bytes that decode and encode to the same bytes (compared as bytes:
 // a float NaN is not equal to itself).
 import ConcentratorCore
+@testable import MeterProtocols
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func dlmsAPDUFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -4,6 +4,7 @@
 // Besides "never crash", it checks that the splitter gives the same frames at any split, and that
 // every accepted frame encodes to bytes that decode to the same frame.
 import ConcentratorCore
+@testable import MeterProtocols
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func hdlcFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

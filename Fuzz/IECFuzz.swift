@@ -6,6 +6,7 @@
 // Besides "never crash", it checks that every accepted block and command encodes back to the same
 // bytes and that the assembler never returns more bytes than it was given.
 import ConcentratorCore
+@testable import MeterProtocols
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func iecFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

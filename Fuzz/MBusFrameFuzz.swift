@@ -4,6 +4,7 @@
 // against the ConcentratorCore module. Checks: nothing crashes, a decoded frame encodes back to
 // its bytes, the splitter accounts for every byte, sessions end.
 import ConcentratorCore
+@testable import MeterProtocols
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func mbusFrameFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

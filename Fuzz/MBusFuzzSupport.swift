@@ -1,6 +1,7 @@
 // Shared by the M-Bus fuzz entries (scripts/fuzz.sh mbus-records, wmbus-frames): a stand-in
 // cipher and a profile section. No libFuzzer entry here.
 import ConcentratorCore
+@testable import MeterProtocols
 
 /// A stand-in for AES: XOR with the key (so "decryption" is cheap and reversible) and a checksum
 /// as the MAC. Only for reaching code paths; never a cipher.

@@ -3,6 +3,7 @@
 // (through a stand-in cipher, so the paths after decryption are reached), and a profile's rules.
 // Built and run by scripts/fuzz.sh mbus-records with Fuzz/MBusFuzzSupport.swift.
 import ConcentratorCore
+@testable import MeterProtocols
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func mbusRecordFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -3,6 +3,7 @@
 // router's heard list, and the iM871A HCI decoder. Built and run by scripts/fuzz.sh wmbus-frames
 // with Fuzz/MBusFuzzSupport.swift (the stand-in cipher).
 import ConcentratorCore
+@testable import MeterProtocols
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func wirelessMBusFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -5,6 +5,7 @@
 // zone must answer queries: an offset within ±25 h, a next transition after the instant asked, and
 // a local time that reads back to an instant.
 import ConcentratorCore
+@testable import Monitoring
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func zoneRulesFuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

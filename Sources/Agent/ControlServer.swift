@@ -3,6 +3,7 @@ import ConcentratorCore
 import FoundationEssentials
 import Logging
 import Platform
+import Synchronization
 import Uplink
 
 /// Serves the local control socket (`<runtime dir>/control.sock`, mode 0660): one JSON request
@@ -12,8 +13,7 @@ final class ControlServer: @unchecked Sendable {
     private let listener: UnixListener
     private let handler: ControlRequestHandler
     private let logger: Logger
-    private let lock = ConditionLock()
-    private var connections = 0
+    private let connections = Mutex(0)
     private let maxConnections = 8
 
     init(path: String, handler: ControlRequestHandler, logger: Logger) throws(FileError) {
@@ -27,7 +27,7 @@ final class ControlServer: @unchecked Sendable {
     func start() {
         DedicatedThread.start(name: "control-accept") { [self] in
             while let connection = listener.accept() {
-                let admitted = lock.withLock { () -> Bool in
+                let admitted = connections.withLock { connections -> Bool in
                     guard connections < maxConnections else { return false }
                     connections += 1
                     return true
@@ -38,7 +38,7 @@ final class ControlServer: @unchecked Sendable {
                 }
                 DedicatedThread.start(name: "control-conn") { [self] in
                     serve(connection)
-                    lock.withLock { connections -= 1 }
+                    connections.withLock { $0 -= 1 }
                 }
             }
         }
@@ -163,7 +163,7 @@ final class ControlRequestHandler: @unchecked Sendable {
             }
             let profiles = agent.setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
             let timeout = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 250))
-            let cancellation = CancellationFlag()
+            let cancellation = ActionCancellation()
             let result = bus.scan(addresses: addresses.map { UInt8($0) }, profiles: profiles, timeout: timeout, line: line,
                                   cancellation: cancellation) { p in
                 // A client that hung up (Ctrl-C) cancels the scan at the next address.

@@ -2,15 +2,6 @@ import ConcentratorCore
 import MeterProtocols
 import Platform
 
-/// A flag a caller sets to stop a running scan (the console's Ctrl-C).
-public final class CancellationFlag: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var cancelled = false
-    public init() {}
-    public func cancel() { lock.withLock { cancelled = true } }
-    public var isCancelled: Bool { lock.withLock { cancelled } }
-}
-
 /// Scans a list of Modbus addresses, one address per step (urgent reads still jump in between).
 /// An address is probed with the identification registers of the candidate profiles: silence means
 /// nobody is there (one timeout); any answer, even an exception, means a meter is there, and the
@@ -27,11 +18,11 @@ final class ScanTask: BusTask {
     private let timeout: Duration
     private let line: LineSettings?
     private let progress: @Sendable (ScanProgress) -> Void
-    private let cancellation: CancellationFlag
+    private let cancellation: ActionCancellation
     private var hits: [ScanHit] = []
     let pending = PendingResult<[ScanHit]>()
 
-    init(addresses: [UInt8], profiles: [MeterProfile], timeout: Duration, line: LineSettings? = nil, cancellation: CancellationFlag,
+    init(addresses: [UInt8], profiles: [MeterProfile], timeout: Duration, line: LineSettings? = nil, cancellation: ActionCancellation,
          progress: @escaping @Sendable (ScanProgress) -> Void) {
         self.addresses = addresses
         self.profiles = profiles.filter { $0.modbus?.identification != nil }
@@ -198,7 +189,7 @@ extension BusOwner {
     /// Scans `addresses` for Modbus meters and names the best-fitting profile for each. Blocking;
     /// `progress` is called on the bus thread after each address.
     public func scan(addresses: ClosedRange<UInt8>, profiles: [MeterProfile], timeout: Duration = .milliseconds(250),
-                     cancellation: CancellationFlag = CancellationFlag(),
+                     cancellation: ActionCancellation = ActionCancellation(),
                      progress: @escaping @Sendable (ScanProgress) -> Void = { _ in }) -> Result<[ScanHit], BusError> {
         scan(addresses: Array(addresses), profiles: profiles, timeout: timeout, cancellation: cancellation, progress: progress)
     }
@@ -206,7 +197,7 @@ extension BusOwner {
     /// Scans a list of addresses (in the given order; duplicates are probed once), optionally with
     /// other line settings than the bus's (`line`, for this scan only). Blocking.
     public func scan(addresses: [UInt8], profiles: [MeterProfile], timeout: Duration = .milliseconds(250), line: LineSettings? = nil,
-                     cancellation: CancellationFlag = CancellationFlag(),
+                     cancellation: ActionCancellation = ActionCancellation(),
                      progress: @escaping @Sendable (ScanProgress) -> Void = { _ in }) -> Result<[ScanHit], BusError> {
         var seen = Set<UInt8>()
         let unique = addresses.filter { seen.insert($0).inserted }

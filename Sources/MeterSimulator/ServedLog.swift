@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ConcentratorCore
+import Platform
 
 /// One thing a meter did on the line, as recorded in the served log.
 public struct ServedRecord: Hashable, Sendable {
@@ -92,14 +93,7 @@ final class ServedLog: @unchecked Sendable {
 
     func append(_ record: ServedRecord) {
         guard fd >= 0 else { return }
-        let bytes = Array((record.jsonLine + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            offset += n
-        }
+        try? FileDescriptor.writeAll(fd, record.jsonLine + "\n")
     }
 
     func close() {

@@ -54,11 +54,9 @@ struct ConsoleDirectBus: DirectBusAccess {
         case .failure(let p): return .failure(p)
         }
         let direct = DirectBus(setup: setup, bus: BusName(bus), logger: consoleLogger)
-        let flag = CancellationFlag()
-        cancellation.onCancel { flag.cancel() }
         let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
         return direct.owner.scan(addresses: addresses.map { UInt8($0) }, profiles: profiles,
-                                 timeout: .milliseconds(Int64(timeoutMilliseconds)), cancellation: flag, progress: progress)
+                                 timeout: .milliseconds(Int64(timeoutMilliseconds)), cancellation: cancellation, progress: progress)
             .mapError { ServiceProblem($0.description) }
     }
 

@@ -66,7 +66,7 @@ struct Command: ParsableCommand {
                                      validity: .seconds(validity))
         let sender = CommandSender(configuration: configuration, key: signingKey, database: database, logger: Logger(label: "headend"))
         let timeout = Duration.seconds(timeout)
-        let outcome = BlockingResult<Result<CommandExchange, HeadEndError>>()
+        let outcome = OneShot<Result<CommandExchange, HeadEndError>>()
         Task {
             do throws(HeadEndError) { outcome.set(.success(try await sender.send(request, timeout: timeout))) } catch {
                 outcome.set(.failure(error))

@@ -176,16 +176,5 @@ func blockTerminationSignals() -> sigset_t {
     return set
 }
 
-func writeStandardOutput(_ text: String) { writeAll(1, text) }
-func writeStandardError(_ text: String) { writeAll(2, text) }
-
-private func writeAll(_ fd: Int32, _ text: String) {
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return }
-        offset += n
-    }
-}
+func writeStandardOutput(_ text: String) { try? FileDescriptor.writeAll(1, text) }
+func writeStandardError(_ text: String) { try? FileDescriptor.writeAll(2, text) }

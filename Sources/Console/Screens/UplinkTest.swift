@@ -84,8 +84,8 @@ extension ConsoleSession {
         let deviceID = working.deviceID ?? "gateway"
         let probe = services.broker
         let agent = self.agent
-        let resolved = LockedBox<[NetworkProbe.Address]>([])
-        let brokerResult = LockedBox<BrokerProbeResult?>(nil)
+        let resolved = Locked<[NetworkProbe.Address]>([])
+        let brokerResult = Locked<BrokerProbeResult?>(nil)
         @Sendable func connectBroker(_ cancellation: ActionCancellation) -> BrokerProbeResult {
             if let done = brokerResult.value { return done }
             let result = probe.connect(uplink: settings, deviceID: deviceID, timeout: .seconds(15), cancellation: cancellation)
@@ -154,17 +154,6 @@ extension ConsoleSession {
                 }
             },
         ]
-    }
-}
-
-/// A value shared between the steps of one test run (they run one after another on one thread).
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }
 

@@ -71,18 +71,7 @@ public final class PosixTerminal: ConsoleTerminal, @unchecked Sendable {
     }
 
     public func write(_ text: String) {
-        outputLock.withLock {
-            let bytes = Array(text.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(output, $0.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
+        outputLock.withLock { try? FileDescriptor.writeAll(output, text) }
     }
 
     public func readLine(secret: Bool) -> LineResult {
