@@ -48,6 +48,11 @@ let package = Package(
             "ConcentratorCore", "Platform", "Archive", "CMosquitto", "CZstd",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Mesh relay between concentrators: frames, fragmentation, links (simulated, UDP, serial LoRa radio),
+        // routing, store-carry-forward, time from beacons, the deterministic simulation. Docs/mesh.md.
+        .target(name: "Mesh", dependencies: [
+            "ConcentratorCore", "Platform", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
         // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
         .target(name: "Commands", dependencies: [
             "ConcentratorCore", "Platform", "Archive", "Uplink", .product(name: "Logging", package: "swift-log"),
@@ -69,7 +74,7 @@ let package = Package(
 
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Uplink", "Console",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Uplink", "Console", "Mesh",
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
@@ -95,6 +100,9 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: ["Bus", "MeterSimulator", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
         .testTarget(name: "UplinkTests", dependencies: ["Uplink", "TestSupport"]),
+        .testTarget(name: "MeshTests", dependencies: [
+            "Mesh", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands", "Uplink", "Archive", "Platform", "TestSupport"]),
         .testTarget(name: "MeterSimulatorTests", dependencies: ["MeterSimulator", "TestSupport"]),
         .testTarget(name: "HeadEndTests", dependencies: ["HeadEnd", "Uplink", "TestSupport"]),

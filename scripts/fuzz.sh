@@ -2,8 +2,9 @@
 # Builds a fuzz target with libFuzzer and AddressSanitizer and runs it for a while:
 #   modbus  Fuzz/ModbusFrameFuzz.swift: RTU frames, request delimiting, register values, blocks;
 #   wire    Fuzz/WireFuzz.swift: JSON, the configuration and profile loaders, interval and event bodies.
+#   mesh    Fuzz/MeshFrameFuzz.swift: mesh frames and payloads, fragments and the reassembler, RN2483 lines.
 #
-#   scripts/fuzz.sh [modbus|wire] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
+#   scripts/fuzz.sh [modbus|wire|mesh] [seconds] [extra libFuzzer flags...]     (default: modbus, 30 seconds)
 #
 # ConcentratorCore is compiled as its own module; the codec sources are compiled together with the
 # fuzz entry. Build output and the growing corpora live in .build/fuzz/.
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 target=modbus
-if [[ "${1:-}" == modbus || "${1:-}" == wire ]]; then target=$1; shift; fi
+if [[ "${1:-}" == modbus || "${1:-}" == wire || "${1:-}" == mesh ]]; then target=$1; shift; fi
 seconds="${1:-30}"
 shift || true
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,6 +32,14 @@ if [[ $target == modbus ]]; then
         "$root"/Sources/MeterProtocols/*.swift "$root"/Fuzz/ModbusFrameFuzz.swift -o "$out/modbus-frame-fuzz"
     binary=modbus-frame-fuzz
     max_len=300
+elif [[ $target == mesh ]]; then
+    echo "building mesh-frame-fuzz..."
+    mesh=("$root"/Sources/Mesh/Frames/{MeshNodeID,MeshFrame,MeshFrameError,MeshPayload,MeshFragmentation}.swift
+          "$root"/Sources/Mesh/Links/{LoRaAirtime,RN2483Protocol}.swift)
+    swiftc "${flags[@]}" -module-name MeshFrameFuzz -I "$out" -L "$out" -lConcentratorCore \
+        "${mesh[@]}" "$root"/Fuzz/MeshFrameFuzz.swift -o "$out/mesh-frame-fuzz"
+    binary=mesh-frame-fuzz
+    max_len=2048
 else
     echo "building wire-fuzz..."
     uplink=("$root"/Sources/Uplink/{WireFormatError,IntegerSequenceCodec,ValueColumnCodec,ValueRepresentation,IntervalBodyCodec,EventBodyCodec}.swift)
