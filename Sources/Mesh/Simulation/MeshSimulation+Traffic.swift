@@ -26,6 +26,7 @@ struct SimulatedHeadEnd {
     var commandsSent = 0
     var commandsDelivered = 0
     var repliesReceived = 0
+    var replies: Set<MeshMessageKey> = []
     var latenciesMilliseconds: [Int64] = []
 }
 
@@ -105,7 +106,7 @@ extension MeshSimulation {
                                           attempt: message.attempt, priority: .control, body: [UInt8](repeating: 0xAC, count: 140))
             events.schedule(.downward(gateway: gateway, device: origin, ack), at: now.adding(milliseconds: 100))
         case .commandReply:
-            headEnd.repliesReceived += 1
+            if headEnd.replies.insert(message.key).inserted { headEnd.repliesReceived += 1 }
         default:
             break
         }
@@ -181,7 +182,6 @@ extension MeshSimulation {
         while let c = current {
             if visited.contains(c) {
                 measurements.loops += 1
-                if diagnostics { print("DIAG forwarding loop \(downward ? "down" : "up") \(key) from \(i) at \(now): \(visited.sorted())") }
                 return
             }
             visited.insert(c)
@@ -205,26 +205,21 @@ extension MeshSimulation {
         let removed = c.killMode == .power ? killedNode : nil
         let working = topology.gateways.filter { alive[$0] && nodes[$0].isGateway }
         let reach = topology.hopsToGateways(working, without: removed)
-        var bad: [String] = []
         for i in 0..<c.nodes where alive[i] && !nodes[i].isGateway && reach[i] != nil {
             var visited: Set<Int> = [i]
             var current = nodes[i].routes.selected.flatMap { indexOf[$0.neighbour.node] }
-            var ok = false
+            var reached = false
             while let n = current, alive[n], !visited.contains(n) {
-                if nodes[n].isGateway { ok = true; break }
+                if nodes[n].isGateway {
+                    reached = true
+                    break
+                }
                 visited.insert(n)
                 current = nodes[n].routes.selected.flatMap { indexOf[$0.neighbour.node] }
             }
-            if !ok {
-                guard diagnostics else { return false }
-                let r = nodes[i].routes.selected
-                bad.append("\(i):\(r.map { "via \(indexOf[$0.neighbour.node]!) src \(indexOf[$0.source] ?? -1) s\($0.seqno)" } ?? "none") e\(nodes[i].routes.entries.count)")
-            }
+            if !reached { return false }
         }
-        if diagnostics && measurements.killedAt != nil && !bad.isEmpty {
-            print("DIAG \(now) unconverged \(bad.count): \(bad.prefix(12).joined(separator: ", "))")
-        }
-        return bad.isEmpty
+        return true
     }
 
     /// Walks every live node's selected route; counts the walks that come back to a node they passed.
@@ -236,18 +231,6 @@ extension MeshSimulation {
             while let n = current, alive[n], !nodes[n].isGateway {
                 if visited.contains(n) {
                     measurements.graphLoops += 1
-                    if diagnostics {
-                        var line = "DIAG loop at \(now):"
-                        var m = n
-                        for _ in 0..<8 {
-                            let s = nodes[m].routes.selected!
-                            let e = nodes[m].routes.entries[s.neighbour]!
-                            line += " [\(m) via \(indexOf[s.neighbour.node]!) src \(indexOf[s.source] ?? -1) seq \(s.seqno) metric \(s.metric) ad \(e.advertisement.seqno)/\(e.advertisement.metric)]"
-                            m = indexOf[s.neighbour.node]!
-                            if m == n { break }
-                        }
-                        print(line)
-                    }
                     break
                 }
                 visited.insert(n)
@@ -270,10 +253,6 @@ extension MeshSimulation {
 
     /// Periodic check: convergence (at start and after the kill), and whether everything is acknowledged.
     func sample() {
-        if diagnostics && configuration.nodes > 37 && (now.milliseconds - start.milliseconds) % 1_800_000 == 0 {
-            let cn = nodes[37].counters
-            print("DIAG 37 at \(now): \(cn.airtimeByPriority.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value / 1000)" }) relayed \(cn.relayed) dups \(cn.duplicates) retx \(cn.retransmissions) frames \(cn.framesSent) queue \(nodes[37].relayQueue.count) route \(String(describing: nodes[37].routes.selected.map { indexOf[$0.neighbour.node]! }))")
-        }
         if configuration.linkChurn > 0 { churn() }
         if configuration.checkRouteGraph ?? (configuration.nodes <= 300) { checkRouteGraph() }
         if configuration.measureConvergence || measurements.killedAt != nil {

@@ -43,7 +43,6 @@ public final class MeshSimulation: @unchecked Sendable {
     var churnCut: Set<[Int]> = []
     /// Commands each device executed (a device runs a command once, however often it arrives).
     var executedCommands: Set<MeshMessageKey> = []
-    var diagnostics = false
 
     public init(configuration: MeshSimulationConfiguration) throws(MeshSimulationError) {
         self.configuration = try configuration.validated()
@@ -210,10 +209,6 @@ public final class MeshSimulation: @unchecked Sendable {
     func kill() {
         guard let k = killedNode else { return }
         measurements.killedAt = now
-        if diagnostics {
-            let via = (0..<configuration.nodes).filter { nodes[$0].routes.selected?.source == nodes[k].id }.count
-            print("DIAG kill at \(now): \(via) nodes route to the killed gateway \(k)")
-        }
         switch configuration.killMode {
         case .power:
             alive[k] = false

@@ -116,20 +116,6 @@ extension MeshSimulation {
             generated += made
             delivered += stored
             lost += made - stored
-            if diagnostics && made > stored {
-                for (seq, p) in outboxes[i].pending.sorted(by: { $0.key < $1.key }) {
-                    let key = MeshMessageKey(type: .data, subject: nodes[i].id, sequence: seq)
-                    let holders = (0..<c.nodes).filter { nodes[$0].relayQueue.entry(key) != nil }
-                    for h in holders {
-                        let e = nodes[h].relayQueue.entry(key)!
-                        let st = nodes[h].status(at: MeshInstant(monotonic: now, wall: now))
-                        let cn = nodes[h].counters
-                        print("DIAG   holder \(h) beacons \(cn.beaconsSent) frames \(cn.framesSent) datagrams \(cn.datagramsSent) retx \(cn.retransmissions) relayed \(cn.relayed) dups \(cn.duplicates) airtime \(cn.airtimeMicroseconds) \(cn.airtimeByPriority) queue \(nodes[h].relayQueue.all().map { "\($0.key.type)/\(indexOf[$0.key.subject]!)#\($0.key.sequence) tx\($0.transmissions)" })")
-                        print("DIAG   holder \(h) next \(e.nextAttemptAt) tx \(e.transmissions) lastHop \(String(describing: e.lastNextHop.flatMap { indexOf[$0] })) prio \(e.priority) route \(String(describing: st.route.map { indexOf[$0.neighbour.node]! })) duty \(st.dutyCycle.values.first.map { "\($0.usedMicroseconds)/\($0.limitMicroseconds) \($0.refusals)" } ?? "-") counters busy \(st.counters.busy) ttl \(st.counters.ttlExpired)")
-                    }
-                    print("DIAG lost \(i)#\(seq) made \(p.createdAt) attempt \(p.attempt) held by \(holders) route \(String(describing: nodes[i].routes.selected.map { indexOf[$0.neighbour.node]! })) queue \(nodes[i].relayQueue.count)")
-                }
-            }
         }
         let airtimes = (0..<c.nodes).map { Double(medium.statistics[$0].airtimeMicroseconds) / 1000 }
         let meshBytes = medium.statistics.reduce(0) { $0 + $1.bytesSent }
