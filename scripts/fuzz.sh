@@ -24,7 +24,7 @@ flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -enable
 
 echo "building ConcentratorCore (instrumented)..."
 swiftc "${flags[@]}" -module-name ConcentratorCore -emit-module -emit-module-path "$out/ConcentratorCore.swiftmodule" \
-    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift
+    -emit-library -static -o "$out/libConcentratorCore.a" "$root"/Sources/ConcentratorCore/*.swift "$root"/Sources/ConcentratorCore/Bytes/*.swift
 
 if [[ $target == modbus ]]; then
     echo "building modbus-frame-fuzz..."

@@ -21,10 +21,12 @@ struct MeshGroup: ParsableCommand {
         @Option(name: .customLong("kill-mode"), help: "power (the node vanishes) or uplink (it loses only its uplink).")
         var killMode: String = "power"
         @Option(help: "Random seed: the same seed gives the same run.") var seed: UInt64 = 1
-        @Option(help: "lora (SF7/125 kHz, 200-byte MTU, 1 % duty cycle) or lan (UDP, 1200-byte MTU).") var link: String = "lora"
+        @Option(help: "lan (UDP on a LAN or Wi-Fi mesh, 1200-byte MTU) or lora (SF7/125 kHz, 200-byte MTU, 1 % duty cycle).")
+        var link: String = "lan"
         @Option(help: "Minutes of traffic (virtual).") var minutes: Int64 = 180
         @Option(name: .customLong("drain-minutes"), help: "Minutes after the traffic for the backlog to drain.") var drainMinutes: Int64 = 240
-        @Option(name: .customLong("beacon-interval"), help: "Beacon interval in seconds.") var beaconInterval: Int64 = 60
+        @Option(name: .customLong("beacon-interval"), help: "Beacon interval in seconds (default: 300 on lora, 60 on lan).")
+        var beaconInterval: Int64?
         @Option(name: .customLong("batch-interval"), help: "Seconds between a node's interval batches.") var batchInterval: Int64 = 3_600
         @Option(name: .customLong("batch-bytes"), help: "Size of one sealed interval batch.") var batchBytes: Int = 220
         @Option(help: "Values in one interval batch.") var values: Int = 40
@@ -47,7 +49,7 @@ struct MeshGroup: ParsableCommand {
             c.seed = seed
             c.trafficMinutes = minutes
             c.drainMinutes = drainMinutes
-            c.beaconIntervalSeconds = beaconInterval
+            c.beaconIntervalSeconds = beaconInterval ?? (profile == .lora ? 300 : 60)
             c.batchIntervalSeconds = batchInterval
             c.batchBytes = batchBytes
             c.valuesPerBatch = values
@@ -88,7 +90,14 @@ struct MeshGroup: ParsableCommand {
                 bytes per delivered value: \((report.bytesPerValue * 10).rounded() / 10) (overhead \((report.overheadBytesPerValue * 10).rounded() / 10))
                 commands: \(report.commandsSent) sent, \(report.commandsDelivered) delivered, \(report.repliesReceived) replies
                 """)
-            if !report.everyBatchDelivered { throw ExitCode(ExitStatus.failure) }
+            if !report.everyBatchDelivered {
+                if report.link == "lora" {
+                    Output.error("not every batch arrived: the duty-cycle budget of the busiest relays is the limit; try fewer nodes per gateway, a longer --batch-interval or --beacon-interval")
+                } else {
+                    Output.error("not every batch arrived within the drain time; try a longer --drain-minutes or more gateways")
+                }
+                throw ExitCode(ExitStatus.failure)
+            }
         }
     }
 }

@@ -27,9 +27,10 @@ public struct MeshSimulationConfiguration: Hashable, Sendable {
     public var killAtFraction = 0.5
     public var killMode = KillMode.power
     public var seed: UInt64 = 1
-    public var link = LinkProfile.lora
+    public var link = LinkProfile.lan
     /// Average number of nodes each node hears.
     public var averageDegree = 8.0
+    /// 60 s suits a LAN; on LoRa at 1 % a planner takes 300 s or more (beacons cost airtime).
     public var beaconIntervalSeconds: Int64 = 60
     /// Every node makes one interval batch this often; `trafficMinutes` long, then the mesh drains
     /// for up to `drainMinutes`.
