@@ -2,6 +2,7 @@ import ConcentratorCore
 import Crypto
 import Foundation
 @testable import Mesh
+import TestSupport
 import Testing
 
 /// The frame vectors in Docs/mesh.md (our own: the mesh format is this project's) are generated from
@@ -17,9 +18,9 @@ struct MeshFrameVectorTests {
         var generated = MeshFixtures.sealed
         for (i, fragment) in MeshFixtures.dataFragments.enumerated() { generated.append(("data-fragment-\(i)", fragment)) }
         if ProcessInfo.processInfo.environment["MESH_PRINT_VECTORS"] != nil {
-            for (name, bytes) in generated { print(MeshFixtures.block(name, bytes, digest: Self.digest(bytes))) }
+            for (name, bytes) in generated { print(DocumentedVectors.block(name, bytes, sha256: Self.digest(bytes))) }
         }
-        let documented = try MeshFixtures.documented()
+        let documented = try DocumentedVectors(page: "Docs/mesh.md")
         #expect(documented.vectors.count == generated.count)
         for (name, bytes) in generated {
             #expect(documented.vectors[name] == bytes, "vector \(name)")

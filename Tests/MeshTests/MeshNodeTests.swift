@@ -75,14 +75,19 @@ struct MeshNodeTests {
         }
     }
 
-    @Test("a gateway that loses its uplink retracts; nodes behind fail over to the other gateway")
-    func failover() throws {
-        // 0 and 1 are gateways; 2 hears both; 3 is behind 2.
+    /// 0 and 1 are gateways (0 healthier); 2 hears both; 3 is behind 2. Routes formed toward 0.
+    func twoGateways(secondHealth: UInt8) -> MeshTestNetwork {
         let net = MeshTestNetwork(count: 4, edges: [(0, 2), (1, 2), (2, 3)])
         net.setGateway(0, health: 255)
-        net.setGateway(1, health: 200)
+        net.setGateway(1, health: secondHealth)
         net.run(seconds: 60)
         #expect(net.nodes[3].routes.selected?.source == net.nodes[0].id)
+        return net
+    }
+
+    @Test("a gateway that loses its uplink retracts; nodes behind fail over to the other gateway")
+    func failover() throws {
+        let net = twoGateways(secondHealth: 200)
         net.setGateway(0, health: 0)
         net.run(seconds: 5)
         #expect(net.nodes[2].routes.selected?.source == net.nodes[1].id, "retraction should switch at once")
@@ -97,11 +102,7 @@ struct MeshNodeTests {
 
     @Test("a power-dead gateway's routes expire within the hold time; the other gateway takes over")
     func silentGateway() throws {
-        let net = MeshTestNetwork(count: 4, edges: [(0, 2), (1, 2), (2, 3)])
-        net.setGateway(0, health: 255)
-        net.setGateway(1, health: 150)
-        net.run(seconds: 60)
-        #expect(net.nodes[3].routes.selected?.source == net.nodes[0].id)
+        let net = twoGateways(secondHealth: 150)
         net.medium.setAlive(0, false)
         net.run(seconds: 30)
         #expect(net.nodes[3].routes.selected?.source == net.nodes[1].id, "switched within 3 beacon intervals")

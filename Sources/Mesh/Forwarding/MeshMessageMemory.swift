@@ -47,6 +47,7 @@ public struct MeshDuplicateFilter: Sendable {
 /// entries without a neighbour, then the least recently learnt, are forgotten first. A reboot or an
 /// eviction forgets sequences; downward frames' TTL bounds what a loop could then cost.
 public struct MeshReversePaths: Sendable {
+    /// Where downward traffic for one device goes, and the newest batch sequence that said so.
     public struct Entry: Hashable, Sendable {
         public var neighbour: MeshNeighbourKey?
         public var sequence: UInt64

@@ -112,6 +112,7 @@ public struct MeshNodeCounters: Hashable, Sendable {
 
 /// Where the node stands, for `concentrator status`, the MQTT status document and the console.
 public struct MeshNodeStatus: Hashable, Sendable {
+    /// What the node is to the mesh now.
     public enum Role: String, Hashable, Sendable {
         /// Has a working uplink and announces itself.
         case gateway

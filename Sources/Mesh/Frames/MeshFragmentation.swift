@@ -36,7 +36,7 @@ public struct MeshFragment: Hashable, Sendable {
 
     public static func decode(_ bytes: [UInt8]) throws(MeshFrameError) -> MeshFragment {
         var r = ByteReader(bytes)
-        do {
+        return try MeshFrameError.decoding {
             let format = try r.u8("format byte")
             guard format == formatByte else { throw MeshFrameError.unsupportedVersion(format) }
             let sender = MeshNodeID(try r.bigEndian(UInt64.self, "fragment sender"))
@@ -49,12 +49,6 @@ public struct MeshFragment: Hashable, Sendable {
             }
             guard !r.isAtEnd else { throw MeshFrameError.malformed(r.error("truncated: expected a fragment chunk")) }
             return MeshFragment(sender: sender, tag: tag, index: index, count: count, chunk: r.rest())
-        } catch let e as MeshFrameError {
-            throw e
-        } catch let e as ByteFormatError {
-            throw .malformed(e)
-        } catch {
-            throw .malformed(ByteFormatError("unexpected error \(error)", at: r.offset))
         }
     }
 

@@ -185,7 +185,7 @@ public enum MeshFrameCodec {
             throw .oversized(length: bytes.count, maximum: MeshFrame.maximumFrameLength)
         }
         var r = ByteReader(bytes)
-        do {
+        return try MeshFrameError.decoding {
             let format = try r.u8("format byte")
             guard format == MeshFrame.formatByte else { throw MeshFrameError.unsupportedVersion(format) }
             let rawType = try r.u8("frame type")
@@ -238,12 +238,6 @@ public enum MeshFrameCodec {
             let header = MeshFrameHeader(type: type, priority: priority, keyEpoch: epoch, sender: sender, receiver: receiver,
                                          counter: counter, route: route)
             return Parsed(frame: MeshFrame(header: header, payload: payload), authenticatedLength: authenticatedLength, mac: mac)
-        } catch let e as MeshFrameError {
-            throw e
-        } catch let e as ByteFormatError {
-            throw .malformed(e)
-        } catch {
-            throw .malformed(ByteFormatError("unexpected error \(error)", at: r.offset))
         }
     }
 }

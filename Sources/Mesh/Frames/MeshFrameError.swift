@@ -68,6 +68,22 @@ public enum MeshFrameError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension MeshFrameError {
+    /// Runs a decoding step that throws either the byte reader's error or a `MeshFrameError`; the
+    /// reader's error becomes `.malformed`, so callers see one typed error.
+    static func decoding<T>(_ body: () throws -> T) throws(MeshFrameError) -> T {
+        do {
+            return try body()
+        } catch let e as MeshFrameError {
+            throw e
+        } catch let e as ByteFormatError {
+            throw .malformed(e)
+        } catch {
+            throw .malformed(ByteFormatError("unexpected error \(error)", at: 0))
+        }
+    }
+}
+
 /// What a dropped datagram is counted as (status and the simulator report these).
 public enum MeshRejectionKind: String, Hashable, Sendable, CaseIterable {
     case malformed, unsupported, oversized, invalidField = "invalid-field", forged, replayed

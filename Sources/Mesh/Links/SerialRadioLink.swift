@@ -11,6 +11,7 @@ import Platform
 /// queued packet stops listening, transmits and listens again. `send` enforces the duty-cycle
 /// budget (its own ledger, the last guard behind the node's scheduling) and queues.
 public final class SerialRadioLink: MeshLink, @unchecked Sendable {
+    /// The radio's frequency, modulation, power, duty-cycle limit, MTU and timeouts.
     public struct Settings: Sendable {
         public var name = "lora0"
         public var frequencyHz = 868_100_000

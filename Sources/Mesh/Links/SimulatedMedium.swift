@@ -7,6 +7,7 @@ import ConcentratorCore
 /// one packet at a time). Pairs can be cut (partitions) and endpoints switched off. Collisions and
 /// capture are not modelled.
 public final class SimulatedMedium: @unchecked Sendable {
+    /// Loss, delay range, optional LoRa modulation (airtime) and the seed.
     public struct Configuration: Sendable {
         public var loss: Double
         public var delayMilliseconds: ClosedRange<Int64>

@@ -20,6 +20,7 @@ extension MeshLinkAddress {
 /// "broadcast" to the configured targets (the subnet's broadcast address, a multicast group, or a
 /// list of peers, whichever the site has). One socket; a dedicated thread (`mesh-udp`) receives.
 public final class UDPMeshLink: MeshLink, @unchecked Sendable {
+    /// Where the socket binds, where broadcasts go, and the MTU.
     public struct Settings: Sendable {
         public var name = "udp0"
         /// Local address to bind (host byte order; 0: any) and port (0: any free one).

@@ -152,7 +152,7 @@ extension MeshSimulation {
     /// The head-end publishes a command for a live device that is not a gateway. Every gateway that
     /// carries the device's traffic (it has a path toward it) takes it from the broker, as the
     /// phase-2 gateway subscribes to the command topics of the devices it relays for; the device
-    /// executes it once.
+    /// executes it once, however often it arrives.
     func sendCommand() {
         let candidates = headEnd.lastGateway.keys.sorted().filter { alive[$0] && headEnd.lastGateway[$0]! >= 0 }
         guard !candidates.isEmpty else { return }
@@ -160,6 +160,15 @@ extension MeshSimulation {
         headEnd.commandsSent += 1
         let command = MeshOutboundMessage(type: .command, deviceID: Self.deviceID(device), sequence: UInt64(headEnd.commandsSent),
                                           priority: .control, body: [UInt8](repeating: 0xC0, count: 180))
+        publish(command, to: device, retries: 3)
+    }
+
+    /// Hands a command to the gateways that carry the device (or keeps it until one does), and
+    /// tries again in 20 minutes when no reply has come by then.
+    func publish(_ command: MeshOutboundMessage, to device: Int, retries: Int) {
+        if retries > 0 {
+            events.schedule(.commandRetry(device: device, command, left: retries - 1), at: now.adding(seconds: 1_200))
+        }
         let target = nodes[device].id
         var gateways = topology.gateways.filter { g in
             alive[g] && nodes[g].isGateway

@@ -19,6 +19,8 @@ public final class MeshSimulation: @unchecked Sendable {
         /// The head-end sends a downward message through `gateway` (−1: directly to the device).
         case downward(gateway: Int, device: Int, MeshOutboundMessage)
         case command
+        /// The head-end sends a command again when no reply came (as its command sender retries).
+        case commandRetry(device: Int, MeshOutboundMessage, left: Int)
         case kill
         case sample
     }
@@ -113,9 +115,11 @@ public final class MeshSimulation: @unchecked Sendable {
                 events.schedule(.generateEvent(i), at: start.adding(milliseconds: Int64(random.next() % UInt64(c.trafficMinutes * 60_000))))
             }
         }
+        // Commands before the last batch interval of the traffic, so a device whose gateway died
+        // sends one more batch (through a working gateway, which then carries the waiting command).
+        let commandSpan = max(60_000, c.trafficMinutes * 60_000 - c.batchIntervalSeconds * 1000)
         for k in 0..<c.commands {
-            let at = start.adding(milliseconds: c.trafficMinutes * 60_000 * Int64(k + 1) / Int64(c.commands + 1))
-            events.schedule(.command, at: at)
+            events.schedule(.command, at: start.adding(milliseconds: commandSpan * Int64(k + 1) / Int64(c.commands + 1)))
         }
         if killedNode != nil {
             events.schedule(.kill, at: start.adding(milliseconds: Int64(Double(c.trafficMinutes * 60_000) * c.killAtFraction)))
@@ -177,6 +181,10 @@ public final class MeshSimulation: @unchecked Sendable {
             sendDownward(message, through: gateway, to: device)
         case .command:
             sendCommand()
+        case .commandRetry(let device, let command, let left):
+            let key = MeshMessageKey(type: .command, subject: nodes[device].id, sequence: command.sequence)
+            guard alive[device], !executedCommands.contains(key) else { return }
+            publish(command, to: device, retries: left)
         case .kill:
             kill()
         case .sample:

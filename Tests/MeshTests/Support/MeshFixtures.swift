@@ -1,7 +1,5 @@
 import ConcentratorCore
-import Foundation
 @testable import Mesh
-import TestSupport
 
 /// Fixed keys, nodes and frames behind the vectors in Docs/mesh.md.
 enum MeshFixtures {
@@ -53,46 +51,6 @@ enum MeshFixtures {
     /// The data vector in fragments for a 40-byte MTU, tag 1.
     static var dataFragments: [[UInt8]] {
         MeshFragment.datagrams(for: authenticator.seal(data), sender: relay, tag: 1, mtu: 40)!
-    }
-
-    static let docPath = BuiltProducts.packageRoot + "/Docs/mesh.md"
-
-    /// Every `<!-- vector:NAME -->` followed by a fenced hex block in Docs/mesh.md, and every
-    /// `<!-- sha256:NAME HEX -->`.
-    static func documented() throws -> (vectors: [String: [UInt8]], digests: [String: String]) {
-        let text = try String(contentsOfFile: docPath, encoding: .utf8)
-        var vectors: [String: [UInt8]] = [:]
-        var digests: [String: String] = [:]
-        let lines = text.components(separatedBy: "\n")
-        var i = 0
-        while i < lines.count {
-            let line = lines[i].trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("<!-- vector:"), line.hasSuffix("-->") {
-                let name = String(line.dropFirst("<!-- vector:".count).dropLast(3)).trimmingCharacters(in: .whitespaces)
-                var hex = ""
-                i += 2
-                while i < lines.count, !lines[i].hasPrefix("```") {
-                    hex += lines[i]
-                    i += 1
-                }
-                vectors[name] = Hex.decode(hex)
-            } else if line.hasPrefix("<!-- sha256:"), line.hasSuffix("-->") {
-                let parts = line.dropFirst("<!-- sha256:".count).dropLast(3).split(separator: " ")
-                if parts.count == 2 { digests[String(parts[0])] = String(parts[1]) }
-            }
-            i += 1
-        }
-        return (vectors, digests)
-    }
-
-    static func block(_ name: String, _ bytes: [UInt8], digest: String) -> String {
-        var lines: [String] = []
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            lines.append(Hex.encode(rest.prefix(32)))
-            rest = rest.dropFirst(32)
-        }
-        return "<!-- vector:\(name) -->\n```\n" + lines.joined(separator: "\n") + "\n```\n<!-- sha256:\(name) \(digest) -->\n"
     }
 
     static func instant(_ ms: Int64) -> MeshInstant {
