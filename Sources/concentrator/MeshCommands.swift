@@ -15,9 +15,9 @@ struct MeshGroup: ParsableCommand {
             abstract: "Simulate a mesh of concentrators on virtual time and report delivery, convergence, queues and airtime.")
 
         @Option(help: "Concentrators in the field.") var nodes: Int = 200
-        @Option(help: "Loss of each datagram on each link (0…0.9).") var loss: Double = 0.1
+        @Option(help: "Loss of each datagram on each link, 0 to 0.9.") var loss: Double = 0.1
         @Option(help: "Concentrators with an uplink.") var gateways: Int = 3
-        @Option(name: .customLong("kill-gateway"), help: "Which gateway dies mid-run (1…gateways; 0: none).") var killGateway: Int = 1
+        @Option(name: .customLong("kill-gateway"), help: "Which gateway dies mid-run: 1 to --gateways, or 0 for none.") var killGateway: Int = 1
         @Option(name: .customLong("kill-mode"), help: "power (the node vanishes) or uplink (it loses only its uplink).")
         var killMode: String = "power"
         @Option(help: "Random seed: the same seed gives the same run.") var seed: UInt64 = 1
