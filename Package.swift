@@ -64,6 +64,11 @@ let package = Package(
             "ConcentratorCore", "Platform", "Archive", "Wire", "KeyFiles", "MQTT",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Mesh relay between concentrators: frames, fragmentation, links (simulated, UDP, serial LoRa radio),
+        // routing, store-carry-forward, time from beacons, the deterministic simulation. Docs/mesh.md.
+        .target(name: "Mesh", dependencies: [
+            "ConcentratorCore", "Platform", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
         // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
         .target(name: "Commands", dependencies: [
             "ConcentratorCore", "Platform", "Archive", "Wire", .product(name: "Logging", package: "swift-log"),
@@ -93,7 +98,7 @@ let package = Package(
 
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console", "ExportOptions",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console", "ExportOptions", "Mesh",
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
@@ -146,6 +151,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
+        .testTarget(name: "MeshTests", dependencies: [
+            "Mesh", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT",
             .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend",

@@ -13,7 +13,9 @@
 #   mbus-frames   Fuzz/MBusFrameFuzz.swift: wired M-Bus frames, the splitter, echo filter, readout and scan sessions;
 #   mbus-records  Fuzz/MBusRecordFuzz.swift: EN 13757-3 records, transport header, security paths, profile rules;
 #   wmbus-frames  Fuzz/WirelessMBusFuzz.swift: wireless frames A/B and CRCs, ELL/AFL/TPL, the router, iM871A HCI;
-#   zone          Fuzz/ZoneRulesFuzz.swift: TZif files and POSIX TZ strings (Monitoring).
+#   zone          Fuzz/ZoneRulesFuzz.swift: TZif files and POSIX TZ strings (Monitoring);
+#   mesh          Fuzz/MeshFrameFuzz.swift: mesh frames and payloads, fragments and the reassembler, RN2483
+#                 lines (the pure Mesh files, compiled with the entry: Mesh itself imports Platform).
 #
 #   scripts/fuzz.sh [target] [seconds] [extra libFuzzer flags...]   one target (default: modbus, 30 seconds)
 #   scripts/fuzz.sh all [seconds]                                    every target in turn (default: 15 s each);
@@ -33,7 +35,7 @@
 # input is written to .build/fuzz/crash-* and named in the output).
 set -euo pipefail
 
-targets=(modbus wire sealed-batch ack command snapshot hdlc apdu iec mbus-frames mbus-records wmbus-frames zone)
+targets=(modbus wire sealed-batch ack command snapshot hdlc apdu iec mbus-frames mbus-records wmbus-frames zone mesh)
 target=modbus
 if [[ " ${targets[*]} all axdr " == *" ${1:-} "* ]]; then target=$1; shift; fi
 [[ $target == axdr ]] && target=apdu
@@ -70,7 +72,7 @@ prepare_crypto() {
     # against; CZstd's module map is the package's.
     crypto_flags=(-I "$bin/Modules" -Xcc -fmodule-map-file="$root/Sources/CZstd/module.modulemap")
     local dir
-    for dir in Crypto _CryptoExtras CryptoExtras CryptoBoringWrapper CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
+    for dir in Crypto _CryptoExtras CryptoExtras SwiftASN1 CryptoBoringWrapper CCryptoBoringSSL CCryptoBoringSSLShims CXKCP CXKCPShims; do
         [[ -d $bin/$dir.build ]] || continue
         while IFS= read -r o; do crypto_objects+=("$o"); done < <(find "$bin/$dir.build" -name '*.o' | sort)
     done
@@ -81,6 +83,10 @@ build_target() {
     build_module ConcentratorCore
     case $t in
     snapshot) entry=SnapshotCodecFuzz ;;
+    mesh)
+        entry=MeshFrameFuzz
+        extra=("$root"/Sources/Mesh/Frames/{MeshNodeID,MeshFrame,MeshFrameError,MeshPayload,MeshFragmentation}.swift
+               "$root"/Sources/Mesh/Links/{LoRaAirtime,RN2483Protocol}.swift) ;;
     zone)
         build_module Monitoring -enable-testing
         libs=(-lMonitoring "${libs[@]}"); entry=ZoneRulesFuzz ;;
@@ -120,6 +126,7 @@ max_len() {
     ack | snapshot) echo 1024 ;;
     mbus-frames | wmbus-frames) echo 600 ;;
     hdlc | apdu) echo 2100 ;;
+    mesh) echo 2048 ;;
     iec) echo 2048 ;;
     *) echo 4096 ;;
     esac

@@ -135,4 +135,24 @@ import Testing
         badIndex[48] = 1
         #expect(throws: TimeZoneRulesError.self) { _ = try ZoneRules(tzif: badIndex, name: "i") }
     }
+
+    /// Found by scripts/fuzz.sh zone: a TZif v2 file whose only transition lies past what a Timestamp
+    /// (milliseconds in an Int64) holds trapped on overflow in nextTransition. It is no transition.
+    @Test func aTransitionBeyondTimestampRangeIsNoTransition() throws {
+        func header(timecnt: UInt32, typecnt: UInt32, charcnt: UInt32) -> [UInt8] {
+            var h = Array("TZif2".utf8) + [UInt8](repeating: 0, count: 15)
+            for c in [0, 0, 0, timecnt, typecnt, charcnt] as [UInt32] {
+                h += [UInt8(c >> 24), UInt8(c >> 16 & 0xFF), UInt8(c >> 8 & 0xFF), UInt8(c & 0xFF)]
+            }
+            return h
+        }
+        // v1 block: one type (UTC, "UTC\0"); v2 block: one transition at 2^62 s to a +01:00 type.
+        let v1 = header(timecnt: 0, typecnt: 1, charcnt: 4) + [0, 0, 0, 0, 0, 0] + Array("UTC\0".utf8)
+        let v2 = header(timecnt: 1, typecnt: 2, charcnt: 4)
+            + [0x40, 0, 0, 0, 0, 0, 0, 0] + [1]
+            + [0, 0, 0, 0, 0, 0] + [0, 0, 0x0E, 0x10, 0, 0] + Array("UTC\0".utf8) + Array("\n\n".utf8)
+        let zone = try ZoneRules(tzif: v1 + v2, name: "far")
+        #expect(zone.utcOffsetSeconds(at: Self.t("2026-01-01T00:00:00Z")) == 0)
+        #expect(zone.nextTransition(after: Self.t("2026-01-01T00:00:00Z")) == nil)
+    }
 }

@@ -120,7 +120,10 @@ public struct ZoneRules: Hashable, Sendable {
         var s = time.seconds
         var current = localTimeType(at: time)
         for _ in 0..<8 { // a table entry may not change anything visible; skip a few such
-            guard let next = rawNextTransition(afterSeconds: s) else { return nil }
+            // A transition past what a Timestamp holds (milliseconds in an Int64) is no transition.
+            guard let next = rawNextTransition(afterSeconds: s), next.magnitude <= UInt64(Int64.max / 1000) else {
+                return nil
+            }
             let type = localTimeType(at: Timestamp(seconds: next))
             if type.utcOffsetSeconds != current.utcOffsetSeconds || type.isDaylightSaving != current.isDaylightSaving {
                 return Timestamp(seconds: next)
