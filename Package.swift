@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // Head-end only: the operator's web dashboard and its /metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries, found through pkg-config. Each has a module.modulemap and a shim.h.
@@ -91,6 +95,15 @@ let package = Package(
             "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
+        // The operator's web dashboard (Hummingbird) over a read model of the head-end store, /metrics. Head-end only.
+        .target(name: "HeadEndWeb", dependencies: [
+            "HeadEnd", "ConcentratorCore", "Platform", "SQLite", "Wire",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
         // The flags and checks the export commands of both front ends share.
         .target(name: "ExportOptions", dependencies: [
             "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,7 +115,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
+            "HeadEnd", "HeadEndWeb", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
@@ -119,6 +132,9 @@ let package = Package(
         .executableTarget(name: "uplink-bench", dependencies: [
             "Wire", "HeadEnd", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/uplink-bench"),
+        .executableTarget(name: "dashboard-bench", dependencies: [
+            "HeadEndWeb", "HeadEnd", "ConcentratorCore", "Platform",
+        ], path: "Benchmarks/dashboard-bench"),
 
         .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", "MeterProtocols"], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
@@ -143,6 +159,10 @@ let package = Package(
         ]),
         .testTarget(name: "HeadEndTests", dependencies: [
             "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "ConcentratorCore", "Platform", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "HeadEndWebTests", dependencies: [
+            "HeadEndWeb", "HeadEnd", "SQLite", "ConcentratorCore", "Platform", "Wire", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "ConcentratorCore", "Platform", "TestSupport"]),

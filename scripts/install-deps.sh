@@ -15,6 +15,7 @@ packages=(
   make                          # the Makefile's entry points
   procps                        # ps/pgrep in scripts
   tzdata                        # /usr/share/zoneinfo: the zone rules schedules follow (Monitoring.ZoneRules)
+  chromium                      # headless browser for the dashboard tests (HeadEndWeb, DashboardBrowserTests)
 )
 
 missing=()

@@ -22,6 +22,22 @@ public final class HeadEndService: @unchecked Sendable {
     private var tasks: [Task<Void, Never>] = []
     private var subscribed = false
     private var counts = IngestCounts()
+    private var observer: IngestObserver?
+
+    /// Sees every message's outcome and every delivered ack's latency (the dashboard's /metrics).
+    public struct IngestObserver: Sendable {
+        public var outcome: @Sendable (IngestOutcome) -> Void
+        /// From the message's arrival to the broker's acknowledgement of the ack.
+        public var ackDelivered: @Sendable (Duration) -> Void
+
+        public init(outcome: @escaping @Sendable (IngestOutcome) -> Void, ackDelivered: @escaping @Sendable (Duration) -> Void) {
+            self.outcome = outcome
+            self.ackDelivered = ackDelivered
+        }
+    }
+
+    /// Installs `observer`; call before `start()`.
+    public func observe(_ observer: IngestObserver) { lock.withLock { self.observer = observer } }
 
     /// How many messages of each outcome this head-end has handled since it started.
     public struct IngestCounts: Hashable, Sendable {
@@ -71,7 +87,7 @@ public final class HeadEndService: @unchecked Sendable {
         }) ?? .failure(.other("the database thread stopped"))
         let processor = try opened.get()
         lock.withLock { self.processor = processor }
-        let (acks, ackSink) = AsyncStream.makeStream(of: OutgoingAck.self, bufferingPolicy: .unbounded)
+        let (acks, ackSink) = AsyncStream.makeStream(of: (OutgoingAck, ContinuousClock.Instant).self, bufferingPolicy: .unbounded)
         let started = [
             Task { await self.watchConnection() },
             Task {
@@ -133,10 +149,10 @@ public final class HeadEndService: @unchecked Sendable {
         }
     }
 
-    private func ingestMessages(_ processor: IngestProcessor, acks: AsyncStream<OutgoingAck>.Continuation) async {
+    private func ingestMessages(_ processor: IngestProcessor, acks: AsyncStream<(OutgoingAck, ContinuousClock.Instant)>.Continuation) async {
         let clock = clock
         for await message in client.messages {
-            let now = clock.now()
+            let now = clock.now(), arrived = ContinuousClock.now
             let topic = message.topic, payload = message.payload
             guard let outcome = try? await worker.run({ processor.process(topic: topic, payload: payload, now: now) }) else { continue }
             lock.withLock {
@@ -150,15 +166,17 @@ public final class HeadEndService: @unchecked Sendable {
                 case .ignored: break
                 }
             }
-            if let ack = outcome.ack { acks.yield(ack) }
+            lock.withLock { observer }?.outcome(outcome)
+            if let ack = outcome.ack { acks.yield((ack, arrived)) }
         }
     }
 
-    private func sendAcks(_ acks: AsyncStream<OutgoingAck>) async {
-        for await ack in acks {
+    private func sendAcks(_ acks: AsyncStream<(OutgoingAck, ContinuousClock.Instant)>) async {
+        for await (ack, arrived) in acks {
             do {
                 _ = try await client.publish(topic: ack.topic, payload: ack.payload, qos: .atLeastOnce)
                 lock.withLock { counts.acksSent += 1 }
+                lock.withLock { observer }?.ackDelivered(ContinuousClock.now - arrived)
             } catch {
                 lock.withLock { counts.acksFailed += 1 }
                 logger.warning("ack not delivered to the broker (the device will send the batch again): \(error)",

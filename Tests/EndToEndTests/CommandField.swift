@@ -22,7 +22,8 @@ final class CommandField: @unchecked Sendable {
     let headend: ChildProcess
     private(set) var agent: AgentProcess!
 
-    init(trialSeconds: Int = 300, beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
+    init(trialSeconds: Int = 300, headendArguments: [String] = [], beforeHeadEndStarts: (_ headendConfig: String, _ dir: TemporaryDirectory) throws -> Void = { _, _ in },
+         beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
         broker = try await MosquittoBroker()
         sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template", "2:eastron-sdm120"], baud: 115_200,
                                   turnaround: "1-3")
@@ -63,7 +64,9 @@ final class CommandField: @unchecked Sendable {
         let added = try runCommand(BuiltProducts.path("headend"), ["devices", "add", "--config", headendConfig, "--id", Self.device,
                                                                    "--key", dir.file("device-keys.json")])
         guard added.status == 0 else { throw HarnessError("devices add: \(added.stderr)") }
-        headend = try ChildProcess(BuiltProducts.path("headend"), ["run", "--config", headendConfig], name: "headend", directory: dir)
+        try beforeHeadEndStarts(headendConfig, dir)
+        headend = try ChildProcess(BuiltProducts.path("headend"), ["run", "--config", headendConfig] + headendArguments, name: "headend",
+                                   directory: dir)
         guard headend.waitForOutput("subscribed to", inStderr: true, timeout: .seconds(20)) else {
             throw HarnessError("headend run did not subscribe: \(headend.stderr)")
         }
