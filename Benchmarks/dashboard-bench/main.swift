@@ -33,9 +33,9 @@ let headEndPath = directory + "/headend.sqlite"
 let now = Timestamp(seconds: 1_767_225_600 + 45 * 86_400)
 
 /// Runs a read-model call from this (non-async) main thread.
-func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws(HeadEndError) -> T) throws(HeadEndError) -> T {
-    try waitForAsync { () async -> Result<T, HeadEndError> in
-        do throws(HeadEndError) { return .success(try await body()) } catch { return .failure(error) }
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    try waitForAsync { () async -> Result<T, any Error> in
+        do { return .success(try await body()) } catch { return .failure(error) }
     }.get()
 }
 

@@ -32,11 +32,11 @@ public struct DevicePageData: Sendable {
     public var detail: DeviceDetail
     public var selection: ChartSelection
     public var series: [MeterSeries]
-    public var events: [DeviceEventRow]
-    public var alarms: [DeviceEventRow]
+    public var events: [GatewayEvent]
+    public var alarms: [GatewayEvent]
     public var audit: [CommandAuditEntry]
 
-    public init(detail: DeviceDetail, selection: ChartSelection, series: [MeterSeries], events: [DeviceEventRow], alarms: [DeviceEventRow],
+    public init(detail: DeviceDetail, selection: ChartSelection, series: [MeterSeries], events: [GatewayEvent], alarms: [GatewayEvent],
                 audit: [CommandAuditEntry]) {
         self.detail = detail
         self.selection = selection
@@ -171,11 +171,11 @@ public enum DashboardPages {
         return body + "</table>"
     }
 
-    static func eventTable(_ title: String, id: String, _ events: [DeviceEventRow]) -> String {
+    static func eventTable(_ title: String, id: String, _ events: [GatewayEvent]) -> String {
         var body = "<h2>\(title)</h2><table id=\"\(id)\"><tr><th>Time</th><th>Kind</th><th>Severity</th><th>Bus</th><th>Meter</th><th>Message</th></tr>"
         for e in events {
             body += "<tr><td>\(ISO8601.format(e.time))</td><td>\(HTML.escape(e.kind.name))</td><td>\(e.severity)</td>"
-                + "<td>\(HTML.escape(e.bus ?? ""))</td><td>\(HTML.escape(e.meter ?? ""))</td><td>\(HTML.escape(e.message))</td></tr>"
+                + "<td>\(HTML.escape(e.bus?.rawValue ?? ""))</td><td>\(HTML.escape(e.meter?.rawValue ?? ""))</td><td>\(HTML.escape(e.message))</td></tr>"
         }
         return body + "</table>"
     }

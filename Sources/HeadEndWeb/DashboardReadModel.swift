@@ -96,24 +96,7 @@ public struct SeriesQuery: Hashable, Sendable {
     }
 }
 
-/// One stored event of a device.
-public struct DeviceEventRow: Hashable, Sendable {
-    public var time: Timestamp
-    public var kind: GatewayEvent.Kind
-    public var severity: GatewayEvent.Severity
-    public var bus: String?
-    public var meter: String?
-    public var message: String
-
-    public init(time: Timestamp, kind: GatewayEvent.Kind, severity: GatewayEvent.Severity, bus: String?, meter: String?, message: String) {
-        self.time = time
-        self.kind = kind
-        self.severity = severity
-        self.bus = bus
-        self.meter = meter
-        self.message = message
-    }
-
+extension GatewayEvent {
     /// Alarms are a meter's own alarms and everything of severity error or critical.
     public var isAlarm: Bool { kind == .meterAlarm || severity.rawValue >= GatewayEvent.Severity.error.rawValue }
 }
@@ -159,7 +142,7 @@ public protocol DashboardReadModel: Sendable {
     /// One quantity of every meter of a device over a range, one `MeterSeries` per meter, by meter id.
     func series(_ query: SeriesQuery) async throws(HeadEndError) -> [MeterSeries]
     /// Events of a device with times in `from..<to`, newest first, at most `limit`; only alarms when `alarmsOnly`.
-    func events(device: String, from: Timestamp, to: Timestamp, alarmsOnly: Bool, limit: Int) async throws(HeadEndError) -> [DeviceEventRow]
+    func events(device: String, from: Timestamp, to: Timestamp, alarmsOnly: Bool, limit: Int) async throws(HeadEndError) -> [GatewayEvent]
     /// Commands sent to the device, newest first, at most `limit`.
     func commandAudit(device: String, limit: Int) async throws(HeadEndError) -> [CommandAuditEntry]
     /// Appends a command and its outcome to the audit.

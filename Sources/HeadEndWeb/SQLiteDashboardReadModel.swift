@@ -175,16 +175,19 @@ public final class SQLiteDashboardReadModel: DashboardReadModel, @unchecked Send
 
     // MARK: events and audit
 
-    public func events(device: String, from: Timestamp, to: Timestamp, alarmsOnly: Bool, limit: Int) async throws(HeadEndError) -> [DeviceEventRow] {
-        try await onThread { () throws -> [DeviceEventRow] in
+    public func events(device: String, from: Timestamp, to: Timestamp, alarmsOnly: Bool, limit: Int) async throws(HeadEndError) -> [GatewayEvent] {
+        try await onThread { () throws -> [GatewayEvent] in
             guard let id = try self.deviceNumber(device) else { return [] }
             return try self.rows("""
                 SELECT time, kind, severity, bus, meter, message FROM events WHERE device = ? AND time >= ? AND time < ?\(alarmsOnly ? " AND " + Self.alarmCondition : "")
                 ORDER BY time DESC, sequence DESC, position DESC LIMIT ?
-                """, [.integer(id), .integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(limit))], { s in
-                DeviceEventRow(time: Timestamp(milliseconds: s.int64(0)), kind: GatewayEvent.Kind(rawValue: UInt16(truncatingIfNeeded: s.int64(1))),
-                               severity: GatewayEvent.Severity(rawValue: UInt8(truncatingIfNeeded: s.int64(2))) ?? .info,
-                               bus: s.optionalText(3), meter: s.optionalText(4), message: s.text(5))
+                """, [.integer(id), .integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(limit))], { s -> GatewayEvent in
+                let kind = GatewayEvent.Kind(rawValue: UInt16(truncatingIfNeeded: s.int64(1)))
+                let severity = GatewayEvent.Severity(rawValue: UInt8(truncatingIfNeeded: s.int64(2))) ?? .info
+                let bus: BusName? = s.optionalText(3).map { BusName($0) }
+                let meter: MeterID? = s.optionalText(4).map { MeterID($0) }
+                return GatewayEvent(time: Timestamp(milliseconds: s.int64(0)), kind: kind, severity: severity, bus: bus, meter: meter,
+                                    message: s.text(5))
             })
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import TestSupport
 
 /// Debian's Chromium, headless, driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`:
@@ -21,7 +22,9 @@ final class HeadlessChromium: @unchecked Sendable {
     init(executable: String) throws {
         profile = TemporaryDirectory("chromium-profile")
         var commands: [Int32] = [0, 0], answers: [Int32] = [0, 0]
-        guard pipe2(&commands, O_CLOEXEC) == 0, pipe2(&answers, O_CLOEXEC) == 0 else { throw HarnessError("pipe2 failed") }
+        guard pipe(&commands) == 0, pipe(&answers) == 0 else { throw HarnessError("pipe failed") }
+        // Only the dup2'ed copies (fds 3 and 4) reach chromium.
+        for fd in commands + answers { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -44,9 +47,9 @@ final class HeadlessChromium: @unchecked Sendable {
         toBrowser = commands[1]
         fromBrowser = answers[0]
         let target = try call("Target.createTarget", ["url": "about:blank"])
-        let targetID = try require2(target["targetId"] as? String, "no target id: \(target)")
+        let targetID = try unwrapped(target["targetId"] as? String, "no target id: \(target)")
         let attached = try call("Target.attachToTarget", ["targetId": targetID, "flatten": true])
-        session = try require2(attached["sessionId"] as? String, "no session id: \(attached)")
+        session = try unwrapped(attached["sessionId"] as? String, "no session id: \(attached)")
     }
 
     deinit {
@@ -68,12 +71,7 @@ final class HeadlessChromium: @unchecked Sendable {
         if !browser, !session.isEmpty { message["sessionId"] = session }
         var bytes = [UInt8](try JSONSerialization.data(withJSONObject: message))
         bytes.append(0)
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { write(toBrowser, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw HarnessError("chromium's command pipe closed: \(log.suffix(2000))") }
-            sent += n
-        }
+        do { try FileDescriptor.writeAll(toBrowser, bytes) } catch { throw HarnessError("chromium's command pipe: \(error) \(log.suffix(2000))") }
         let deadline = ContinuousClock.now + timeout
         while true {
             let reply = try readMessage(until: deadline)
@@ -137,7 +135,7 @@ final class HeadlessChromium: @unchecked Sendable {
 }
 
 /// `#require` for non-test code paths: the value, or a harness error.
-func require2<T>(_ value: T?, _ what: @autoclosure () -> String) throws -> T {
+func unwrapped<T>(_ value: T?, _ what: @autoclosure () -> String) throws -> T {
     guard let value else { throw HarnessError(what()) }
     return value
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import TestSupport
 
 /// A plain HTTP/1.1 exchange over a loopback TCP socket (one request per connection, `Connection:
@@ -53,13 +54,7 @@ struct LoopbackHTTP {
             } else {
                 request += "\r\n"
             }
-            let bytes = Array(request.utf8)
-            var sent = 0
-            while sent < bytes.count {
-                let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else { throw HarnessError("write failed") }
-                sent += n
-            }
+            try FileDescriptor.writeAll(fd, Array(request.utf8))
             var response: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
