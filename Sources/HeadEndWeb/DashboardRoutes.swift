@@ -64,9 +64,10 @@ extension DashboardServer {
 
     func login(_ request: Request) async throws -> Response {
         let form = try await formPost(request)
-        guard sameOrigin(request), let expected = request.cookies[Self.loginCookie]?.value, let submitted = form["csrf"],
-              submitted.utf8.count == 64, submitted == expected else {
-            return forbidden("The login form expired or did not come from this server; reload the login page.")
+        guard sameOrigin(request) else { return forbidden("The login form came from another site (Origin \(request.headers[.origin] ?? "?")).") }
+        guard let expected = request.cookies[Self.loginCookie]?.value, let submitted = form["csrf"], submitted.utf8.count == 64,
+              submitted == expected else {
+            return forbidden("The login form expired (its token does not match its cookie); reload the login page.")
         }
         let user = form["user"] ?? "", password = form["password"] ?? ""
         guard !gate.isLocked(user) else {

@@ -150,12 +150,12 @@ public protocol DashboardAccountStore: Sendable {
 }
 
 /// Security headers on every response: a CSP that allows nothing but this server's stylesheet and
-/// forms (no script at all, no framing), no sniffing, no referrer, no caching of pages.
+/// forms (no script at all, no framing), no sniffing, no referrer to other sites, no caching of pages.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     static var headers: [(HTTPField.Name, String)] {
         [(.contentSecurityPolicy, "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
          (HTTPField.Name("X-Frame-Options")!, "DENY"), (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
-         (HTTPField.Name("Referrer-Policy")!, "no-referrer"), (.cacheControl, "no-store"),
+         (HTTPField.Name("Referrer-Policy")!, "same-origin"), (.cacheControl, "no-store"),
          (HTTPField.Name("Cross-Origin-Opener-Policy")!, "same-origin"), (HTTPField.Name("Cross-Origin-Resource-Policy")!, "same-origin"),
          (HTTPField.Name("Permissions-Policy")!, "camera=(), microphone=(), geolocation=()")]
     }

@@ -78,7 +78,7 @@ struct DashboardServerTests {
         #expect(login.header("content-security-policy")?.contains("default-src 'none'") == true)
         #expect(login.header("content-security-policy")?.contains("frame-ancestors 'none'") == true)
         #expect(login.header("x-frame-options") == "DENY" && login.header("x-content-type-options") == "nosniff")
-        #expect(login.header("referrer-policy") == "no-referrer" && login.header("cache-control") == "no-store")
+        #expect(login.header("referrer-policy") == "same-origin" && login.header("cache-control") == "no-store")
         #expect(login.cookie("headend_login")?.count == 64)
         #expect(login.headers("set-cookie").allSatisfy { $0.contains("HttpOnly") && $0.contains("SameSite=Strict") })
         #expect(!login.body.contains("<script"), "no script anywhere")
