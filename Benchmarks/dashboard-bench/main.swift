@@ -83,7 +83,8 @@ do {
         let s = v.sorted()
         return "{\"best\": \(s[0]), \"median\": \(s[s.count / 2])}"
     }
-    let fleetTotal = zip(fleetQuery, fleetRender).map(+), chartTotal = zip(seriesQuery, chartRender).map(+)
+    let fleetTotal = zip(fleetQuery, fleetRender).map { (($0 + $1) * 1000).rounded() / 1000 }
+    let chartTotal = zip(seriesQuery, chartRender).map { (($0 + $1) * 1000).rounded() / 1000 }
     print("""
         {
           "benchmark": "dashboard",

@@ -61,9 +61,11 @@ public struct SVGChart: Sendable {
         let w = Double(Self.width), h = Double(Self.height), range = hi - lo
         svg.reserveCapacity(svg.utf8.count + points * 11 + series.count * 160)
         for (i, b) in buckets.enumerated() where !b.isEmpty {
-            svg += "<polyline fill=\"none\" stroke=\"\(Self.palette[i % Self.palette.count])\" stroke-width=\"1.5\" "
-                + "vector-effect=\"non-scaling-stroke\" data-meter=\"\(HTML.escape(series[i].meter.rawValue))\" points=\""
-            for p in b {
+            // Few points: thick round caps, so that a lone value shows as a dot (a zero-length line).
+            svg += "<polyline fill=\"none\" stroke=\"\(Self.palette[i % Self.palette.count])\" stroke-width=\"\(b.count < 50 ? 6 : 1.5)\" "
+                + "stroke-linecap=\"round\" stroke-linejoin=\"round\" vector-effect=\"non-scaling-stroke\" "
+                + "data-meter=\"\(HTML.escape(series[i].meter.rawValue))\" points=\""
+            for p in b.count == 1 ? b + b : b {
                 let x = Int((Double(p.start - t0) / span * w).rounded())
                 let y = Int(((hi - p.value) / range * h).rounded())
                 svg += String(x)

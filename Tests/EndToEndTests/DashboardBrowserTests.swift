@@ -30,11 +30,23 @@ struct DashboardBrowserTests {
             let added = try runCommand(BuiltProducts.path("headend"), ["users", "add", "--config", config, "--name", "olga", "--role", "operator",
                                                                        "--password-file", dir.file("password")])
             guard added.status == 0 else { throw HarnessError("users add: \(added.stderr)") }
-        })
+        }, beforeAgentStarts: CommandEndToEndTests.archiveOldSnapshot)
         #expect(f.headend.waitForOutput("dashboard listening on http://127.0.0.1:\(port)/", inStderr: true, timeout: .seconds(20)),
                 "\(f.headend.stderr.suffix(2000))")
         #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
-        // The agent's first hourly snapshots may be an hour away; a status document and events arrive at once.
+        // The agent's first hourly snapshot may be an hour away: yesterday's archived snapshot is sent again
+        // (`backfill`), so that the chart has a value to show.
+        let yesterday = CommandEndToEndTests.yesterday
+        let backfill = try await f.command("backfill", ["from=\(ISO8601.format(yesterday))", "to=\(ISO8601.format(yesterday.adding(seconds: 3600)))"])
+        #expect(backfill.code == "ok", "\(backfill)")
+        let stored = await eventuallyAsync(timeout: .seconds(30)) {
+            let r = try? runCommand(BuiltProducts.path("headend"), ["export", "--config", f.headendConfig, "--device", CommandField.device,
+                                                                     "--from", ISO8601.format(yesterday), "--to", ISO8601.format(yesterday.adding(seconds: 3600)),
+                                                                     "--format", "csv"])
+            return r?.stdout.contains("bus1-m2,voltage_l1,231.5,V") == true
+        }
+        #expect(stored, "the backfilled snapshot reached the head-end")
+        let chartFrom = ISO8601.format(yesterday.adding(seconds: -86_400)), chartTo = ISO8601.format(yesterday.adding(seconds: 86_400))
         let base = "http://127.0.0.1:\(port)"
         let output = Self.outputDirectory
         let dir = f.dir
@@ -58,6 +70,18 @@ struct DashboardBrowserTests {
             _ = browser.evaluate("document.querySelector('a[href=\"/devices/gw-test\"]').click(); true")
             _ = browser.waitFor(timeout: .seconds(20)) { browser.html.contains("id=\"chart-title\"") }
             seen["device"] = browser.html
+            // Choose the range and the quantity in the chart's form, as a user does, and show it.
+            _ = browser.evaluate("""
+                const form = document.querySelector('#range');
+                form.querySelector('input[name=from]').value = '\(chartFrom)';
+                form.querySelector('input[name=to]').value = '\(chartTo)';
+                form.querySelector('select[name=quantity]').value = 'voltage_l1';
+                form.querySelector('select[name=resolution]').value = '900';
+                form.submit(); true
+                """)
+            _ = browser.waitFor(timeout: .seconds(20)) { browser.url.contains("quantity=voltage_l1") && browser.html.contains("id=\"chart-title\"") }
+            seen["chart"] = browser.html
+            try browser.screenshot(to: output + "/device-chart.png")
             // Send a ping from the page; the page comes back with the verified reply in the audit table.
             _ = browser.evaluate("document.querySelector('#command select').value = 'ping'; document.querySelector('#send').click(); true")
             _ = browser.waitFor(timeout: .seconds(40)) { browser.html.contains("id=\"notice\"") }
@@ -77,6 +101,10 @@ struct DashboardBrowserTests {
         let device = checks["device"] ?? ""
         #expect(device.contains("<h1 id=\"device\">gw-test</h1>") && device.contains("<svg class=\"chart\""), "\(device.prefix(3000))")
         #expect(device.contains("id=\"command\""), "an operator gets the command form")
+        let chart = checks["chart"] ?? ""
+        #expect(chart.contains("voltage_l1, interval series, 15-minute") && chart.contains("data-meter=\"bus1-m2\""), "\(chart.prefix(4000))")
+        #expect(chart.contains("data-points=\"1\"") || chart.contains("data-points=\"2\""), "yesterday's value in the chart")
+        #expect(chart.contains("max 231.5"), "the axis names the value")
         let after = checks["afterPing"] ?? ""
         let audit = after.firstMatch(of: /<table id="audit">(.*?)<\/table>/.dotMatchesNewlines())?.1 ?? ""
         #expect(audit.contains("<td>olga</td><td>ping</td>") && audit.contains("<td>ok</td><td>ok</td>"), "\(after.suffix(4000))")
