@@ -56,13 +56,16 @@ public struct SVGChart: Sendable {
             svg += "<line x1=\"0\" y1=\"\(y)\" x2=\"\(Self.width)\" y2=\"\(y)\" stroke=\"#ddd\" vector-effect=\"non-scaling-stroke\"/>"
         }
         guard points > 0 else { return svg + "</svg>" }
-        if hi == lo { hi = lo + 1 }
+        // A margin of 5 % above and below (a flat line sits in the middle).
+        let pad = hi == lo ? max(1, abs(lo) * 0.05) : (hi - lo) * 0.05
+        lo -= pad
+        hi += pad
         let t0 = from.milliseconds, span = Double(max(1, to.milliseconds - t0))
         let w = Double(Self.width), h = Double(Self.height), range = hi - lo
         svg.reserveCapacity(svg.utf8.count + points * 11 + series.count * 160)
         for (i, b) in buckets.enumerated() where !b.isEmpty {
             // Few points: thick round caps, so that a lone value shows as a dot (a zero-length line).
-            svg += "<polyline fill=\"none\" stroke=\"\(Self.palette[i % Self.palette.count])\" stroke-width=\"\(b.count < 50 ? 6 : 1.5)\" "
+            svg += "<polyline fill=\"none\" stroke=\"\(Self.palette[i % Self.palette.count])\" stroke-width=\"\(b.count < 50 ? "6" : "1.5")\" "
                 + "stroke-linecap=\"round\" stroke-linejoin=\"round\" vector-effect=\"non-scaling-stroke\" "
                 + "data-meter=\"\(HTML.escape(series[i].meter.rawValue))\" points=\""
             for p in b.count == 1 ? b + b : b {
