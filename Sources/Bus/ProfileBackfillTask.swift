@@ -75,10 +75,13 @@ final class ProfileBackfillTask: BusTask {
             guard let minutes = bus.lengthMinutes(of: series), meter.backfills(series, lengthMinutes: minutes) else { continue }
             let schedule = IntervalSchedule(minutes: minutes)
             let from = now.adding(seconds: -Int64(bus.schedule.archive.retentionDays) * 86_400)
+            // The latest boundary is the snapshot cycle's while a cycle (or a catch-up after a
+            // restart) still takes it; past that window nobody will, and the profile fills it.
+            let latest = schedule.start(containing: now)
+            let to = now.milliseconds - latest.milliseconds <= bus.schedule.catchUpMilliseconds ? latest : latest.adding(milliseconds: 1)
             let missing: [Timestamp]
             do {
-                missing = try bus.sink.missingIntervals(meter: meter.id, series: series, lengthMinutes: minutes, from: from,
-                                                        to: schedule.start(containing: now))
+                missing = try bus.sink.missingIntervals(meter: meter.id, series: series, lengthMinutes: minutes, from: from, to: to)
             } catch {
                 bus.logger.warning("backfill: cannot look for missing intervals of \(meter.id): \(error)")
                 filled.failed = true
