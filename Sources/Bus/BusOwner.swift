@@ -343,6 +343,8 @@ public final class BusOwner: @unchecked Sendable {
             result = DLMSMeterReader.poll(meter, link: dlms, scope: scope, bus: self)
         } else if let iec = meter.iec {
             result = IECMeterReader.poll(meter, link: iec, scope: scope, bus: self)
+        } else if let mbus = meter.mbus {
+            result = MBusMeterReader.poll(meter, link: mbus, scope: scope, bus: self)
         } else if meter.settings.protocolKind == .modbus {
             result = ModbusMeterReader.poll(slave: meter.slave, blocks: meter.modbusPlan(scope), timer: &meter.timer, line: line)
         } else {

@@ -39,6 +39,8 @@ final class PolledMeter {
     let dlms: DLMSMeterLink?
     /// The IEC 62056-21 link options (IEC meters only).
     let iec: IECMeterLink?
+    /// The wired M-Bus address and record rules (M-Bus meters only).
+    let mbus: MBusMeterLink?
     /// The last security problem reported as an event (so a wrong key raises one event, not one per cycle).
     var reportedSecurityProblem: String?
     /// Whether the archive may lack intervals this meter's load profile can fill (at start, and
@@ -56,11 +58,15 @@ final class PolledMeter {
         livePlan = live.isEmpty ? [] : ModbusBlockPlanner.plan(map, quantities: live)
         dlms = DLMSMeterLink(settings: settings, profile: profile)
         iec = IECMeterLink(settings: settings, profile: profile)
+        mbus = MBusMeterLink(settings: settings, profile: profile)
         // An IEC readout always sends everything at 300 baud first: too slow for a live cadence.
         self.liveQuantities = iec == nil ? live : []
         if iec != nil {
             // IEC 62056-21 reaction times run to 1.5 s (tr); the learned limit starts there.
             timer = ResponseTimer(bounds: 250...Int(IECTiming.maximumReaction.inMillisecondsRounded + IECTiming.margin.inMillisecondsRounded))
+        } else if mbus != nil {
+            // EN 13757-2: up to 330 bit times + 50 ms (187 ms at 2400 baud), more behind USB converters.
+            timer = ResponseTimer(bounds: max(200, responseBounds.lowerBound)...max(1000, responseBounds.upperBound))
         } else {
             timer = ResponseTimer(bounds: responseBounds)
         }
