@@ -72,7 +72,7 @@ public struct AgentSetup: Sendable {
     }
 
     /// The meter protocols the bus owners drive: Modbus RTU, IEC 62056-21 and DLMS/COSEM over HDLC.
-    public static let supportedProtocols: Set<MeterProtocolKind> = [.modbus, .iec62056_21, .dlms, .mbus]
+    public static let supportedProtocols: Set<MeterProtocolKind> = [.modbus, .iec62056_21, .dlms, .mbus, .wmbus]
 
     /// The meters of `bus` with their profiles (validation guarantees every profile exists).
     public func meters(on bus: BusName) -> [(MeterSettings, MeterProfile)] {

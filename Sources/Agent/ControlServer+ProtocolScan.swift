@@ -2,8 +2,9 @@ import Bus
 import ConcentratorCore
 
 extension ControlRequestHandler {
-    /// `scan` with `meterProtocol`: IEC 62056-21 device addresses (an addressed sign-on each) or DLMS
-    /// HDLC server addresses (SNRM/UA), queued to the bus owner like a Modbus scan, with progress.
+    /// `scan` with `meterProtocol`: IEC 62056-21 device addresses (an addressed sign-on each), DLMS
+    /// HDLC server addresses (SNRM/UA) or the wired M-Bus secondary-address search, queued to the
+    /// bus owner like a Modbus scan, with progress.
     func protocolScan(_ request: ControlRequest, kind: MeterProtocolKind, bus: BusOwner,
                       send: @escaping @Sendable (ControlReply, Bool) -> Bool) -> ControlReply {
         let cancellation = CancellationFlag()
@@ -29,6 +30,9 @@ extension ControlRequestHandler {
             }
             let timeout = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 500))
             result = bus.scanHDLC(addresses: list.map { UInt16($0) }, timeout: timeout, cancellation: cancellation, progress: progress)
+        case .mbus:
+            let profiles = agent.setup.profiles.profiles.values.filter { $0.protocolKind == .mbus }.sorted { $0.id < $1.id }
+            result = bus.scanMBusSecondary(profiles: profiles, cancellation: cancellation, progress: progress)
         default:
             return failure("unsupported", "scans for \(kind.rawValue) meters are not supported on RS-485 buses")
         }

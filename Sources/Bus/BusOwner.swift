@@ -97,6 +97,8 @@ public final class BusOwner: @unchecked Sendable {
     private var nextProfileBoundary: Timestamp?
     private var nextLivePass: Timestamp?
     var pendingCommits: [PendingCommit] = []
+    /// The wireless M-Bus receiver state, when every meter of this bus is a wireless one.
+    let wireless: WirelessReceiverState?
     /// Whether a `ProfileBackfillTask` is queued or running.
     var backfillQueued = false
     private var nextCommitRetry = ContinuousClock.now
@@ -121,6 +123,7 @@ public final class BusOwner: @unchecked Sendable {
             PolledMeter(settings: $0.0, profile: $0.1, responseBounds: settings.responseTimeoutMilliseconds, liveQuantities: live)
         }
         line = BusLine(settings: settings, logger: log)
+        wireless = WirelessReceiverState(meters: meters)
         intervalSchedule = IntervalSchedule(minutes: schedule.archive.intervalMinutes)
         profileSchedule = schedule.archive.profileIntervalMinutes.map { IntervalSchedule(minutes: $0) }
         published = BusStatus(name: settings.name, device: settings.device, line: settings.line.summary, portOpen: false,
@@ -208,6 +211,11 @@ public final class BusOwner: @unchecked Sendable {
 
     private func run() {
         logger.info("bus owner started: \(settings.device) \(settings.line.summary), \(meters.count) meters")
+        if let wireless {
+            runWirelessReceiver(wireless)
+            shutdown()
+            return
+        }
         line.ensureOpen()
         scheduleFromStart()
         while true {
@@ -456,6 +464,21 @@ public final class BusOwner: @unchecked Sendable {
             if let i = published.meters.firstIndex(where: { $0.id == s.id }) { published.meters[i] = s }
         }
     }
+
+    /// Whether `stop()` was called (loops other than the task loop poll this).
+    var isStopRequested: Bool { lock.withLock { stopRequested } }
+
+    /// Changes the published status under the lock; `pollsDone` counts meter polls (the LED).
+    func publishUpdate(pollsDone: Int = 0, _ update: (inout BusStatus) -> Void) {
+        lock.withLock {
+            polls += pollsDone
+            progressInstant = .now
+            update(&published)
+        }
+    }
+
+    /// The archive's interval schedule of this bus.
+    var intervals: IntervalSchedule { intervalSchedule }
 
     func publishBus(lastCycle: CycleReport? = nil) {
         let portOpen = line.port != nil

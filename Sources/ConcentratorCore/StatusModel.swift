@@ -71,6 +71,8 @@ public struct BusStatus: Hashable, Sendable, Codable {
     public var queuedTasks: Int
     /// Snapshots that could not be stored yet (archive error) and are being retried.
     public var pendingCommits: Int
+    /// A wireless M-Bus receiver bus: meters heard that are not configured (for the installer).
+    public var heard: [HeardMeterStatus]?
 
     public var metersOnline: Int { meters.filter { $0.state == .online || $0.state == .degraded }.count }
     public var metersOffline: Int { meters.filter { $0.state == .offline }.count }

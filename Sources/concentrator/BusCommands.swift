@@ -107,8 +107,13 @@ struct Scan: ParsableCommand {
     @Option(help: "Response timeout per address, in milliseconds.") var timeoutMs: Int = 250
     @Option(help: "Control socket path.") var controlSocket: String?
     @Flag(help: "Print JSON.") var json = false
+    @Option(name: .customLong("protocol"), help: "modbus (default); iec62056-21 (with --device-addresses); dlms (HDLC server addresses by --addresses, 16-16381); mbus (the wired secondary-address search).")
+    var meterProtocol: String = "modbus"
+    @Option(help: "IEC 62056-21: the device addresses to sign on to, comma separated, or FIRST-LAST in decimal keeping FIRST's width (00000001-00000020).")
+    var deviceAddresses: String?
 
     func validate() throws {
+        if meterProtocol != "modbus" { return try validateProtocolScan() }
         guard (1...247).contains(from), (from...247).contains(to) else {
             throw ValidationError("--from and --to must satisfy 1 ≤ from ≤ to ≤ 247")
         }
@@ -130,6 +135,7 @@ struct Scan: ParsableCommand {
             Output.error("no bus \"\(bus)\"; configured: \(setup.config.buses.map(\.name.rawValue).joined(separator: ", "))")
             throw ExitCode(ExitStatus.usage)
         }
+        if meterProtocol != "modbus" { return try runProtocolScan(setup) }
         let showProgress = !json
         let hits: [ScanHit]
         if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
