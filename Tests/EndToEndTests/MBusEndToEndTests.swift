@@ -79,7 +79,8 @@ import TestSupport
         defer { _ = sim.child.stop(signal: SIGTERM) }
         let agent = try AgentProcess(config: config, directory: dir, clockOrigin: origin, clockRate: rate)
         #expect(agent.waitUntilRunning(), "\(agent.log.suffix(2000))")
-        let interval = ISO8601.format(boundary)
+        // The first interval is partly before the receiver listened; the second is a whole hour.
+        let interval = ISO8601.format(boundary.adding(seconds: 3600))
         let good = meters.count - 1
         let exported = await headEnd.waitForExport(timeout: .seconds(90)) { e in Set(e.filter { $0.interval_start == interval }.map(\.meter)).count >= good }
         // The heard list while the agent runs.
@@ -90,6 +91,7 @@ import TestSupport
         let expected = Set(ids.filter { !unconfigured.contains($0) && $0 != wrong }.map { "w\($0)" })
         #expect(Set(at.map(\.meter)) == expected, "missing \(expected.subtracting(at.map(\.meter)).sorted().prefix(5))")
         #expect(at.count == Set(at.map(\.meter)).count, "each meter once per interval")
+        #expect(exported.count == Set(exported.map { "\($0.meter)/\($0.interval_start)" }).count, "nothing twice at the head-end")
         #expect(at.allSatisfy { s in !s.values.isEmpty && s.values.allSatisfy { $0.value != nil } })
         #expect(!exported.contains { $0.meter == "w\(wrong)" }, "nothing from the meter with the wrong key")
         // One clear event for the wrong key, naming the meter; the key is nowhere in the logs.
