@@ -54,15 +54,21 @@ enum IECMeterReader {
         return poll
     }
 
-    /// Reads the clock in programming mode and sets it (W1) beyond `threshold`; reads it back.
-    static func synchroniseClock(_ meter: PolledMeter, link: IECMeterLink, threshold: Duration,
-                                 bus: BusOwner) -> Result<DLMSMeterReader.ClockOutcome, MeterSessionError> {
+    /// The profile's clock lines and the P1 password from the key file (programming mode needs both).
+    private static func clockAndPassword(_ meter: PolledMeter, link: IECMeterLink,
+                                         bus: BusOwner) -> Result<(IECClockSpec, [UInt8]?), MeterSessionError> {
         guard let clock = link.profile.clock else {
             return .failure(MeterSessionError(.refused, "the profile \(meter.profile.id) declares no clock"))
         }
-        let password: [UInt8]?
-        switch link.password(bus.services) {
-        case .success(let p): password = p
+        return link.password(bus.services).map { (clock, $0) }
+    }
+
+    /// Reads the clock in programming mode and sets it (W1) beyond `threshold`; reads it back.
+    static func synchroniseClock(_ meter: PolledMeter, link: IECMeterLink, threshold: Duration,
+                                 bus: BusOwner) -> Result<DLMSMeterReader.ClockOutcome, MeterSessionError> {
+        let clock: IECClockSpec, password: [UInt8]?
+        switch clockAndPassword(meter, link: link, bus: bus) {
+        case .success(let c): (clock, password) = c
         case .failure(let e): return .failure(e)
         }
         var read = IECSessions.readClock(link: link.options, password: password, clock: clock)
@@ -81,12 +87,9 @@ enum IECMeterReader {
         guard abs(before.driftMilliseconds) > max(Int64(threshold.inMilliseconds), 999) else {
             return .success(DLMSMeterReader.ClockOutcome(before: before))
         }
-        guard let clock = link.profile.clock else {
-            return .failure(MeterSessionError(.refused, "the profile \(meter.profile.id) declares no clock"))
-        }
-        let password: [UInt8]?
-        switch link.password(bus.services) {
-        case .success(let p): password = p
+        let clock: IECClockSpec, password: [UInt8]?
+        switch clockAndPassword(meter, link: link, bus: bus) {
+        case .success(let c): (clock, password) = c
         case .failure(let e): return .failure(e)
         }
         // The time is written after the sign-on and the password exchange (seconds at 300 baud): the

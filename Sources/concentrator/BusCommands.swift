@@ -155,23 +155,9 @@ struct Scan: ParsableCommand {
                                            timeout: .milliseconds(Int64(timeoutMs))) { p in
                 if showProgress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }
             }
-            switch result {
-            case .success(let h): hits = h
-            case .failure(let e):
-                Output.error(e.description)
-                throw ExitCode(ExitStatus.failure)
-            }
+            hits = try Self.hitsOrExit(result)
         }
-        if json {
-            LogOutputLine.stdout(JSONText.encode(hits))
-            return
-        }
-        LogOutputLine.stdout("\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))")
-        for hit in hits {
-            for line in TextLayout.wrappedRow([(String(hit.address), 6, true), (hit.profile ?? (hit.isGarbled ? "GARBLED" : "unknown"), 20, false),
-                                               (hit.verdict ?? hit.detail, 0, false)]) {
-                LogOutputLine.stdout(line)
-            }
-        }
+        printHits(hits, title: "\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))",
+                  addressWidth: 6)
     }
 }

@@ -55,7 +55,7 @@ extension Scan {
         let report: @Sendable (ScanProgress) -> Void = { p in
             if showProgress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }
         }
-        var hits: [ScanHit]
+        let hits: [ScanHit]
         if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
             let request = ControlRequest(op: "scan", bus: name, timeoutMilliseconds: timeoutMs, addresses: kind == .dlms ? dlms : nil,
                                          meterProtocol: kind, deviceAddresses: iec)
@@ -73,20 +73,30 @@ extension Scan {
             case .dlms: direct.owner.scanHDLC(addresses: dlms.map { UInt16($0) }, timeout: .milliseconds(Int64(timeoutMs)), progress: report)
             default: direct.owner.scanMBusSecondary(profiles: profiles, progress: report)
             }
-            switch result {
-            case .success(let h): hits = h
-            case .failure(let e):
-                Output.error(e.description)
-                throw ExitCode(ExitStatus.failure)
-            }
+            hits = try Self.hitsOrExit(result)
         }
+        printHits(hits, title: "\(hits.filter { !$0.isGarbled }.count) \(kind.rawValue) meters answered on bus \(bus)", addressWidth: 18)
+    }
+
+    /// The hits of a scan run on the port directly, or its error printed and exit 1.
+    static func hitsOrExit(_ result: Result<[ScanHit], BusError>) throws -> [ScanHit] {
+        switch result {
+        case .success(let h): return h
+        case .failure(let e):
+            Output.error(e.description)
+            throw ExitCode(ExitStatus.failure)
+        }
+    }
+
+    /// Prints the hits as JSON (`--json`) or as a table under `title`: address, profile, verdict.
+    func printHits(_ hits: [ScanHit], title: String, addressWidth: Int) {
         if json {
             LogOutputLine.stdout(JSONText.encode(hits))
             return
         }
-        LogOutputLine.stdout("\(hits.filter { !$0.isGarbled }.count) \(kind.rawValue) meters answered on bus \(bus)")
+        LogOutputLine.stdout(title)
         for hit in hits {
-            for line in TextLayout.wrappedRow([(hit.addressText, 18, true), (hit.profile ?? (hit.isGarbled ? "GARBLED" : "unknown"), 20, false),
+            for line in TextLayout.wrappedRow([(hit.addressText, addressWidth, true), (hit.profile ?? (hit.isGarbled ? "GARBLED" : "unknown"), 20, false),
                                                (hit.verdict ?? hit.detail, 0, false)]) {
                 LogOutputLine.stdout(line)
             }

@@ -92,22 +92,13 @@ struct ProtocolAgentConfig {
     var archive = #"{"intervalMinutes": 60, "retentionDays": 45}"#
 
     func write(to directory: TemporaryDirectory) throws -> String {
-        let dirs = profileDirectories.map { "\"\($0)\"" }.joined(separator: ", ")
-        var text = """
-        {
-          "device": {"id": "gw-test", "stateDirectory": "\(directory.file("state"))", "runtimeDirectory": "\(directory.file("run"))",
-                     "profileDirectories": [\(dirs)]},
-          "buses": [\(buses.joined(separator: ",\n    "))],
-          "meters": [
-            \(meters.joined(separator: ",\n    "))
-          ],
-          "archive": \(archive)
-        """
-        for (k, v) in extraSections.sorted(by: { $0.key < $1.key }) { text += ",\n  \"\(k)\": \(v)" }
-        text += "\n}\n"
-        let path = directory.file("config.json")
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        var builder = AgentConfigBuilder(buses: [])
+        builder.rawBuses = buses
+        builder.rawMeters = meters
+        builder.profileDirectories = profileDirectories
+        builder.extraSections = extraSections
+        builder.archive = archive
+        return try builder.write(to: directory)
     }
 
     /// A key file in the console's format, mode 0600.
