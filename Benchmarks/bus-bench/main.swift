@@ -15,8 +15,9 @@ var turnaround = 30
 var meterCount = 64
 var args = CommandLine.arguments.dropFirst()
 // `bus-bench --profile-transfer`: the DLMS 30-day profile read at 128/1 and at the largest window.
-if args.contains("--profile-transfer") {
-    for window in [1, 7] { print(try profileTransferBenchmark(baud: 9600, maxInfo: 128, window: window)) }
+if let i = args.firstIndex(of: "--profile-transfer") {
+    let days = args.dropFirst(i - args.startIndex + 1).first.flatMap { Int($0) } ?? 30
+    for window in [1, 7] { print(try profileTransferBenchmark(baud: 9600, maxInfo: 128, window: window, days: days)) }
     exit(0)
 }
 while let a = args.popFirst() {
