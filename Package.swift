@@ -124,7 +124,7 @@ let package = Package(
 
         // Benchmarks print JSON; they never fail on timing.
         .executableTarget(name: "bus-bench", dependencies: [
-            "Bus", "MeterSimulator", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
+            "Bus", "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/bus-bench"),
         .executableTarget(name: "archive-bench", dependencies: [
             "Archive", "SQLite", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),

@@ -170,12 +170,13 @@ public final class Agent: AgentControl, @unchecked Sendable {
     /// Creates and starts one owner per configured bus.
     private func startBuses(_ setup: AgentSetup) {
         guard let sink, let recorder = events else { return }
-        let schedule = BusSchedule(archive: setup.config.archive, live: setup.config.polling.live)
+        let schedule = busSchedule(setup)
         let checkSync = options.checkClockSync
+        let services = archive.map { meterServices(setup, archive: $0) } ?? .none
         let owners = setup.config.buses.map { bus in
             BusOwner(settings: bus, meters: setup.meters(on: bus.name), schedule: schedule, clock: options.clock, sink: sink,
                      logger: logger, clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true },
-                     onEvent: { recorder.record($0) })
+                     services: services, onEvent: { recorder.record($0) })
         }
         lock.withLock { buses = owners }
         for bus in owners {

@@ -42,7 +42,9 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
         var meters: [MeterID: CommandContext.Meter] = [:]
         for m in setup.config.meters {
             let profile = setup.profiles.profile(id: m.profile)
-            meters[m.id] = CommandContext.Meter(bus: m.bus, hasRelay: profile?.modbus?.relay != nil, hasClock: profile?.modbus?.clock != nil)
+            let relay = profile?.modbus?.relay != nil || profile?.dlms?.disconnectControl != nil
+            let clock = profile?.modbus?.clock != nil || profile?.dlms?.clock != nil || profile?.iec?.clock?.writeCommand != nil
+            meters[m.id] = CommandContext.Meter(bus: m.bus, hasRelay: relay, hasClock: clock)
         }
         var series: Set<SeriesKind> = [.interval]
         if setup.config.archive.profileIntervalMinutes != nil { series.insert(.profile) }

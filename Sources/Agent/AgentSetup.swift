@@ -50,7 +50,7 @@ public struct AgentSetup: Sendable {
         }
         if let shipped = ProfileLibrary.shippedDirectory() { directories.append(shipped) }
         let library = ProfileLibrary.load(directories: directories)
-        let context = ConfigurationContext(profiles: Array(library.profiles.values))
+        let context = ConfigurationContext(profiles: Array(library.profiles.values), supportedProtocols: AgentSetup.supportedProtocols)
         let config: ConcentratorConfig
         do {
             config = try ConfigurationLoader.load(text: text, source: source, context: context)
@@ -70,6 +70,9 @@ public struct AgentSetup: Sendable {
         do { text = try FileSystem.readText(path) } catch { throw .boardUnreadable(error) }
         do { return try BoardLoader.load(text: text, source: path) } catch { throw .boardInvalid(error) }
     }
+
+    /// The meter protocols the bus owners drive: Modbus RTU, IEC 62056-21 and DLMS/COSEM over HDLC.
+    public static let supportedProtocols: Set<MeterProtocolKind> = [.modbus, .iec62056_21, .dlms, .mbus, .wmbus]
 
     /// The meters of `bus` with their profiles (validation guarantees every profile exists).
     public func meters(on bus: BusName) -> [(MeterSettings, MeterProfile)] {

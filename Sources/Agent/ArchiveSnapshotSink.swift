@@ -8,8 +8,8 @@ import Wire
 /// snapshot is never left unreported, even across a crash.
 final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
     let archive: ArchiveStore
-    private let schedules: [SeriesKind: IntervalSchedule]
-    private let reportsToUplink: Bool
+    let schedules: [SeriesKind: IntervalSchedule]
+    let reportsToUplink: Bool
     /// Called after a commit that enqueued an outbox entry.
     var onEnqueued: @Sendable () -> Void = {}
 

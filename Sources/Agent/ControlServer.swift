@@ -140,6 +140,9 @@ final class ControlRequestHandler: @unchecked Sendable {
             guard let bus = buses.first(where: { $0.name == name }) else {
                 return reply(failure("unknown-bus", "no bus \(name); configured: \(buses.map(\.name.rawValue).joined(separator: ", "))"))
             }
+            if let kind = request.meterProtocol, kind != .modbus {
+                return reply(protocolScan(request, kind: kind, bus: bus, send: send))
+            }
             let addresses: [Int]
             if let list = request.addresses {
                 guard !list.isEmpty, list.allSatisfy({ (1...247).contains($0) }) else {
@@ -221,7 +224,7 @@ final class ControlRequestHandler: @unchecked Sendable {
         ControlReply(error: ControlFailure(code: code, message: message))
     }
 
-    private func failure(_ error: BusError) -> ControlReply {
+    func failure(_ error: BusError) -> ControlReply {
         let code: String = switch error {
         case .unknownMeter: "unknown-meter"
         case .busBusy: "bus-busy"

@@ -11,6 +11,23 @@ public protocol SnapshotSink: AnyObject, Sendable {
     /// The meters of `bus` that already have a snapshot for this interval (for catching up after
     /// a restart without duplicating).
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID>
+    /// The interval starts of `series` (intervals of `lengthMinutes`) in `from..<to` with no stored
+    /// snapshot of `meter`, oldest first, beginning at the meter's first stored snapshot (a meter
+    /// never stored has no holes). The load-profile backfill reads exactly these from the meter.
+    func missingIntervals(meter: MeterID, series: SeriesKind, lengthMinutes: Int, from: Timestamp, to: Timestamp) throws -> [Timestamp]
+    /// Stores snapshots of one meter read back from its own load profile (any number of intervals
+    /// of one series) in one transaction, reported to the head-end as backfill.
+    func storeBackfill(bus: BusName, series: SeriesKind, lengthMinutes: Int, snapshots: [MeterSnapshot]) throws
+}
+
+extension SnapshotSink {
+    /// Without an archive to look in there are no holes.
+    public func missingIntervals(meter: MeterID, series: SeriesKind, lengthMinutes: Int, from: Timestamp, to: Timestamp) throws -> [Timestamp] { [] }
+
+    /// Stores each interval as an ordinary snapshot.
+    public func storeBackfill(bus: BusName, series: SeriesKind, lengthMinutes: Int, snapshots: [MeterSnapshot]) throws {
+        for s in snapshots { try store(bus: bus, series: series, intervalStart: s.intervalStart, snapshots: [s]) }
+    }
 }
 
 /// Scheduling options for a bus owner.
@@ -24,6 +41,11 @@ public struct BusSchedule: Sendable {
     public var takesSnapshots: Bool
     /// How often snapshots the archive refused (disk full, locked) are offered again.
     public var commitRetryInterval: Duration = .seconds(30)
+    /// Meter clocks (DLMS, IEC 62056-21) read in a cycle that drift more than this from the
+    /// gateway's synchronised clock are set; nil: never set by the cycle (only by `time.sync`).
+    public var meterClockThreshold: Duration?
+    /// Whether intervals missing in the archive are read back from the meters' own load profiles.
+    public var backfillsFromMeterProfiles = true
 
     public init(archive: ArchiveSettings, live: LiveCadence? = nil, catchUpMilliseconds: Int64? = nil) {
         self.archive = archive
@@ -52,6 +74,8 @@ public final class BusOwner: @unchecked Sendable {
     let onEvent: @Sendable (GatewayEvent) -> Void
     let schedule: BusSchedule
     let clockSynchronised: @Sendable () -> Bool
+    /// Keys, invocation counters and the clock-set audit for meters with security.
+    let services: BusMeterServices
 
     // Shared between threads, guarded by `lock`.
     private let lock = ConditionLock()
@@ -73,12 +97,16 @@ public final class BusOwner: @unchecked Sendable {
     private var nextProfileBoundary: Timestamp?
     private var nextLivePass: Timestamp?
     var pendingCommits: [PendingCommit] = []
+    /// The wireless M-Bus receiver state, when every meter of this bus is a wireless one.
+    let wireless: WirelessReceiverState?
+    /// Whether a `ProfileBackfillTask` is queued or running.
+    var backfillQueued = false
     private var nextCommitRetry = ContinuousClock.now
     var cyclesCompleted = 0
 
     public init(settings: BusSettings, meters: [(MeterSettings, MeterProfile)], schedule: BusSchedule, clock: any WallClock,
                 sink: any SnapshotSink, logger: Logger, clockSynchronised: @escaping @Sendable () -> Bool = { ClockSynchronisation.isSynchronised() },
-                onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
+                services: BusMeterServices = .none, onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
         name = settings.name
         self.settings = settings
         self.clock = clock
@@ -89,11 +117,13 @@ public final class BusOwner: @unchecked Sendable {
         self.onEvent = onEvent
         self.schedule = schedule
         self.clockSynchronised = clockSynchronised
+        self.services = services
         let live = Set(schedule.live?.quantities ?? [])
         self.meters = meters.map {
             PolledMeter(settings: $0.0, profile: $0.1, responseBounds: settings.responseTimeoutMilliseconds, liveQuantities: live)
         }
         line = BusLine(settings: settings, logger: log)
+        wireless = WirelessReceiverState(meters: meters)
         intervalSchedule = IntervalSchedule(minutes: schedule.archive.intervalMinutes)
         profileSchedule = schedule.archive.profileIntervalMinutes.map { IntervalSchedule(minutes: $0) }
         published = BusStatus(name: settings.name, device: settings.device, line: settings.line.summary, portOpen: false,
@@ -181,6 +211,11 @@ public final class BusOwner: @unchecked Sendable {
 
     private func run() {
         logger.info("bus owner started: \(settings.device) \(settings.line.summary), \(meters.count) meters")
+        if let wireless {
+            runWirelessReceiver(wireless)
+            shutdown()
+            return
+        }
         line.ensureOpen()
         scheduleFromStart()
         while true {
@@ -257,6 +292,7 @@ public final class BusOwner: @unchecked Sendable {
         for (boundary, series) in catchUp.sorted(by: { $0.key < $1.key }) {
             enqueue(SnapshotCycleTask(boundary: boundary, series: series, meterCount: meters.count, onlyMissing: true))
         }
+        scheduleBackfill(onlyAnswering: false)
         publishBus()
     }
 
@@ -306,16 +342,25 @@ public final class BusOwner: @unchecked Sendable {
 
     // MARK: Polling (bus thread)
 
-    /// Polls one meter with `plan`, updating its health and raising online/offline events.
-    func poll(_ meter: PolledMeter, plan: [ModbusReadBlock], livePeriodMilliseconds: Int64? = nil) -> MeterPoll {
-        let result: MeterPoll
-        switch meter.settings.protocolKind {
-        case .modbus:
-            result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line)
-        case .iec62056_21, .dlms, .mbus, .wmbus:
-            result = MeterPoll(values: meter.profile.quantities.map { QuantityValue(quantity: $0, error: .malformedResponse) },
-                               transportFailure: .malformedResponse)
+    /// Polls one meter (the quantities of `scope`) with its protocol's reader, updating its health
+    /// and raising online/offline, security and clock events.
+    func poll(_ meter: PolledMeter, scope: MeterReadScope, livePeriodMilliseconds: Int64? = nil) -> MeterPoll {
+        let started = ContinuousClock.now
+        var result: MeterPoll
+        if let dlms = meter.dlms {
+            result = DLMSMeterReader.poll(meter, link: dlms, scope: scope, bus: self)
+        } else if let iec = meter.iec {
+            result = IECMeterReader.poll(meter, link: iec, scope: scope, bus: self)
+        } else if let mbus = meter.mbus {
+            result = MBusMeterReader.poll(meter, link: mbus, scope: scope, bus: self)
+        } else if meter.settings.protocolKind == .modbus {
+            result = ModbusMeterReader.poll(slave: meter.slave, blocks: meter.modbusPlan(scope), timer: &meter.timer, line: line)
+        } else {
+            result = MeterPoll(failed: .malformedResponse, quantities: meter.profile.quantities,
+                               detail: "protocol \(meter.settings.protocolKind.rawValue) is not driven on RS-485 buses by this build")
         }
+        if meter.settings.protocolKind != .modbus { result.elapsed = ContinuousClock.now - started }
+        reportProtocolEvents(meter, result)
         let now = clock.now()
         let before = meter.health.state
         if let failure = result.transportFailure {
@@ -324,9 +369,9 @@ public final class BusOwner: @unchecked Sendable {
             if before != .offline {
                 var log = logger
                 log[metadataKey: "meter"] = .string(meter.id.rawValue)
-                log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(failure); check its wiring, address and line settings")
+                log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(result.failureDetail ?? failure.description); check its wiring, address and line settings")
                 onEvent(GatewayEvent(time: now, kind: .meterOffline, severity: .warning, bus: name, meter: meter.id,
-                                     message: "no usable answer: \(failure)"))
+                                     message: "no usable answer: \(failure)" + (result.failureDetail.map { " (\($0))" } ?? "")))
             }
         } else {
             meter.health.recordAnswer(at: now, error: result.valueError)
@@ -348,9 +393,9 @@ public final class BusOwner: @unchecked Sendable {
         return result
     }
 
-    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue]) -> MeterSnapshot {
-        MeterSnapshot(meter: meter.id, intervalStart: boundary, gatewayTime: clock.now(), clockUnsynced: !clockSynchronised(),
-                      values: values)
+    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue], meterTime: Timestamp? = nil) -> MeterSnapshot {
+        MeterSnapshot(meter: meter.id, intervalStart: boundary, gatewayTime: clock.now(), meterTime: meterTime,
+                      clockUnsynced: !clockSynchronised(), values: values)
     }
 
     // MARK: Storing
@@ -419,6 +464,21 @@ public final class BusOwner: @unchecked Sendable {
             if let i = published.meters.firstIndex(where: { $0.id == s.id }) { published.meters[i] = s }
         }
     }
+
+    /// Whether `stop()` was called (loops other than the task loop poll this).
+    var isStopRequested: Bool { lock.withLock { stopRequested } }
+
+    /// Changes the published status under the lock; `pollsDone` counts meter polls (the LED).
+    func publishUpdate(pollsDone: Int = 0, _ update: (inout BusStatus) -> Void) {
+        lock.withLock {
+            polls += pollsDone
+            progressInstant = .now
+            update(&published)
+        }
+    }
+
+    /// The archive's interval schedule of this bus.
+    var intervals: IntervalSchedule { intervalSchedule }
 
     func publishBus(lastCycle: CycleReport? = nil) {
         let portOpen = line.port != nil

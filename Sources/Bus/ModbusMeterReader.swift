@@ -2,22 +2,6 @@ import ConcentratorCore
 import MeterProtocols
 import Platform
 
-/// The outcome of polling one meter once.
-struct MeterPoll {
-    var values: [QuantityValue]
-    /// The transport failure that ended the poll early (timeout, bad CRC, garbage, port), if any.
-    var transportFailure: MeterErrorCode?
-    /// A non-transport error some values got (an exception), if any.
-    var valueError: MeterErrorCode?
-    var transactions = 0
-    /// Computed time on the wire (frames and silences) for the transactions, in milliseconds.
-    var wireMilliseconds = 0.0
-    /// Real time spent on this meter.
-    var elapsed: Duration = .zero
-
-    var answered: Bool { transportFailure == nil }
-}
-
 /// Polls one Modbus meter through the bus line: one request per planned block, each with the
 /// meter's learned response timeout. A transport failure (timeout, bad CRC, garbage, port error)
 /// ends the poll at once, so a dead or noisy meter costs at most one failed transaction per pass.

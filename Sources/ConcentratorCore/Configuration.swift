@@ -209,8 +209,21 @@ public struct ArchiveSettings: Hashable, Sendable {
 public struct PollingSettings: Hashable, Sendable {
     /// An optional fast cadence for a few quantities (kept in memory for status and live views).
     public var live: LiveCadence?
+    /// When meter clocks (DLMS, IEC 62056-21) are set by the snapshot cycle; nil: only by `time.sync`.
+    public var meterClock: MeterClockPolicy?
 
-    public init(live: LiveCadence? = nil) { self.live = live }
+    public init(live: LiveCadence? = nil, meterClock: MeterClockPolicy? = nil) {
+        self.live = live
+        self.meterClock = meterClock
+    }
+}
+
+/// The meter clock policy: a meter clock read in a snapshot cycle that differs from the gateway's
+/// synchronised clock by more than the threshold is set (and the set audited).
+public struct MeterClockPolicy: Hashable, Sendable {
+    public var thresholdSeconds: Int
+
+    public init(thresholdSeconds: Int) { self.thresholdSeconds = thresholdSeconds }
 }
 
 /// A fast cadence for a few quantities.

@@ -35,12 +35,17 @@ public struct ControlRequest: Hashable, Sendable, Codable {
     public var enrol: Bool?
     /// For `commissioning.report`: the report to record and send.
     public var report: CommissioningReport?
+    /// For `scan`: the protocol to scan for (default Modbus): `iec62056-21` probes `deviceAddresses`
+    /// with an addressed sign-on, `dlms` probes HDLC server addresses (`addresses`, 16–16381).
+    public var meterProtocol: MeterProtocolKind?
+    /// For an IEC 62056-21 `scan`: the device addresses to probe.
+    public var deviceAddresses: [String]?
 
     public init(op: String, meter: MeterID? = nil, quantities: [QuantityID]? = nil, bus: BusName? = nil, from: Int? = nil,
                 to: Int? = nil, timeoutMilliseconds: Int? = nil, connected: Bool? = nil, limit: Int? = nil,
                 durationMilliseconds: Int? = nil, addresses: [Int]? = nil, line: ControlLineSettings? = nil,
                 meters: [MeterID]? = nil, installer: String? = nil, note: String? = nil, enrol: Bool? = nil,
-                report: CommissioningReport? = nil) {
+                report: CommissioningReport? = nil, meterProtocol: MeterProtocolKind? = nil, deviceAddresses: [String]? = nil) {
         self.op = op
         self.meter = meter
         self.quantities = quantities
@@ -58,6 +63,8 @@ public struct ControlRequest: Hashable, Sendable, Codable {
         self.note = note
         self.enrol = enrol
         self.report = report
+        self.meterProtocol = meterProtocol
+        self.deviceAddresses = deviceAddresses
     }
 }
 

@@ -18,6 +18,12 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let meterError = Kind(rawValue: 12)
         /// A meter reports an alarm of its own (tamper, cover open, phase loss).
         public static let meterAlarm = Kind(rawValue: 13)
+        /// A meter refused our authentication or its answers did not decipher (wrong key or password).
+        public static let meterSecurityFailure = Kind(rawValue: 14)
+        /// The gateway set a meter's clock (it had drifted beyond the threshold, or by `time.sync`).
+        public static let meterClockSet = Kind(rawValue: 15)
+        /// Intervals missing in the archive were read back from a meter's own load profile.
+        public static let meterBackfilled = Kind(rawValue: 16)
         /// A bus's serial port disappeared or cannot be opened.
         public static let portUnavailable = Kind(rawValue: 20)
         public static let portRestored = Kind(rawValue: 21)
@@ -44,7 +50,8 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let known: [(kind: Kind, name: String)] = [
             (.agentStarted, "agent_started"), (.agentStopping, "agent_stopping"),
             (.meterOffline, "meter_offline"), (.meterOnline, "meter_online"), (.meterError, "meter_error"),
-            (.meterAlarm, "meter_alarm"), (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
+            (.meterAlarm, "meter_alarm"), (.meterSecurityFailure, "meter_security_failure"), (.meterClockSet, "meter_clock_set"),
+            (.meterBackfilled, "meter_backfilled"), (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
             (.intervalMissed, "interval_missed"), (.archiveError, "archive_error"), (.archiveRecovered, "archive_recovered"),
             (.retentionDroppedUnsent, "retention_dropped_unsent"), (.storageLow, "storage_low"),
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),

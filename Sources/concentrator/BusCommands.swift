@@ -107,8 +107,13 @@ struct Scan: ParsableCommand {
     @Option(help: "Response timeout per address, in milliseconds.") var timeoutMs: Int = 250
     @Option(help: "Control socket path.") var controlSocket: String?
     @Flag(help: "Print JSON.") var json = false
+    @Option(name: .customLong("protocol"), help: "modbus (default); iec62056-21 (with --device-addresses); dlms (HDLC server addresses by --addresses, 16-16381); mbus (the wired secondary-address search).")
+    var meterProtocol: String = "modbus"
+    @Option(help: "IEC 62056-21: the device addresses to sign on to, comma separated, or FIRST-LAST in decimal keeping FIRST's width (00000001-00000020).")
+    var deviceAddresses: String?
 
     func validate() throws {
+        if meterProtocol != "modbus" { return try validateProtocolScan() }
         guard (1...247).contains(from), (from...247).contains(to) else {
             throw ValidationError("--from and --to must satisfy 1 ≤ from ≤ to ≤ 247")
         }
@@ -130,6 +135,7 @@ struct Scan: ParsableCommand {
             Output.error("no bus \"\(bus)\"; configured: \(setup.config.buses.map(\.name.rawValue).joined(separator: ", "))")
             throw ExitCode(ExitStatus.usage)
         }
+        if meterProtocol != "modbus" { return try runProtocolScan(setup) }
         let showProgress = !json
         let hits: [ScanHit]
         if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
@@ -149,23 +155,9 @@ struct Scan: ParsableCommand {
                                            timeout: .milliseconds(Int64(timeoutMs))) { p in
                 if showProgress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }
             }
-            switch result {
-            case .success(let h): hits = h
-            case .failure(let e):
-                Output.error(e.description)
-                throw ExitCode(ExitStatus.failure)
-            }
+            hits = try Self.hitsOrExit(result)
         }
-        if json {
-            LogOutputLine.stdout(JSONText.encode(hits))
-            return
-        }
-        LogOutputLine.stdout("\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))")
-        for hit in hits {
-            for line in TextLayout.wrappedRow([(String(hit.address), 6, true), (hit.profile ?? (hit.isGarbled ? "GARBLED" : "unknown"), 20, false),
-                                               (hit.verdict ?? hit.detail, 0, false)]) {
-                LogOutputLine.stdout(line)
-            }
-        }
+        printHits(hits, title: "\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))",
+                  addressWidth: 6)
     }
 }

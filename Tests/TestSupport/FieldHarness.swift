@@ -80,6 +80,10 @@ public struct AgentConfigBuilder {
     public var buses: [Bus]
     public var extraSections: [String: String] = [:]
     public var archive = #"{"intervalMinutes": 60, "retentionDays": 45}"#
+    /// Buses and meters given as JSON objects (other protocols, other address forms).
+    public var rawBuses: [String] = []
+    public var rawMeters: [String] = []
+    public var profileDirectories: [String] = []
 
     public init(buses: [Bus]) { self.buses = buses }
 
@@ -96,9 +100,12 @@ public struct AgentConfigBuilder {
                 meterJSON.append(#"{"id": "\#(Self.meterID(bus: b.name, address: a))", "bus": "\#(b.name)", "address": \#(a), "profile": "\#(b.profile(a))"}"#)
             }
         }
+        busJSON += rawBuses
+        meterJSON += rawMeters
+        let dirs = profileDirectories.isEmpty ? "" : ", \"profileDirectories\": [" + profileDirectories.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
         var text = """
         {
-          "device": {"id": "\(deviceID)", "stateDirectory": "\(state)", "runtimeDirectory": "\(run)"},
+          "device": {"id": "\(deviceID)", "stateDirectory": "\(state)", "runtimeDirectory": "\(run)"\(dirs)},
           "buses": [\(busJSON.joined(separator: ",\n    "))],
           "meters": [
             \(meterJSON.joined(separator: ",\n    "))
