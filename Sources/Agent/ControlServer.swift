@@ -84,6 +84,12 @@ protocol AgentControl: AnyObject, Sendable {
     func reload() -> Result<String, ControlFailure>
     /// The uplink, if configured and running.
     var uplink: UplinkService? { get }
+    /// Edge monitoring's alarms and schedules as JSON text (Agent+Monitoring.swift), nil without it.
+    func monitoringReport() -> String?
+}
+
+extension AgentControl {
+    func monitoringReport() -> String? { nil }
 }
 
 /// Answers control requests against the running agent.
@@ -111,6 +117,9 @@ final class ControlRequestHandler: @unchecked Sendable {
             reply(ControlReply(events: agent.events?.newest(request.limit ?? 50) ?? []))
         case "audit":
             reply(ControlReply(audit: agent.newestAuditRecords(limit: min(max(request.limit ?? 50, 1), 1000))))
+        case "monitoring":
+            guard let report = agent.monitoringReport() else { return reply(failure("not-running", "edge monitoring does not run")) }
+            reply(ControlReply(message: report))
         case "reload":
             switch agent.reload() {
             case .success(let summary): reply(ControlReply(message: summary))

@@ -52,6 +52,9 @@ public final class BusOwner: @unchecked Sendable {
     let onEvent: @Sendable (GatewayEvent) -> Void
     let schedule: BusSchedule
     let clockSynchronised: @Sendable () -> Bool
+    /// Called on the bus thread with each meter's values after a live pass read them (edge monitoring's
+    /// alarm rules watch them as they come). Set before `start()`.
+    public var onLiveValues: @Sendable (MeterSnapshot) -> Void = { _ in }
 
     // Shared between threads, guarded by `lock`.
     private let lock = ConditionLock()
@@ -307,11 +310,13 @@ public final class BusOwner: @unchecked Sendable {
     // MARK: Polling (bus thread)
 
     /// Polls one meter with `plan`, updating its health and raising online/offline events.
-    func poll(_ meter: PolledMeter, plan: [ModbusReadBlock], livePeriodMilliseconds: Int64? = nil) -> MeterPoll {
+    /// With `readStatus`, the profile's status register is read after the values (snapshots feed alarm rules).
+    func poll(_ meter: PolledMeter, plan: [ModbusReadBlock], livePeriodMilliseconds: Int64? = nil, readStatus: Bool = false) -> MeterPoll {
         let result: MeterPoll
         switch meter.settings.protocolKind {
         case .modbus:
-            result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line)
+            result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line,
+                                            status: readStatus ? meter.profile.modbus?.status : nil)
         case .iec62056_21, .dlms, .mbus, .wmbus:
             result = MeterPoll(values: meter.profile.quantities.map { QuantityValue(quantity: $0, error: .malformedResponse) },
                                transportFailure: .malformedResponse)
@@ -348,9 +353,9 @@ public final class BusOwner: @unchecked Sendable {
         return result
     }
 
-    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue]) -> MeterSnapshot {
+    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue], status: UInt64? = nil) -> MeterSnapshot {
         MeterSnapshot(meter: meter.id, intervalStart: boundary, gatewayTime: clock.now(), clockUnsynced: !clockSynchronised(),
-                      values: values)
+                      values: values, status: status)
     }
 
     // MARK: Storing

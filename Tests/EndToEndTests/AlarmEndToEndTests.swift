@@ -1,0 +1,92 @@
+import ConcentratorCore
+import Foundation
+import Platform
+import Testing
+import TestSupport
+
+/// Edge monitoring's alarms end to end (issue 14, acceptance): a threshold crossing on meter-sim is
+/// seen by the agent's live cadence, raised, stored with its state and sent at once as a
+/// `meter_alarm` event batch through mosquitto to the real head-end, which shows it in `headend
+/// status`; `alarm.ack` from `headend command` (operator role) moves its state; a restart of the agent
+/// in the middle does not raise it twice; the value going back clears it. Latency is measured by
+/// Benchmarks/alarm-latency.sh, not asserted here.
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct AlarmEndToEndTests {
+    static let monitoring = """
+        {"alarms": [{"id": "overvoltage", "meters": ["bus1-m1"], "kind": "threshold", "quantity": "voltage_l1",
+                     "above": 253, "hysteresis": 3, "severity": "error"}]}
+        """
+    static let polling = #"{"live": {"periodSeconds": 1, "quantities": ["voltage_l1"]}}"#
+
+    /// `headend status --json`'s `alarms`.
+    static func headEndAlarms(_ f: CommandField) throws -> [[String: Any]] {
+        let r = try runCommand(BuiltProducts.path("headend"), ["status", "--config", f.headendConfig, "--json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+        return object?["alarms"] as? [[String: Any]] ?? []
+    }
+
+    /// Waits until the head-end shows the alarm in `phase`; returns it.
+    static func waitForHeadEnd(_ f: CommandField, phase: String, timeout: Duration = .seconds(20)) async throws -> [String: Any]? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let alarm = try headEndAlarms(f).first(where: { $0["rule"] as? String == "overvoltage" }), alarm["phase"] as? String == phase {
+                return alarm
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+
+    @Test func aThresholdCrossingReachesTheHeadEndAndIsAcknowledgedOnce() async throws {
+        let f = try await CommandField(agentSections: ["monitoring": Self.monitoring, "polling": Self.polling])
+        #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
+        // Nothing raised while the simulated voltage is normal (about 230 V).
+        try await Task.sleep(for: .seconds(2))
+        #expect(try Self.headEndAlarms(f).isEmpty)
+
+        #expect(try f.sim.control("set 1 voltage_l1 260.5") == "ok set 1 voltage_l1 260.5")
+        let raised = try await Self.waitForHeadEnd(f, phase: "raised")
+        try #require(raised != nil, "no raised alarm at the head-end: \(f.agent.log.suffix(3000)) \(f.headend.stderr.suffix(2000))")
+        #expect(raised?["device"] as? String == CommandField.device && raised?["meter"] as? String == "bus1-m1")
+        #expect(raised?["value"] as? Double == 260.5 && raised?["threshold"] as? Double == 253 && raised?["severity"] as? String == "error")
+        #expect(raised?["occurrence"] as? Int == 1)
+        // The human status lists it too.
+        let table = try runCommand(BuiltProducts.path("headend"), ["status", "--config", f.headendConfig]).stdout
+        #expect(table.contains("alarms: 1 open") && table.contains("overvoltage@bus1-m1") && table.contains("260.5"), "\(table)")
+
+        // The acknowledgement needs the operator role; a reader key is refused.
+        let refused = try await f.command("alarm.ack", ["rule=overvoltage", "meter=bus1-m1"], role: "reader")
+        #expect(refused.code == "role-too-low", "\(refused)")
+        let unknown = try await f.command("alarm.ack", ["rule=nosuchrule", "meter=bus1-m1"], role: "operator")
+        #expect(unknown.code == "invalid-arguments", "\(unknown)")
+        let ack = try await f.command("alarm.ack", ["rule=overvoltage", "meter=bus1-m1"], role: "operator")
+        #expect(ack.code == "ok" && ack.result["outcome"] as? String == "acknowledged" && ack.result["occurrence"] as? Int == 1, "\(ack)")
+        #expect(try await Self.waitForHeadEnd(f, phase: "acknowledged") != nil)
+
+        // A restart while the value is still over the limit: the state comes back, nothing is raised again.
+        try f.restartAgent()
+        #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
+        try await Task.sleep(for: .seconds(3))
+        let again = try await f.command("alarm.ack", ["rule=overvoltage", "meter=bus1-m1"], role: "operator")
+        #expect(again.code == "ok" && again.result["outcome"] as? String == "already-acknowledged", "\(again)")
+        let afterRestart = try Self.headEndAlarms(f).first { $0["rule"] as? String == "overvoltage" }
+        #expect(afterRestart?["phase"] as? String == "acknowledged" && afterRestart?["transitions"] as? Int == 2, "\(afterRestart ?? [:])")
+        #expect(f.agent.log.contains("(1 open after restore)"), "\(f.agent.log.prefix(3000))")
+
+        // Back to normal: cleared at the head-end; acknowledging now says it is not open.
+        #expect(try f.sim.control("set 1 voltage_l1 auto") == "ok set 1 voltage_l1 auto")
+        let cleared = try await Self.waitForHeadEnd(f, phase: "cleared")
+        #expect(cleared?["transitions"] as? Int == 3, "\(cleared ?? [:])")
+        let late = try await f.command("alarm.ack", ["rule=overvoltage", "meter=bus1-m1"], role: "operator")
+        #expect(late.result["outcome"] as? String == "not-open" && late.result["phase"] as? String == "cleared", "\(late)")
+        // The control socket, as the console's events screen reads it: the transitions in the recent
+        // events, the alarm's state in `monitoring`.
+        let client = try #require(try ControlClient.connectIfRunning(path: f.dir.file("run/control.sock")))
+        let events = try client.call(ControlRequest(op: "events", limit: 50)).events ?? []
+        #expect(events.contains { $0.kind == .meterAlarm && $0.meter == "bus1-m1" && $0.message.hasPrefix("alarm=cleared rule=overvoltage") },
+                "\(events.map(\.message))")
+        let report = try JSONParser.parse(try #require(try client.call(ControlRequest(op: "monitoring")).message))
+        let alarm = report["alarms"]?.arrayValue?.first
+        #expect(alarm?["rule"]?.stringValue == "overvoltage" && alarm?["phase"]?.stringValue == "cleared", "\(report)")
+    }
+}

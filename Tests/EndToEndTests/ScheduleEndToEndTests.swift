@@ -1,0 +1,98 @@
+import ConcentratorCore
+import Foundation
+import Platform
+import Testing
+import TestSupport
+
+/// A schedule across both 2026 DST changes in Europe/Rome (issue 14, acceptance): the real agent on an
+/// accelerated clock switches the relay of a meter-sim meter (Modbus coil, the `relay` command's path)
+/// at the right local times, with its uplink down throughout (the broker's port is closed). The window
+/// is 22:00–07:00 local every day: on the night of 28→29 March the evening edge is in winter time
+/// (21:00 UTC) and the morning edge in summer time (05:00 UTC); on the night of 24→25 October the
+/// other way round (20:00 UTC, then 06:00 UTC).
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct ScheduleEndToEndTests {
+    static let rate = 1200.0
+
+    struct Night {
+        var origin: String
+        var end: String
+        var on: (utc: String, local: String)
+        var off: (utc: String, local: String)
+    }
+
+    static let nights = [
+        Night(origin: "2026-03-28T20:30:00Z", end: "2026-03-29T05:30:00Z",
+              on: ("2026-03-28T21:00:00Z", "2026-03-28T22:00:00+01:00"), off: ("2026-03-29T05:00:00Z", "2026-03-29T07:00:00+02:00")),
+        Night(origin: "2026-10-24T19:30:00Z", end: "2026-10-25T06:30:00Z",
+              on: ("2026-10-24T20:00:00Z", "2026-10-24T22:00:00+02:00"), off: ("2026-10-25T06:00:00Z", "2026-10-25T07:00:00+01:00")),
+    ]
+
+    /// The `key=value` fields of an `output_switched` message.
+    static func fields(_ message: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for token in message.split(separator: " ") {
+            let kv = token.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { out[String(kv[0])] = String(kv[1]) }
+        }
+        return out
+    }
+
+    @Test(arguments: [0, 1])
+    func aNightScheduleSwitchesTheRelayAtLocalTimesWithTheUplinkDown(_ index: Int) async throws {
+        let night = Self.nights[index]
+        let dir = TemporaryDirectory("e2e-schedule")
+        let sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template"], baud: 115_200, turnaround: "1-3")
+        #expect(try sim.control("coil 1 on") == "ok coil 1 on")
+        var builder = AgentConfigBuilder(buses: [.init(name: "bus1", device: sim.link, baud: 115_200, addresses: [1],
+                                                       profile: { _ in "generic-template" })])
+        builder.deviceID = "gw-sched"
+        let keys = dir.file("headend-keys")
+        let generated = try runCommand(BuiltProducts.path("headend"), ["keys", "generate", "--dir", keys])
+        try #require(generated.status == 0, "\(generated.stderr)")
+        let publicKeys = try FileManager.default.contentsOfDirectory(atPath: keys).filter { $0.hasSuffix(".pub.json") }.sorted()
+            .map { "\"\(keys)/\($0)\"" }.joined(separator: ", ")
+        let deadPort = freeLoopbackPort() // nothing listens: the uplink stays down throughout
+        builder.extraSections["uplink"] = #"{"broker": {"host": "127.0.0.1", "port": \#(deadPort), "keepaliveSeconds": 5}, "headEndKeys": [\#(publicKeys)]}"#
+        builder.extraSections["monitoring"] = """
+            {"location": {"latitude": 41.9028, "longitude": 12.4964, "timeZone": "Europe/Rome"},
+             "outputs": [{"id": "street", "kind": "relay", "meter": "bus1-m1"}],
+             "schedules": [{"id": "night", "output": "street", "windows": [{"from": "22:00", "to": "07:00"}]}]}
+            """
+        let config = try builder.write(to: dir)
+        let agent = try AgentProcess(config: config, directory: dir, clockOrigin: ISO8601.parse(night.origin)!, clockRate: Self.rate)
+        defer { agent.child.stop() }
+        try #require(agent.waitUntilRunning(), "\(agent.log)")
+
+        // Agent time reaches the end of the night after (end − origin) / rate seconds.
+        let span = Double(ISO8601.parse(night.end)!.milliseconds - ISO8601.parse(night.origin)!.milliseconds) / 1000 / Self.rate
+        var sawOn = false
+        let deadline = ContinuousClock.now + .milliseconds(Int64(span * 1000) + 2000)
+        while ContinuousClock.now < deadline {
+            if try sim.control("coil 1") == "ok coil 1 on" && agent.log.contains("state=on result=switched") { sawOn = true }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let client = try #require(try ControlClient.connectIfRunning(path: dir.file("run/control.sock")))
+        let events = try client.call(ControlRequest(op: "events", limit: 200)).events ?? []
+        let switched = events.filter { $0.kind == .outputSwitched }.map { Self.fields($0.message) }
+        let status = try client.call(ControlRequest(op: "status"))
+        #expect(switched.allSatisfy { $0["output"] == "street" && $0["result"] == "switched" && $0["source"] == "schedule" }, "\(switched)")
+        // Off at start (the night has not begun; the coil was on), on at 22:00 local, off at 07:00 local.
+        #expect(switched.map { $0["state"] ?? "?" } == ["off", "on", "off"], "\(switched)\n\(agent.log.suffix(3000))")
+        guard switched.count == 3 else { return }
+        #expect(switched[1]["due"] == night.on.utc && switched[1]["local"] == night.on.local, "\(switched[1])")
+        #expect(switched[2]["due"] == night.off.utc && switched[2]["local"] == night.off.local, "\(switched[2])")
+        // The switching itself happened just after it was due (the bus round trip, ×rate in agent time).
+        let onEvent = try #require(events.filter { $0.kind == .outputSwitched }.dropFirst().first)
+        let late = onEvent.time.milliseconds - ISO8601.parse(night.on.utc)!.milliseconds
+        #expect(late >= 0 && late < 600_000, "switched \(late) ms after it was due")
+        // The relay really followed: on in the night, off at the end; three coil writes on the wire.
+        #expect(sawOn)
+        #expect(try sim.control("coil 1") == "ok coil 1 off")
+        let coilWrites = sim.served.filter { $0.function == 5 }.count
+        #expect(coilWrites == 3, "\(coilWrites) coil writes")
+        // The uplink never connected: the switchings' events wait in the outbox.
+        let uplink = try #require(status.status?.uplink)
+        #expect(!uplink.connected && uplink.lastConnected == nil && uplink.outboxDepth > 0, "\(uplink)")
+    }
+}
