@@ -118,7 +118,7 @@ final class ControlRequestHandler: @unchecked Sendable {
         case "audit":
             reply(ControlReply(audit: agent.newestAuditRecords(limit: min(max(request.limit ?? 50, 1), 1000))))
         case "monitoring":
-            guard let report = agent.monitoringReport() else { return reply(failure("not-running", "edge monitoring does not run")) }
+            guard let report = agent.monitoringReport() else { return reply(failure("unsupported", "edge monitoring does not run (no monitoring section in the configuration)")) }
             reply(ControlReply(message: report))
         case "reload":
             switch agent.reload() {

@@ -6,11 +6,11 @@ public enum MonitoringView {
     /// One line per alarm that is not inactive: rule@meter, phase, value, limit, since.
     public static func alarms(_ report: JSONValue) -> [String] {
         let items = report["alarms"]?.arrayValue ?? []
-        var lines = [TextLayout.row([("alarm (rule@meter)", 28, false), ("phase", 12, false), ("value", 10, true), ("limit", 10, true),
+        var lines = [TextLayout.row([("alarm (rule@meter)", 24, false), ("phase", 13, false), ("value", 10, true), ("limit", 10, true),
                                      ("since (UTC)", 0, false)])]
         for a in items {
             let key = (a["rule"]?.stringValue ?? "?") + "@" + (a["meter"]?.stringValue ?? "?")
-            lines.append(TextLayout.row([(key, 28, false), (a["phase"]?.stringValue ?? "?", 12, false), (number(a["value"]), 10, true),
+            lines.append(TextLayout.row([(key, 24, false), (a["phase"]?.stringValue ?? "?", 13, false), (number(a["value"]), 10, true),
                                          (number(a["threshold"]), 10, true), (shortTime(a["since"]), 0, false)]))
         }
         let open = items.filter { ["raised", "acknowledged"].contains($0["phase"]?.stringValue ?? "") }.count

@@ -57,12 +57,12 @@ extension ConsoleSession {
 
     func eventsScreen() throws(ConsoleStop) {
         ui.heading("Events, commands and log")
-        let action = try ui.ask("events, alarms, schedules, commands, log, or Enter to go back", default: "events",
+        let action = try ui.ask("events, alarms, schedules, commands or log", default: "events",
                                 help: ["events: the newest events the agent recorded (meters offline, ports, alarms, switchings);",
                                        "alarms: the alarms that are pending, raised, acknowledged or cleared now;",
                                        "schedules: each switched output, its state now and next switching;",
                                        "commands: the newest commands from the head-end and their outcome (the audit);",
-                                       "log: the newest lines of the agent's log (journal)."]) { text in
+                                       "log: the newest lines of the agent's log (journal); back: the main menu."]) { text in
             Parse.oneOf(text.lowercased(), ["events", "alarms", "schedules", "commands", "log", "back"], what: "the choice")
         }
         switch action {
