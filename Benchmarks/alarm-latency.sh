@@ -7,15 +7,19 @@
 # Prints JSON (p50/p95/max in ms for raises and clears). Target: p95 ≤ 2000 ms. Never fails on timing.
 #
 #   Benchmarks/alarm-latency.sh [CROSSINGS]    (default 20; at most 29: the rate limit is 60 per hour)
+#   BUILD=debug Benchmarks/alarm-latency.sh    (the debug binaries already built, no release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-20}
+build=${BUILD:-release}
 scripts/install-deps.sh >/dev/null
-for product in concentrator headend meter-sim; do swift build -c release --product "$product" >/dev/null; done
-bin=$(swift build -c release --show-bin-path)
+if [ "$build" = release ]; then
+  for product in concentrator headend meter-sim; do swift build -c release --product "$product" >/dev/null; done
+fi
+bin=$(swift build -c "$build" --show-bin-path)
 work=$(mktemp -d /tmp/alarm-latency-XXXXXX)
 . scripts/lib/chain.sh
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+chain_cleanup_on_exit
 
 chain_broker
 chain_headend_keys
@@ -39,7 +43,7 @@ chain_start_headend
 chain_start_agent
 sleep 3
 
-python3 - "$bin/meter-sim" "$work/bus1.ctl" "$work/headend.sqlite" "$count" <<'PY'
+python3 - "$bin/meter-sim" "$work/bus1.ctl" "$work/headend.sqlite" "$count" "$build" <<'PY'
 import json, sqlite3, subprocess, sys, time
 sim, control, database, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 KIND_METER_ALARM = 13
@@ -83,6 +87,6 @@ def stats(values):
     return {"n": len(s), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": round(s[-1], 1)}
 
 every = raises + clears
-print(json.dumps({"benchmark": "alarm-crossing-to-headend", "live_period_s": 1, "crossings": count,
+print(json.dumps({"benchmark": "alarm-crossing-to-headend", "build": sys.argv[5], "live_period_s": 1, "crossings": count,
                   "raise": stats(raises), "clear": stats(clears), "all": stats(every), "lost": lost, "target_p95_ms": 2000}))
 PY
