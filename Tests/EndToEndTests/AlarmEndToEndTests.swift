@@ -89,4 +89,60 @@ struct AlarmEndToEndTests {
         let alarm = report["alarms"]?.arrayValue?.first
         #expect(alarm?["rule"]?.stringValue == "overvoltage" && alarm?["phase"]?.stringValue == "cleared", "\(report)")
     }
+
+    /// `schedule.set` and `schedule.get` from `headend command` (operator role): an override switches
+    /// the simulated relay at once, survives a restart of the agent, and its removal leaves the output
+    /// unmanaged.
+    @Test func schedulesAreSetAndReadFromTheHeadEnd() async throws {
+        let monitoring = """
+            {"location": {"latitude": 41.9028, "longitude": 12.4964, "timeZone": "Europe/Rome"},
+             "outputs": [{"id": "street", "kind": "relay", "meter": "bus1-m1"}]}
+            """
+        let f = try await CommandField(agentSections: ["monitoring": monitoring])
+        #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
+        #expect(try f.sim.control("coil 1 off") == "ok coil 1 off")
+        let initial = try await f.command("schedule.get", role: "operator")
+        let first = (initial.result["outputs"] as? [[String: Any]])?.first
+        #expect(initial.code == "ok" && initial.result["timeZone"] as? String == "Europe/Rome", "\(initial)")
+        #expect(first?["output"] as? String == "street" && first?["source"] as? String == "unmanaged" && first?["meter"] as? String == "bus1-m1")
+
+        let until = ISO8601.format(Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)).adding(seconds: 3600))
+        let override = #"{"override": {"output": "street", "state": "on", "until": "\#(until)"}}"#
+        #expect(try await f.command("schedule.set", args: override, role: "reader").code == "role-too-low")
+        let set = try await f.command("schedule.set", args: override, role: "operator")
+        let after = (set.result["outputs"] as? [[String: Any]])?.first
+        #expect(set.code == "ok" && after?["state"] as? String == "on" && after?["source"] as? String == "override", "\(set)")
+        #expect(await Self.waitForCoil(f, "on"), "the override did not switch the relay: \(f.agent.log.suffix(2000))")
+        let bad = try await f.command("schedule.set", args: #"{"override": {"output": "park", "state": "on", "until": "\#(until)"}}"#,
+                                      role: "operator")
+        #expect(bad.code == "invalid-arguments", "\(bad)")
+
+        // The override is kept in the archive: it is still there after a restart.
+        try f.restartAgent()
+        #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
+        let kept = try await f.command("schedule.get", ["output=street"], role: "operator")
+        let keptOutput = (kept.result["outputs"] as? [[String: Any]])?.first
+        #expect(keptOutput?["source"] as? String == "override" && (keptOutput?["override"] as? [String: Any])?["until"] as? String == until,
+                "\(kept)")
+        #expect(keptOutput?["confirmed"] as? String == "on", "\(kept)")
+
+        // Off by a new override, then removed: unmanaged, the relay stays where it was.
+        let off = try await f.command("schedule.set", args: #"{"override": {"output": "street", "state": "off", "until": "\#(until)"}}"#,
+                                      role: "operator")
+        #expect(off.code == "ok", "\(off)")
+        #expect(await Self.waitForCoil(f, "off"))
+        let removed = try await f.command("schedule.set", args: #"{"remove": {"output": "street", "what": "override"}}"#, role: "operator")
+        #expect((removed.result["outputs"] as? [[String: Any]])?.first?["source"] as? String == "unmanaged", "\(removed)")
+        try await Task.sleep(for: .seconds(1))
+        #expect(try f.sim.control("coil 1") == "ok coil 1 off")
+    }
+
+    static func waitForCoil(_ f: CommandField, _ state: String, timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? f.sim.control("coil 1")) == "ok coil 1 \(state)" { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
 }

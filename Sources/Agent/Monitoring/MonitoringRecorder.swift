@@ -16,7 +16,7 @@ struct MonitoringEnvironment: Sendable {
     var workArrived: @Sendable () -> Void
     /// Events stored here, for the recent-events list of the status and console.
     var noteStored: @Sendable ([GatewayEvent]) -> Void
-    /// Whether the gateway's clock may be trusted (switching and zero-consumption wait for it).
+    /// Whether the gateway's clock is synchronised (noted in switching events).
     var clockSynchronised: @Sendable () -> Bool
 }
 

@@ -13,7 +13,8 @@ import Platform
 /// switches through the output's bus owner (the `relay` command's path: a coil write queued to the
 /// owner, rule 1) and records the result: switching state, audit entry and `output_switched` event
 /// in one transaction; a failure alarmed after the retry window is a `meter_alarm` with rule
-/// `switching:<output>`. Needs only the bus and the clock: it runs whether the uplink is up or not.
+/// `switching:<output>`. Needs only the bus and the clock: it runs whether the uplink is up or not, and
+/// whether the clock is synchronised or not (the event's detail says when it is not).
 final class ScheduleRunner: @unchecked Sendable {
     typealias Switch = @Sendable (MeterID, Bool) -> Result<Bool, BusError>?
 
@@ -130,10 +131,10 @@ final class ScheduleRunner: @unchecked Sendable {
             let now = environment.clock.now()
             if lock.withLock({ stopping }) { return }
             var wake = now.adding(seconds: 30)
-            if environment.clockSynchronised() {
-                for output in configured.outputs {
-                    if let next = step(output, now: now), next < wake { wake = next }
-                }
+            // Switching does not wait for clock synchronisation: with the uplink down a gateway can be
+            // without NTP for days, and lights must still switch (on the RTC's time; the events say so).
+            for output in configured.outputs {
+                if let next = step(output, now: now), next < wake { wake = next }
             }
             let realWait = environment.clock.realDuration(ofMilliseconds: max(0, wake.milliseconds - environment.clock.now().milliseconds))
             lock.lock()
@@ -174,7 +175,7 @@ final class ScheduleRunner: @unchecked Sendable {
             result = .failure(.unsupported("lighting circuits have no driver in this build"))
         }
         let succeeded: Bool
-        let detail: String
+        var detail: String
         switch result {
         case .success(let connected)?:
             succeeded = connected == on
@@ -186,6 +187,7 @@ final class ScheduleRunner: @unchecked Sendable {
             succeeded = false
             detail = "meter \(output.meter) is on no running bus"
         }
+        if !environment.clockSynchronised() { detail += " (gateway clock not synchronised)" }
         let now = environment.clock.now()
         let (outcomes, bytes) = lock.withLock { () -> ([SwitchingOutcome], [UInt8]) in
             let outcomes = planner.record(output: output.id, succeeded: succeeded, at: now)
