@@ -38,7 +38,7 @@ struct AlarmEndToEndTests {
     }
 
     @Test func aThresholdCrossingReachesTheHeadEndAndIsAcknowledgedOnce() async throws {
-        let f = try await CommandField(agentSections: ["monitoring": Self.monitoring, "polling": Self.polling])
+        let f = try await CommandField(agentSections: ["monitoring": Self.monitoring, "polling": Self.polling], pods: ["bus1-m1": "IT001E00000001"])
         #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
         // Nothing raised while the simulated voltage is normal (about 230 V).
         try await Task.sleep(for: .seconds(2))
@@ -62,6 +62,20 @@ struct AlarmEndToEndTests {
         let ack = try await f.command("alarm.ack", ["rule=overvoltage", "meter=bus1-m1"], role: "operator")
         #expect(ack.code == "ok" && ack.result["outcome"] as? String == "acknowledged" && ack.result["occurrence"] as? Int == 1, "\(ack)")
         #expect(try await Self.waitForHeadEnd(f, phase: "acknowledged") != nil)
+
+        // The head-end's exports: the monthly report lists the open alarm; the CER document has the
+        // meter under its POD (from the agent's meter_identity event), with the device id.
+        let hour = IntervalSchedule(minutes: 60).start(containing: Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
+        let monthly = try runCommand(BuiltProducts.path("headend"), ["export", "--config", f.headendConfig, "--format", "monthly-csv",
+                                                                     "--from", ISO8601.format(hour), "--to", ISO8601.format(hour.adding(seconds: 3600))])
+        #expect(monthly.status == 0 && monthly.stdout.contains("overvoltage") && monthly.stdout.contains("bus1-m1"), "\(monthly)")
+        let cer = try runCommand(BuiltProducts.path("headend"), ["export", "--config", f.headendConfig, "--format", "cer-json", "--time-zone",
+                                                                 "Europe/Rome", "--from", ISO8601.format(hour), "--to", ISO8601.format(hour.adding(seconds: 3600))])
+        let document = try JSONParser.parse(cer.stdout)
+        let device = document["devices"]?.arrayValue?.first
+        #expect(cer.status == 0 && document["devices"]?.arrayValue?.count == 1, "\(cer.stdout.prefix(1000)) \(cer.stderr)")
+        #expect(device?["pod"]?.stringValue == "IT001E00000001" && device?["deviceId"]?.stringValue == "\(CommandField.device)/bus1-m1")
+        #expect(device?["quarterHours"]?.arrayValue?.count == 4 && document["timeZone"]?.stringValue == "Europe/Rome")
 
         // A restart while the value is still over the limit: the state comes back, nothing is raised again.
         try f.restartAgent()

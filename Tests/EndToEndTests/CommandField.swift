@@ -23,7 +23,8 @@ final class CommandField: @unchecked Sendable {
     private(set) var agent: AgentProcess!
 
     /// `agentSections`: more top-level sections of the agent's config.json (name → JSON text).
-    init(trialSeconds: Int = 300, agentSections: [String: String] = [:], beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
+    init(trialSeconds: Int = 300, agentSections: [String: String] = [:], pods: [String: String] = [:],
+         beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
         broker = try await MosquittoBroker()
         sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template", "2:eastron-sdm120"], baud: 115_200,
                                   turnaround: "1-3")
@@ -48,6 +49,7 @@ final class CommandField: @unchecked Sendable {
              "acknowledgementTimeoutSeconds": 10, "configTrialSeconds": \(trialSeconds)}
             """
         for (name, text) in agentSections { builder.extraSections[name] = text }
+        builder.pods = pods
         agentConfig = try builder.write(to: dir)
         headendConfig = dir.file("headend.json")
         try """
