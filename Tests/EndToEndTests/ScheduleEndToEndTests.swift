@@ -95,4 +95,59 @@ struct ScheduleEndToEndTests {
         let uplink = try #require(status.status?.uplink)
         #expect(!uplink.connected && uplink.lastConnected == nil && uplink.outboxDepth > 0, "\(uplink)")
     }
+
+    /// A switching that fails (the meter does not answer) is retried with growing pauses within the
+    /// window, then alarmed as `switching:OUTPUT`; when the meter answers again the retry switches it
+    /// and the alarm clears. Every attempt is an `output_switched` event and an audit entry.
+    @Test func aFailedSwitchingIsRetriedThenAlarmedThenCleared() async throws {
+        let dir = TemporaryDirectory("e2e-switch-fail")
+        let sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template"], baud: 115_200, turnaround: "1-3")
+        #expect(try sim.control("coil 1 off") == "ok coil 1 off")
+        #expect(try sim.control("fault 1 silence").hasPrefix("ok"))
+        var builder = AgentConfigBuilder(buses: [.init(name: "bus1", device: sim.link, baud: 115_200, addresses: [1], timeouts: 100...200,
+                                                       profile: { _ in "generic-template" })])
+        builder.deviceID = "gw-sched"
+        let origin = ISO8601.parse("2026-06-01T10:00:00Z")!
+        builder.extraSections["monitoring"] = """
+            {"location": {"latitude": 41.9028, "longitude": 12.4964, "timeZone": "Europe/Rome"},
+             "outputs": [{"id": "street", "kind": "relay", "meter": "bus1-m1"}],
+             "overrides": [{"output": "street", "state": "on", "until": "2026-06-02T10:00:00Z"}],
+             "switching": {"firstRetrySeconds": 20, "maxRetryIntervalSeconds": 120, "windowSeconds": 300}}
+            """
+        let config = try builder.write(to: dir)
+        // 30× real time: the 300 s window passes in 10 s.
+        let agent = try AgentProcess(config: config, directory: dir, clockOrigin: origin, clockRate: 30)
+        defer { agent.child.stop() }
+        try #require(agent.waitUntilRunning(), "\(agent.log)")
+        let client = try #require(try ControlClient.connectIfRunning(path: dir.file("run/control.sock")))
+        func events() throws -> [GatewayEvent] { try client.call(ControlRequest(op: "events", limit: 200)).events ?? [] }
+
+        let deadline = ContinuousClock.now + .seconds(40)
+        while ContinuousClock.now < deadline, try !events().contains(where: { $0.kind == .meterAlarm }) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let failing = try events()
+        let retries = failing.filter { $0.kind == .outputSwitched }.map { Self.fields($0.message) }
+        #expect(retries.count >= 3 && retries.allSatisfy { $0["result"] == "retrying" && $0["state"] == "on" }, "\(retries)")
+        #expect(retries.map { Int($0["attempts"] ?? "") ?? 0 } == Array(1...retries.count), "\(retries)")
+        let alarm = try #require(failing.first { $0.kind == .meterAlarm }, "\(agent.log.suffix(3000))")
+        #expect(alarm.meter == "bus1-m1" && alarm.message.hasPrefix("alarm=raised rule=switching:street"), "\(alarm.message)")
+        // Raised after the window: at least 300 s of agent time after the first attempt.
+        let firstAttempt = try #require(failing.first { $0.kind == .outputSwitched })
+        #expect(alarm.time.milliseconds - firstAttempt.time.milliseconds >= 300_000)
+
+        // The meter answers again: the next retry switches it and clears the alarm.
+        #expect(try sim.control("fault 1 none").hasPrefix("ok"))
+        let clearDeadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < clearDeadline, try !events().contains(where: { $0.message.hasPrefix("alarm=cleared rule=switching:street") }) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let after = try events()
+        #expect(after.contains { $0.message.hasPrefix("alarm=cleared rule=switching:street") }, "\(after.map(\.message))")
+        #expect(after.contains { $0.kind == .outputSwitched && Self.fields($0.message)["result"] == "switched" })
+        #expect(try sim.control("coil 1") == "ok coil 1 on")
+        let audit = try client.call(ControlRequest(op: "audit", limit: 100)).audit ?? []
+        #expect(audit.filter { $0.verb == "switch" && $0.role == "schedule" }.count == after.filter { $0.kind == .outputSwitched }.count,
+                "\(audit)")
+    }
 }
