@@ -21,7 +21,7 @@ import TestSupport
 
     @Test func alarmsAndSchedulesAreShownFromTheMonitoringReport() {
         let agent = FakeAgent(running: true, answers: ["monitoring": .success(ControlReply(message: Self.report))])
-        let terminal = ScriptedTerminal([.line("events"), .line("alarms"), .line("events"), .line("schedules"), .line("q")])
+        let terminal = ScriptedTerminal([.line("events"), .line("alarms"), .line("events"), .line("schedules"), .line(""), .line("q")])
         let session = makeSession(terminal, document: configWithOneBus(), agent: agent)
         #expect(session.run() == 0)
         let out = terminal.output
@@ -30,6 +30,24 @@ import TestSupport
         #expect(out.contains("06-01 10:02"), "the since column fits: \(out)")
         #expect(out.contains("1 open, 1 pending or cleared"))
         #expect(out.contains("time zone Europe/Rome") && out.contains("street") && out.contains("2026-06-01 21:10+02:00"), "\(out)")
+        #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
+    }
+
+    @Test func anOverrideIsSetFromTheSchedulesView() throws {
+        let after = #"{"outputs": [{"output": "street", "state": "on", "source": "override", "nextChangeLocal": "2026-06-01T18:06:00+02:00"}]}"#
+        let agent = FakeAgent(running: true, answers: ["monitoring": .success(ControlReply(message: Self.report)),
+                                                       "schedule.set": .success(ControlReply(message: after))])
+        let terminal = ScriptedTerminal([.line("events"), .line("schedules"), .line("park"), .line("street"), .line("dim"), .line("on"),
+                                         .line("200"), .line("6"), .line("q")])
+        let session = makeSession(terminal, document: configWithOneBus(), agent: agent)
+        #expect(session.run() == 0)
+        #expect(terminal.output.contains("the output must be one of") && terminal.output.contains("the state must be one of"), "\(terminal.output)")
+        #expect(terminal.output.contains("street: on by override, next change 2026-06-01T18:06:00+02:00"), "\(terminal.output)")
+        let request = try #require(agent.requests.first { $0.op == "schedule.set" })
+        let args = try JSONParser.parse(try #require(request.arguments))
+        #expect(args["override"]?["output"]?.stringValue == "street" && args["override"]?["state"]?.stringValue == "on")
+        // The console's clock (the fake services' manual clock) plus 6 hours.
+        #expect(args["override"]?["until"]?.stringValue == ISO8601.format(Timestamp(seconds: 1_800_000_000 + 6 * 3600)))
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
     }
 

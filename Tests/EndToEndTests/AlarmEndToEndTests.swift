@@ -149,6 +149,21 @@ struct AlarmEndToEndTests {
         #expect((removed.result["outputs"] as? [[String: Any]])?.first?["source"] as? String == "unmanaged", "\(removed)")
         try await Task.sleep(for: .seconds(1))
         #expect(try f.sim.control("coil 1") == "ok coil 1 off")
+
+        // The installer's console sets an override through the control socket; it is audited as `console`.
+        let client = try #require(try ControlClient.connectIfRunning(path: f.dir.file("run/control.sock")))
+        let fromConsole = try client.call(ControlRequest(op: "schedule.set",
+                                                         arguments: #"{"override": {"output": "street", "state": "on", "until": "\#(until)"}}"#))
+        #expect(fromConsole.error == nil && fromConsole.message?.contains("\"source\":\"override\"") == true, "\(fromConsole)")
+        #expect(await Self.waitForCoil(f, "on"))
+        do {
+            _ = try client.call(ControlRequest(op: "schedule.set", arguments: #"{"override": {"output": "park"}}"#))
+            Issue.record("an unknown output was accepted")
+        } catch {
+            #expect("\(error)".contains("bad-request") && "\(error)".contains("unknown output"), "\(error)")
+        }
+        let audit = try client.call(ControlRequest(op: "audit", limit: 50)).audit ?? []
+        #expect(audit.contains { $0.role == "console" && $0.verb == "schedule.set" && $0.arguments.contains("street") }, "\(audit)")
     }
 
     static func waitForCoil(_ f: CommandField, _ state: String, timeout: Duration = .seconds(10)) async -> Bool {

@@ -76,3 +76,29 @@ extension Agent {
                                  pretty: false)
     }
 }
+
+extension Agent {
+    /// The control socket's `schedule.set` (the installer's console): read like the verb's args,
+    /// applied and kept like a `schedule.set` from the head-end, and audited (role `console`).
+    func changeScheduleFromConsole(_ arguments: String) -> Result<String, ControlFailure> {
+        guard let schedules = monitoring?.schedules, let outputs = setup.config.monitoring?.outputs.map(\.id) else {
+            return .failure(ControlFailure(code: "unsupported", message: "no switched outputs: monitoring.outputs and a location are needed"))
+        }
+        guard let parsed = try? JSONParser.parse(arguments) else {
+            return .failure(ControlFailure(code: "bad-request", message: "the arguments are not JSON"))
+        }
+        let collector = IssueCollector()
+        guard let reader = collector.object(parsed, at: "$.arguments") else {
+            return .failure(ControlFailure(code: "bad-request", message: "the arguments must be a JSON object"))
+        }
+        let change = ConfigurationLoader.readScheduleChange(reader, outputs: outputs)
+        reader.finish()
+        guard collector.issues.isEmpty, let change else {
+            return .failure(ControlFailure(code: "bad-request", message: collector.issues.map(\.description).joined(separator: "; ")))
+        }
+        switch schedules.change(change, arguments: parsed, auditedAs: "console") {
+        case .success(let report): return .success(JSONWriter.render(report, pretty: false))
+        case .failure(let rejection): return .failure(ControlFailure(code: "internal", message: rejection.message))
+        }
+    }
+}

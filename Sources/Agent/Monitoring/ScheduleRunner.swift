@@ -100,14 +100,21 @@ final class ScheduleRunner: @unchecked Sendable {
 
     // MARK: Commands
 
-    /// Applies a `schedule.set` change, keeps it in the archive and wakes the loop.
-    func change(_ change: ScheduleChange, arguments: JSONValue) -> Result<JSONValue, CommandRejection> {
+    /// Applies a `schedule.set` change, keeps it in the archive and wakes the loop. `auditedAs`: the
+    /// role of an audit entry written with it (the console's changes; the head-end's commands are
+    /// audited by the command processor).
+    func change(_ change: ScheduleChange, arguments: JSONValue, auditedAs role: String? = nil) -> Result<JSONValue, CommandRejection> {
         let bytes: [UInt8] = lock.withLock {
             Self.apply(change, to: &engine)
             changes = Self.compacted(changes + [arguments])
             return Array(JSONWriter.render(.array(changes), pretty: false).utf8)
         }
-        guard recorder.record([(.schedules, bytes)]) else {
+        let text = JSONWriter.render(arguments, pretty: false)
+        let audit = role.map {
+            AuditEntry(time: environment.clock.now(), keyID: "", role: $0, verb: "schedule.set", arguments: text, result: "ok",
+                       message: "schedule of \(change.output) changed")
+        }
+        guard recorder.record([(.schedules, bytes)], audit: audit.map { [$0] } ?? []) else {
             return .failure(CommandRejection(.internalError, "the change applies now but could not be stored; it is lost at a restart"))
         }
         lock.withLock { wakeRequested = true }

@@ -71,6 +71,9 @@ extension ConsoleSession {
             case .success(let reply):
                 let report = reply.message.flatMap { try? JSONParser.parse($0) } ?? .null
                 try ui.show(action == "alarms" ? MonitoringView.alarms(report) : MonitoringView.schedules(report))
+                if action == "schedules" {
+                    try scheduleOverride(outputs: report["schedules"]?["outputs"]?.arrayValue?.compactMap { $0["output"]?.stringValue } ?? [])
+                }
             case .failure(let failure):
                 ui.problem("no \(action): \(failure.message)")
             }
