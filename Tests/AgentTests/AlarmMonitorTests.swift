@@ -27,14 +27,18 @@ import TestSupport
         let setup: AgentSetup
         private let workCount = Locked(0)
 
-        init(rateLimit: Int = 6) throws {
+        static let overvoltage = """
+            {"id": "overvoltage", "meters": ["m-1"], "kind": "threshold", "quantity": "voltage_l1",
+             "above": 253, "hysteresis": 3, "minimumDurationSeconds": 60}
+            """
+
+        init(rateLimit: Int = 6, alarm: String = Harness.overvoltage) throws {
             try """
             {"device": {"id": "gw-1", "stateDirectory": "\(dir.file("state"))", "runtimeDirectory": "\(dir.file("run"))"},
              "buses": [{"name": "bus1", "device": "\(dir.file("bus1.tty"))"}],
              "meters": [{"id": "m-1", "bus": "bus1", "address": 1, "profile": "generic-template"}],
-             "monitoring": {"alarms": [{"id": "overvoltage", "meters": ["m-1"], "kind": "threshold", "quantity": "voltage_l1",
-                                        "above": 253, "hysteresis": 3, "minimumDurationSeconds": 60}],
-                            "rateLimit": {"maxTransitionsPerHour": \(rateLimit)}}}
+             "monitoring": {"location": {"latitude": 41.9028, "longitude": 12.4964, "timeZone": "Europe/Rome"},
+                            "alarms": [\(alarm)], "rateLimit": {"maxTransitionsPerHour": \(rateLimit)}}}
             """.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
             setup = try AgentSetup.load(configPath: dir.file("config.json"), extraProfileDirectories: [BuiltProducts.profilesDirectory])
             store = try ArchiveStore.open(directory: dir.file("state"), clock: clock, logger: logger).store
@@ -139,6 +143,34 @@ import TestSupport
         monitor.advance()
         let after = try h.alarmMessages(monitor)
         #expect(after.count == messages.count + 1 && after.last?.hasPrefix("alarm=flapping_ended rule=overvoltage") == true, "\(after.last ?? "")")
+        #expect(monitor.stop(deadline: .now + .seconds(5)))
+    }
+
+    /// A spike rule in the agent: at each finished quarter-hour the quarter's energy (derived from the
+    /// archived counter reads) is compared with the same local quarter-hour of the last 7 days, read
+    /// back from the archive; three times their median raises the alarm.
+    @Test func aSpikeAgainstTheMetersOwnProfileIsRaisedFromTheArchive() throws {
+        let h = try Harness(alarm: #"{"id": "spike", "meters": ["m-1"], "kind": "spike", "quantity": "active_energy_import", "factor": 3, "days": 7, "minimumValue": 0.2}"#)
+        let monitor = h.monitor()
+        // Eight days of quarter-hour reads, 0.1 kWh per quarter, then one quarter of 1 kWh.
+        let first = AlarmMonitorTests.start.adding(seconds: -8 * 86_400)
+        let count = 8 * 96
+        func snapshot(_ i: Int, _ kWh: Double) -> MeterSnapshot {
+            let t = first.adding(seconds: Int64(i) * 900)
+            return MeterSnapshot(meter: "m-1", intervalStart: t, gatewayTime: t, values: [QuantityValue(quantity: "active_energy_import", value: kWh)])
+        }
+        let history = (0...count).map { snapshot($0, 500 + Double($0) * 0.1) }
+        _ = try h.store.performBlocking(.commit(history, source: "seed"))
+        h.clock.set(history.last!.intervalStart)
+        // The quarter that just ended was ordinary: nothing raised.
+        monitor.snapshotsStored([history.last!], series: .interval)
+        #expect(try h.alarmMessages(monitor).isEmpty)
+        let spike = snapshot(count + 1, 500 + Double(count) * 0.1 + 1.0)
+        _ = try h.store.performBlocking(.commit([spike], source: "seed"))
+        h.clock.set(spike.intervalStart)
+        monitor.snapshotsStored([spike], series: .interval)
+        let messages = try h.alarmMessages(monitor)
+        #expect(messages == ["alarm=raised rule=spike value=1 threshold=0.3 occurrence=1 phase=raised"], "\(messages)")
         #expect(monitor.stop(deadline: .now + .seconds(5)))
     }
 }
