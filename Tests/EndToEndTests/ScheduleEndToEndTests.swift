@@ -150,4 +150,38 @@ struct ScheduleEndToEndTests {
         #expect(audit.filter { $0.verb == "switch" && $0.role == "schedule" }.count == after.filter { $0.kind == .outputSwitched }.count,
                 "\(audit)")
     }
+
+    /// A tamper flag from the meter's status register (the profile's `status`, read by the snapshot
+    /// cycle after the values): raised when meter-sim sets the bit, cleared when it is reset; the
+    /// alarm state and events are the agent's alone (no uplink here).
+    @Test func aTamperFlagInTheStatusRegisterRaisesAndClearsAnAlarm() async throws {
+        let dir = TemporaryDirectory("e2e-tamper")
+        let sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template"], baud: 115_200, turnaround: "1-3")
+        #expect(try sim.control("status-bits 1 0x9") == "ok status-bits 1 9") // tamper (bit 0) and cover_open (bit 3)
+        var builder = AgentConfigBuilder(buses: [.init(name: "bus1", device: sim.link, baud: 115_200, addresses: [1],
+                                                       profile: { _ in "generic-template" })])
+        builder.archive = #"{"intervalMinutes": 15, "retentionDays": 45}"#
+        builder.extraSections["monitoring"] = #"{"alarms": [{"id": "tamper", "meters": ["bus1-m1"], "kind": "flag", "flag": "tamper", "severity": "critical"}]}"#
+        let config = try builder.write(to: dir)
+        // 60× real time: a quarter-hour snapshot every 15 s, the first one within 5 s.
+        let origin = ISO8601.parse("2026-06-01T09:59:40Z")!
+        let agent = try AgentProcess(config: config, directory: dir, clockOrigin: origin, clockRate: 60)
+        defer { agent.child.stop() }
+        try #require(agent.waitUntilRunning(), "\(agent.log)")
+        let client = try #require(try ControlClient.connectIfRunning(path: dir.file("run/control.sock")))
+        func alarms() throws -> [GatewayEvent] {
+            (try client.call(ControlRequest(op: "events", limit: 200)).events ?? []).filter { $0.kind == .meterAlarm }
+        }
+        var deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline, try alarms().isEmpty { try await Task.sleep(for: .milliseconds(200)) }
+        let raised = try alarms()
+        #expect(raised.map(\.message) == ["alarm=raised rule=tamper value=1 occurrence=1 phase=raised"], "\(raised)\n\(agent.log.suffix(2000))")
+        #expect(raised.first?.severity == .critical && raised.first?.meter == "bus1-m1")
+
+        #expect(try sim.control("status-bits 1 0x8") == "ok status-bits 1 8") // cover open only
+        deadline = ContinuousClock.now + .seconds(25)
+        while ContinuousClock.now < deadline, try alarms().count < 2 { try await Task.sleep(for: .milliseconds(200)) }
+        let all = try alarms().map(\.message)
+        #expect(all.last == "alarm=cleared rule=tamper value=0 occurrence=1 phase=cleared", "\(all)")
+    }
 }
