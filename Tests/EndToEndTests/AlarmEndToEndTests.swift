@@ -26,7 +26,7 @@ struct AlarmEndToEndTests {
     }
 
     /// Waits until the head-end shows the alarm in `phase`; returns it.
-    static func waitForHeadEnd(_ f: CommandField, phase: String, timeout: Duration = .seconds(20)) async throws -> [String: Any]? {
+    static func waitForHeadEnd(_ f: CommandField, phase: String, timeout: Duration = .seconds(45)) async throws -> [String: Any]? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let alarm = try headEndAlarms(f).first(where: { $0["rule"] as? String == "overvoltage" }), alarm["phase"] as? String == phase {

@@ -21,7 +21,7 @@ extension HeadEndDatabase {
         for name in try deviceNames(only: device) {
             for (meter, identity) in try meterIdentities(device: name).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 guard let pod = identity.pod else { continue }
-                let reads = try meterReads(device: name, meter: meter, from: from.adding(seconds: -1800), to: to.adding(seconds: 1800))
+                let reads = try meterReads(device: name, meter: meter, from: from.adding(seconds: -7200), to: to.adding(seconds: 7200))
                 let imports = reads[Self.importCounter] ?? [], exports = reads[Self.exportCounter]
                 let quarters = LoadCurveDeriver.derive(importReads: imports, exportReads: exports, from: from, to: to)
                 let lastImport = imports.last { $0.time < to }, lastExport = exports?.last { $0.time < to }
@@ -31,10 +31,29 @@ extension HeadEndDatabase {
                 }
                 let power = reads[Self.activePower]?.last { $0.time < to }.map { CERInstantPower(time: $0.time, watts: $0.value) }
                 devices.append(CERDevice(pod: pod, gateway: name, meter: meter, serialNumber: identity.serialNumber, quarterHours: quarters,
-                                         hours: LoadCurveDeriver.hourly(quarters), totalizers: totalizers, instantPower: power))
+                                         hours: Self.hours(quarters: quarters, importReads: imports, exportReads: exports, from: from, to: to),
+                                         totalizers: totalizers, instantPower: power))
             }
         }
         return CERExportDocument(generatedAt: generatedAt, from: from, to: to, zone: zone, devices: devices.sorted { $0.pod < $1.pod })
+    }
+
+    /// Hours summed from the quarter-hours; an hour whose quarters are not all there is derived from
+    /// the reads at the hour boundaries instead (a meter read hourly, or a quarter-hour read missing):
+    /// exact or interpolated over at most two hours.
+    static func hours(quarters: [LoadCurvePoint], importReads: [CounterRead], exportReads: [CounterRead]?, from: Timestamp,
+                      to: Timestamp) -> [LoadCurvePoint] {
+        let summed = LoadCurveDeriver.hourly(quarters)
+        guard summed.contains(where: { $0.withdrawalKWh == nil }) else { return summed }
+        let options = LoadCurveDeriver.Options(intervalMinutes: 60, maxInterpolationSpanSeconds: 7200)
+        var direct: [Timestamp: LoadCurvePoint] = [:]
+        for p in LoadCurveDeriver.derive(importReads: importReads, exportReads: exportReads, from: from, to: to, options: options) {
+            direct[p.start] = p
+        }
+        return summed.map { hour in
+            guard hour.withdrawalKWh == nil, let d = direct[hour.start], d.withdrawalKWh != nil else { return hour }
+            return d
+        }
     }
 
     /// The monthly report of `year`-`month` (UTC month) over every registered device.
