@@ -1,5 +1,6 @@
 import ConcentratorCore
 import Foundation
+import Monitoring
 import Platform
 import Testing
 import TestSupport
@@ -9,7 +10,7 @@ import TestSupport
 /// at the right local times, with its uplink down throughout (the broker's port is closed). The window
 /// is 22:00–07:00 local every day: on the night of 28→29 March the evening edge is in winter time
 /// (21:00 UTC) and the morning edge in summer time (05:00 UTC); on the night of 24→25 October the
-/// other way round (20:00 UTC, then 06:00 UTC).
+/// other way round (20:00 UTC, then 06:00 UTC). A third night goes from sunset to sunrise (29→30 March).
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct ScheduleEndToEndTests {
     static let rate = 1200.0
@@ -19,14 +20,35 @@ struct ScheduleEndToEndTests {
         var end: String
         var on: (utc: String, local: String)
         var off: (utc: String, local: String)
+        var window = #"{"from": "22:00", "to": "07:00"}"#
     }
+
+    static let rome = try! ZoneRules(tzif: try! ZoneInfoFiles.read(zone: "Europe/Rome"), name: "Europe/Rome")
+
+    /// Sunset on 29 March 2026 (the spring change day) and sunrise on the 30th in Rome, as the
+    /// calculator gives them; the sunset is checked against the reference (PyEphem, USNO conventions:
+    /// 19:32:02 CEST, SolarCalculatorTests.rome2026ChangeDays) within the issue's ±1 minute.
+    static let sunset = SolarCalculator.time(of: .sunset, on: LocalDate("2026-03-29")!, latitude: 41.9028, longitude: 12.4964, zone: rome).time!
+    static let sunrise = SolarCalculator.time(of: .sunrise, on: LocalDate("2026-03-30")!, latitude: 41.9028, longitude: 12.4964, zone: rome).time!
 
     static let nights = [
         Night(origin: "2026-03-28T20:30:00Z", end: "2026-03-29T05:30:00Z",
               on: ("2026-03-28T21:00:00Z", "2026-03-28T22:00:00+01:00"), off: ("2026-03-29T05:00:00Z", "2026-03-29T07:00:00+02:00")),
         Night(origin: "2026-10-24T19:30:00Z", end: "2026-10-25T06:30:00Z",
               on: ("2026-10-24T20:00:00Z", "2026-10-24T22:00:00+02:00"), off: ("2026-10-25T06:00:00Z", "2026-10-25T07:00:00+01:00")),
+        // Astronomical: from sunset to sunrise, the first evening in summer time.
+        Night(origin: "2026-03-29T17:00:00Z", end: "2026-03-30T05:30:00Z",
+              on: (ISO8601.format(sunset), CERExportCodec.localText(sunset, zone: rome)),
+              off: (ISO8601.format(sunrise), CERExportCodec.localText(sunrise, zone: rome)),
+              window: #"{"from": {"event": "sunset"}, "to": {"event": "sunrise"}}"#),
     ]
+
+    @Test func theAstronomicalEdgesMatchTheReference() {
+        #expect(abs(Self.sunset.milliseconds - ISO8601.parse("2026-03-29T17:32:02Z")!.milliseconds) <= 60_000, "\(Self.sunset)")
+        // Sunrise moves about a minute a day in spring: the 30th is just before the 29th's 06:58:12 CEST.
+        let before = ISO8601.parse("2026-03-30T04:58:12Z")!.milliseconds - Self.sunrise.milliseconds
+        #expect(before > 0 && before < 180_000, "\(Self.sunrise)")
+    }
 
     /// The `key=value` fields of an `output_switched` message.
     static func fields(_ message: String) -> [String: String] {
@@ -38,7 +60,7 @@ struct ScheduleEndToEndTests {
         return out
     }
 
-    @Test(arguments: [0, 1])
+    @Test(arguments: [0, 1, 2])
     func aNightScheduleSwitchesTheRelayAtLocalTimesWithTheUplinkDown(_ index: Int) async throws {
         let night = Self.nights[index]
         let dir = TemporaryDirectory("e2e-schedule")
@@ -57,7 +79,7 @@ struct ScheduleEndToEndTests {
         builder.extraSections["monitoring"] = """
             {"location": {"latitude": 41.9028, "longitude": 12.4964, "timeZone": "Europe/Rome"},
              "outputs": [{"id": "street", "kind": "relay", "meter": "bus1-m1"}],
-             "schedules": [{"id": "night", "output": "street", "windows": [{"from": "22:00", "to": "07:00"}]}]}
+             "schedules": [{"id": "night", "output": "street", "windows": [\(night.window)]}]}
             """
         let config = try builder.write(to: dir)
         let agent = try AgentProcess(config: config, directory: dir, clockOrigin: ISO8601.parse(night.origin)!, clockRate: Self.rate)
