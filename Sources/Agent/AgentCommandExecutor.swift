@@ -11,7 +11,7 @@ import Wire
 final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked Sendable {
     private unowned let agent: Agent
     /// Edge monitoring in force (Agent+Monitoring.swift).
-    var agentMonitoring: MonitoringService? { agent.monitoring }
+    var agentMonitoring: MonitoringService? { agent.monitoring.flatMap { $0.isConfigured ? $0 : nil } }
 
     init(agent: Agent) { self.agent = agent }
 

@@ -64,7 +64,7 @@ extension Agent {
     /// The control socket's `monitoring`: `{"alarms": [...], "schedules": <schedule.get result or null>}`
     /// as JSON text, for the installer's console.
     func monitoringReport() -> String? {
-        guard let service = monitoring else { return nil }
+        guard let service = monitoring, service.isConfigured else { return nil }
         let alarms: [JSONValue] = service.alarms.alarms().map { key, rule, state in
             func number(_ v: Double?) -> JSONValue { v.map { .number($0, text: DecimalText.format($0, maximumFractionDigits: 6)) } ?? .null }
             return .sortedObject(["rule": .string(key.rule), "meter": .string(key.meter.rawValue), "phase": .string(state.phase.name),

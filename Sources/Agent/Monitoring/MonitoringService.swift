@@ -14,6 +14,9 @@ import Platform
 final class MonitoringService: @unchecked Sendable {
     let alarms: AlarmMonitor
     let schedules: ScheduleRunner?
+    /// Whether the configuration has a `monitoring` section. Without one only the meters' identities
+    /// are reported, and the verbs and the console say that monitoring does not run.
+    let isConfigured: Bool
     private let environment: MonitoringEnvironment
     private let identities: [(meter: MeterID, text: String)]
     private let lock = ConditionLock()
@@ -22,6 +25,7 @@ final class MonitoringService: @unchecked Sendable {
 
     init(setup: AgentSetup, environment: MonitoringEnvironment, switchRelay: @escaping ScheduleRunner.Switch) {
         self.environment = environment
+        isConfigured = setup.config.monitoring != nil
         alarms = AlarmMonitor(setup: setup, environment: environment)
         schedules = ScheduleRunner(setup: setup, environment: environment, switchRelay: switchRelay)
         identities = setup.config.meters.compactMap { m in
