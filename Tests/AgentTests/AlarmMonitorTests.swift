@@ -173,4 +173,31 @@ import TestSupport
         #expect(messages == ["alarm=raised rule=spike value=1 threshold=0.3 occurrence=1 phase=raised"], "\(messages)")
         #expect(monitor.stop(deadline: .now + .seconds(5)))
     }
+
+    /// Zero consumption over 3 days, with a restart of the agent in the middle: the quiet period's
+    /// start survives the restart, the alarm is raised once when 3 days have passed and cleared by the
+    /// next consumption; reads with an unsynchronised clock do not count.
+    @Test func zeroConsumptionOverThreeDaysSurvivesARestartAndIsRaisedOnce() throws {
+        let h = try Harness(alarm: #"{"id": "no-consumption", "meters": ["m-1"], "kind": "zero-consumption", "quantity": "active_energy_import", "days": 3}"#)
+        var monitor = h.monitor()
+        func hourly(_ kWh: Double, unsynced: Bool = false) {
+            h.clock.advance(milliseconds: 3_600_000)
+            let now = h.clock.now()
+            monitor.snapshotsStored([MeterSnapshot(meter: "m-1", intervalStart: now, gatewayTime: now, clockUnsynced: unsynced,
+                                                   values: [QuantityValue(quantity: "active_energy_import", value: kWh)])], series: .interval)
+        }
+        for _ in 0..<40 { hourly(812.5) }
+        #expect(monitor.stop(deadline: .now + .seconds(5)))
+        monitor = h.monitor()
+        for _ in 0..<32 { hourly(812.5) } // 71 hours after the first read (the quiet period's start)
+        hourly(812.5, unsynced: true)       // 72 hours, but the clock is not trusted
+        #expect(try h.alarmMessages(monitor).isEmpty)
+        hourly(812.5)                       // 73 hours
+        for _ in 0..<5 { hourly(812.5) }
+        let raised = try h.alarmMessages(monitor)
+        #expect(raised == ["alarm=raised rule=no-consumption value=0 threshold=0 occurrence=1 phase=raised"], "\(raised)")
+        hourly(812.75)
+        #expect(try h.alarmMessages(monitor).last?.hasPrefix("alarm=cleared rule=no-consumption") == true)
+        #expect(monitor.stop(deadline: .now + .seconds(5)))
+    }
 }
