@@ -78,7 +78,7 @@ let package = Package(
             "ConcentratorCore", "Platform", "Archive", "Wire", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Agent", dependencies: [
-            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands",
+            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands", "Monitoring",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "MeterSimulator", dependencies: [
@@ -92,7 +92,7 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
         // The reference head-end: no agent archive, no outbox; its own SQLite store through the one migrator.
         .target(name: "HeadEnd", dependencies: [
-            "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         // The operator's web dashboard (Hummingbird) over a read model of the head-end store, /metrics. Head-end only.
@@ -115,7 +115,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "HeadEndWeb", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
+            "HeadEnd", "HeadEndWeb", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
@@ -158,7 +158,7 @@ let package = Package(
             "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "TestSupport",
         ]),
         .testTarget(name: "HeadEndTests", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "ConcentratorCore", "Platform", "TestSupport",
+            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "ConcentratorCore", "Platform", "TestSupport", "Monitoring",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeadEndWebTests", dependencies: [
@@ -167,7 +167,7 @@ let package = Package(
         ]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport",
+            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport", "Monitoring",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
@@ -175,7 +175,7 @@ let package = Package(
             "Mesh", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT",
+            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring",
             .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend",
         ]),
     ]

@@ -96,6 +96,12 @@ public final class Agent: AgentControl, @unchecked Sendable {
     private var buses: [BusOwner] = []
     /// Serialises reloads (a SIGHUP and a control request at once).
     private let reloadLock = ConditionLock()
+    /// Edge monitoring (Agent+Monitoring.swift); read under `lock`.
+    private var monitoringService: MonitoringService?
+    var monitoring: MonitoringService? {
+        get { lock.withLock { monitoringService } }
+        set { lock.withLock { monitoringService = newValue } }
+    }
 
     public init(setup: AgentSetup, options: AgentOptions, logger: Logger) {
         currentSetup = setup
@@ -142,6 +148,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         let snapshotSink = ArchiveSnapshotSink(archive: store, schedules: Self.schedules(setup.config.archive),
                                                reportsToUplink: setup.config.uplink != nil)
         sink = snapshotSink
+        attachMonitoring(to: snapshotSink) // edge monitoring
         uplink = makeUplink(setup, keys: keys, archive: store)
         let service = uplink
         snapshotSink.onEnqueued = { service?.workArrived() }
@@ -156,7 +163,10 @@ public final class Agent: AgentControl, @unchecked Sendable {
             store.close()
             throw .controlSocket(error)
         }
+        recorder.addListener { [weak self] in self?.monitoring?.eventRecorded($0) } // edge monitoring
+        startMonitoring(setup) // edge monitoring: before the buses, so their first snapshots are observed
         startBuses(setup)
+        monitoring?.startSchedules() // edge monitoring: switching needs the buses
         startIndicators()
         control?.start()
         recorder.record(GatewayEvent(time: options.clock.now(), kind: .agentStarted, severity: .info,
@@ -179,6 +189,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
                      services: services, onEvent: { recorder.record($0) })
         }
         lock.withLock { buses = owners }
+        for bus in owners { observeLiveValues(of: bus) } // edge monitoring
         for bus in owners {
             progress.register(name: "bus \(bus.name)") { bus.lastProgress }
             bus.start()
@@ -261,11 +272,13 @@ public final class Agent: AgentControl, @unchecked Sendable {
             indicators?.stop()
             stopBuses(takeBuses(), within: options.stopBudget)
             lock.withLock { currentSetup = new }
+            startMonitoring(new) // edge monitoring: the new rules, outputs and schedules
             if new.config.uplink != old.config.uplink {
                 // The uplink restarts with the new broker or keys; what it had not sent stays queued.
                 restartUplink(new)
             }
             startBuses(new)
+            monitoring?.startSchedules() // edge monitoring
             startIndicators()
             let summary = "configuration applied: \(new.config.buses.count) buses, \(new.config.meters.count) meters (was \(old.config.buses.count) buses, \(old.config.meters.count) meters)"
             events?.record(GatewayEvent(time: options.clock.now(), kind: .configApplied, severity: .info, message: summary))
@@ -286,6 +299,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         let service = uplink
         snapshotSink.onEnqueued = { service?.workArrived() }
         sink = snapshotSink
+        attachMonitoring(to: snapshotSink) // edge monitoring
         if let service { progress.register(name: "uplink") { service.lastProgress } }
     }
 
@@ -307,6 +321,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         control?.stop()
         commands?.stop()
         stopBuses(takeBuses(), within: options.stopBudget)
+        stopMonitoring() // edge monitoring: after the buses, before the uplink and the archive
         uplink?.stopBlocking()
         lock.lock()
         while maintenanceRunning { lock.wait(for: .milliseconds(100)) }

@@ -10,6 +10,8 @@ import Wire
 /// `Commands/Verbs` decides what to do with these and what its reply holds.
 final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked Sendable {
     private unowned let agent: Agent
+    /// Edge monitoring in force (Agent+Monitoring.swift).
+    var agentMonitoring: MonitoringService? { agent.monitoring.flatMap { $0.isConfigured ? $0 : nil } }
 
     init(agent: Agent) { self.agent = agent }
 
@@ -48,7 +50,8 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
         }
         var series: Set<SeriesKind> = [.interval]
         if setup.config.archive.profileIntervalMinutes != nil { series.insert(.profile) }
-        return CommandContext(meters: meters, buses: setup.config.buses.map(\.name), series: series)
+        return CommandContext(meters: meters, buses: setup.config.buses.map(\.name), series: series,
+                              outputs: setup.config.monitoring?.outputs.map(\.id) ?? [])
     }
 
     func now() -> Timestamp { agent.options.clock.now() }

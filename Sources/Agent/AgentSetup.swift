@@ -1,4 +1,5 @@
 import ConcentratorCore
+import Monitoring
 import Platform
 
 /// Why the agent cannot start with its configuration. Always exit code 78 (EX_CONFIG), so that
@@ -11,6 +12,8 @@ public enum AgentSetupError: Error, CustomStringConvertible {
     case boardUnreadable(FileError)
     /// The board file has problems (every one listed).
     case boardInvalid(ValidationFailure)
+    /// `monitoring.location.timeZone` is not installed or its rules cannot be read.
+    case timeZone(String)
 
     public var description: String {
         switch self {
@@ -18,6 +21,7 @@ public enum AgentSetupError: Error, CustomStringConvertible {
         case .invalid(let f): return f.description
         case .boardUnreadable(let e): return "cannot read the board file (device.board): \(e)"
         case .boardInvalid(let f): return "board file (device.board) " + f.description
+        case .timeZone(let problem): return "monitoring.location.timeZone: \(problem)"
         case .profiles(let failures):
             return "meter profiles with errors:\n" + failures.map { "  - \($0)" }.joined(separator: "\n")
         }
@@ -31,6 +35,8 @@ public struct AgentSetup: Sendable {
     public let profiles: ProfileLibrary
     /// The board named by `device.board`, if any.
     public let board: BoardDefinition?
+    /// The rules of `monitoring.location.timeZone` (from the system's zone files), when a location is configured.
+    public var zone: ZoneRules?
 
     /// Reads and validates `configPath`, loading profiles from the config's profile directories,
     /// then the shipped ones. Every problem is reported at once.
@@ -61,7 +67,20 @@ public struct AgentSetup: Sendable {
         let used = Set(config.meters.map(\.profile))
         let relevant = library.failures.filter { failure in used.contains { failure.path.hasSuffix("/\($0).json") } }
         if !relevant.isEmpty { throw .profiles(relevant) }
-        return AgentSetup(configPath: source, config: config, profiles: library, board: try config.device.board.map(loadBoard))
+        var zone: ZoneRules?
+        if let location = config.monitoring?.location { zone = try loadZone(location.timeZone) }
+        return AgentSetup(configPath: source, config: config, profiles: library, board: try config.device.board.map(loadBoard), zone: zone)
+    }
+
+    /// Reads a zone's rules from the system's zone files (Debian package tzdata).
+    public static func loadZone(_ name: String, directory: String = ZoneInfoFiles.defaultDirectory) throws(AgentSetupError) -> ZoneRules {
+        let bytes: [UInt8]
+        do { bytes = try ZoneInfoFiles.read(zone: name, directory: directory) } catch {
+            throw .timeZone(error.description)
+        }
+        do { return try ZoneRules(tzif: bytes, name: name) } catch {
+            throw .timeZone("\(directory)/\(name) is not a readable zone file: \(error)")
+        }
     }
 
     /// Reads and validates a board file.

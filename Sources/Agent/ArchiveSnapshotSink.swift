@@ -12,6 +12,8 @@ final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
     let reportsToUplink: Bool
     /// Called after a commit that enqueued an outbox entry.
     var onEnqueued: @Sendable () -> Void = {}
+    /// Called with every committed snapshot (edge monitoring observes them).
+    var onStored: @Sendable (SeriesKind, [MeterSnapshot]) -> Void = { _, _ in }
 
     init(archive: ArchiveStore, schedules: [SeriesKind: IntervalSchedule], reportsToUplink: Bool) {
         self.archive = archive
@@ -29,6 +31,7 @@ final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
         }
         let result = try archive.performBlocking(.commit(snapshots, series: series, source: "bus \(bus)", outbox: outbox))
         if result.outboxSequence != nil { onEnqueued() }
+        onStored(series, snapshots)
     }
 
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID> {

@@ -84,6 +84,18 @@ protocol AgentControl: AnyObject, Sendable {
     func reload() -> Result<String, ControlFailure>
     /// The uplink, if configured and running.
     var uplink: UplinkService? { get }
+    /// Edge monitoring's alarms and schedules as JSON text (Agent+Monitoring.swift), nil without it.
+    func monitoringReport() -> String?
+    /// A `schedule.set` change from the console (`arguments`: the verb's args as JSON text); the
+    /// output's report as JSON text, or why not.
+    func changeScheduleFromConsole(_ arguments: String) -> Result<String, ControlFailure>
+}
+
+extension AgentControl {
+    func monitoringReport() -> String? { nil }
+    func changeScheduleFromConsole(_ arguments: String) -> Result<String, ControlFailure> {
+        .failure(ControlFailure(code: "unsupported", message: "edge monitoring does not run"))
+    }
 }
 
 /// Answers control requests against the running agent.
@@ -111,6 +123,15 @@ final class ControlRequestHandler: @unchecked Sendable {
             reply(ControlReply(events: agent.events?.newest(request.limit ?? 50) ?? []))
         case "audit":
             reply(ControlReply(audit: agent.newestAuditRecords(limit: min(max(request.limit ?? 50, 1), 1000))))
+        case "monitoring":
+            guard let report = agent.monitoringReport() else { return reply(failure("unsupported", "edge monitoring does not run (no monitoring section in the configuration)")) }
+            reply(ControlReply(message: report))
+        case "schedule.set":
+            guard let arguments = request.arguments else { return reply(failure("bad-request", "schedule.set needs \"arguments\"")) }
+            switch agent.changeScheduleFromConsole(arguments) {
+            case .success(let report): reply(ControlReply(message: report))
+            case .failure(let failure): reply(ControlReply(error: failure))
+            }
         case "reload":
             switch agent.reload() {
             case .success(let summary): reply(ControlReply(message: summary))

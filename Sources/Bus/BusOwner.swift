@@ -76,6 +76,9 @@ public final class BusOwner: @unchecked Sendable {
     let clockSynchronised: @Sendable () -> Bool
     /// Keys, invocation counters and the clock-set audit for meters with security.
     let services: BusMeterServices
+    /// Called on the bus thread with each meter's values after a live pass read them (edge monitoring's
+    /// alarm rules watch them as they come). Set before `start()`.
+    public var onLiveValues: @Sendable (MeterSnapshot) -> Void = { _ in }
 
     // Shared between threads, guarded by `lock`.
     private let lock = ConditionLock()
@@ -344,7 +347,8 @@ public final class BusOwner: @unchecked Sendable {
 
     /// Polls one meter (the quantities of `scope`) with its protocol's reader, updating its health
     /// and raising online/offline, security and clock events.
-    func poll(_ meter: PolledMeter, scope: MeterReadScope, livePeriodMilliseconds: Int64? = nil) -> MeterPoll {
+    /// With `readStatus`, a Modbus meter's profile status register is read after the values (snapshots feed alarm rules).
+    func poll(_ meter: PolledMeter, scope: MeterReadScope, livePeriodMilliseconds: Int64? = nil, readStatus: Bool = false) -> MeterPoll {
         let started = ContinuousClock.now
         var result: MeterPoll
         if let dlms = meter.dlms {
@@ -354,7 +358,8 @@ public final class BusOwner: @unchecked Sendable {
         } else if let mbus = meter.mbus {
             result = MBusMeterReader.poll(meter, link: mbus, scope: scope, bus: self)
         } else if meter.settings.protocolKind == .modbus {
-            result = ModbusMeterReader.poll(slave: meter.slave, blocks: meter.modbusPlan(scope), timer: &meter.timer, line: line)
+            result = ModbusMeterReader.poll(slave: meter.slave, blocks: meter.modbusPlan(scope), timer: &meter.timer, line: line,
+                                            status: readStatus ? meter.profile.modbus?.status : nil)
         } else {
             result = MeterPoll(failed: .malformedResponse, quantities: meter.profile.quantities,
                                detail: "protocol \(meter.settings.protocolKind.rawValue) is not driven on RS-485 buses by this build")
@@ -393,9 +398,10 @@ public final class BusOwner: @unchecked Sendable {
         return result
     }
 
-    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue], meterTime: Timestamp? = nil) -> MeterSnapshot {
+    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue], meterTime: Timestamp? = nil,
+                  status: UInt64? = nil) -> MeterSnapshot {
         MeterSnapshot(meter: meter.id, intervalStart: boundary, gatewayTime: clock.now(), meterTime: meterTime,
-                      clockUnsynced: !clockSynchronised(), values: values)
+                      clockUnsynced: !clockSynchronised(), values: values, status: status)
     }
 
     // MARK: Storing

@@ -19,6 +19,8 @@ struct MeterPoll {
     var failureDetail: String?
     /// A meter clock set during this poll (the configured threshold was exceeded).
     var clockSet: MeterClockSetRecord?
+    /// The raw status register (`ModbusStatusSpec`), when it was asked for and read.
+    var status: UInt64?
 
     var answered: Bool { transportFailure == nil }
 

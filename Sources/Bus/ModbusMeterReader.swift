@@ -7,7 +7,8 @@ import Platform
 /// ends the poll at once, so a dead or noisy meter costs at most one failed transaction per pass.
 /// A Modbus exception marks that block's quantities and the poll goes on (the meter is alive).
 enum ModbusMeterReader {
-    static func poll(slave: UInt8, blocks: [ModbusReadBlock], timer: inout ResponseTimer, line: BusLine) -> MeterPoll {
+    static func poll(slave: UInt8, blocks: [ModbusReadBlock], timer: inout ResponseTimer, line: BusLine,
+                     status: ModbusStatusSpec? = nil) -> MeterPoll {
         let started = ContinuousClock.now
         var poll = MeterPoll(values: [])
         defer { poll.elapsed = ContinuousClock.now - started }
@@ -56,7 +57,34 @@ enum ModbusMeterReader {
                 return poll
             }
         }
+        if let status, !blocks.isEmpty { poll.status = readStatus(slave: slave, spec: status, timer: timer, line: line, poll: &poll) }
         return poll
+    }
+
+    /// One more transaction after the values: the profile's status register (the named flags of alarm
+    /// rules). It never fails the poll: an exception or a lost answer leaves the flags unknown (the
+    /// rules keep their phase) and the values stand.
+    private static func readStatus(slave: UInt8, spec: ModbusStatusSpec, timer: ResponseTimer, line: BusLine,
+                                   poll: inout MeterPoll) -> UInt64? {
+        guard line.ensureOpen() == nil, let master = line.modbusMaster() else { return nil }
+        let settings = line.settings.line
+        let requestWire = settings.wireMicroseconds(characters: 8) / 1000
+        let count = spec.type.registerCount
+        line.waitForSilence()
+        let result = master.readRegisters(slave: slave, function: spec.function, start: spec.address, count: count,
+                                          timeout: .microseconds(Int64(timer.responseTimeoutMilliseconds(requestWireMilliseconds: requestWire) * 1000)),
+                                          byteTimeout: .microseconds(Int64(max(50, 5 * settings.characterMicroseconds / 1000) * 1000)))
+        line.markFrameEnd()
+        poll.transactions += 1
+        poll.wireMilliseconds += requestWire + settings.wireMicroseconds(characters: 5 + 2 * count) / 1000
+        guard case .success(let words) = result, words.count == count else {
+            if case .failure(let failure) = result {
+                if case .exception = failure {} else { line.flushInput() }
+                if failure.portFailed { line.portFailed(failure.description) }
+            }
+            return nil
+        }
+        return words.reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
     }
 
     private static func failRemaining(_ poll: inout MeterPoll, _ blocks: ArraySlice<ModbusReadBlock>, with error: MeterErrorCode) {

@@ -76,7 +76,7 @@ final class SnapshotCycleTask: BusTask {
 
     private func read(_ index: Int, _ bus: BusOwner) -> MeterPoll {
         let meter = bus.meters[index]
-        let poll = bus.poll(meter, scope: .snapshot(series))
+        let poll = bus.poll(meter, scope: .snapshot(series), readStatus: true)
         transactions += poll.transactions
         wireMilliseconds += poll.wireMilliseconds
         if poll.answered {
@@ -87,7 +87,8 @@ final class SnapshotCycleTask: BusTask {
         }
         // A retry that answers replaces the failed attempt; a failed retry keeps the first error.
         if poll.answered || results[index] == nil {
-            let snapshot = bus.snapshot(of: meter, boundary: boundary, values: poll.values, meterTime: poll.meterTime)
+            let snapshot = bus.snapshot(of: meter, boundary: boundary, values: poll.values, meterTime: poll.meterTime,
+                                        status: poll.status)
             results[index] = snapshot
             meter.latest = snapshot
         }
@@ -162,6 +163,10 @@ final class LivePassTask: BusTask {
                 }
                 snapshot.gatewayTime = bus.clock.now()
                 meter.latest = snapshot
+                var live = snapshot
+                live.values = poll.values
+                live.status = nil
+                bus.onLiveValues(live)
             }
             return position >= meterCount
         }

@@ -24,6 +24,8 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let meterClockSet = Kind(rawValue: 15)
         /// Intervals missing in the archive were read back from a meter's own load profile.
         public static let meterBackfilled = Kind(rawValue: 16)
+        /// A meter's POD and serial number as configured (sent when they change; the head-end's CER export uses them).
+        public static let meterIdentity = Kind(rawValue: 17)
         /// A bus's serial port disappeared or cannot be opened.
         public static let portUnavailable = Kind(rawValue: 20)
         public static let portRestored = Kind(rawValue: 21)
@@ -45,19 +47,23 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let uplinkCheck = Kind(rawValue: 80)
         /// The installer's commissioning report (its text: `CommissioningReport.eventText`).
         public static let commissioningReport = Kind(rawValue: 81)
+        /// A schedule switched an output (relay, lighting circuit), or a switching failed and is retried.
+        public static let outputSwitched = Kind(rawValue: 90)
 
         /// Known kinds with their names, in code order.
         public static let known: [(kind: Kind, name: String)] = [
             (.agentStarted, "agent_started"), (.agentStopping, "agent_stopping"),
             (.meterOffline, "meter_offline"), (.meterOnline, "meter_online"), (.meterError, "meter_error"),
             (.meterAlarm, "meter_alarm"), (.meterSecurityFailure, "meter_security_failure"), (.meterClockSet, "meter_clock_set"),
-            (.meterBackfilled, "meter_backfilled"), (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
+            (.meterBackfilled, "meter_backfilled"), (.meterIdentity, "meter_identity"),
+            (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
             (.intervalMissed, "interval_missed"), (.archiveError, "archive_error"), (.archiveRecovered, "archive_recovered"),
             (.retentionDroppedUnsent, "retention_dropped_unsent"), (.storageLow, "storage_low"),
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
             (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
             (.uplinkCheck, "uplink_check"), (.commissioningReport, "commissioning_report"),
+            (.outputSwitched, "output_switched"),
         ]
 
         /// The kind with this name, if known.

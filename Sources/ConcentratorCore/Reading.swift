@@ -134,15 +134,19 @@ public struct MeterSnapshot: Hashable, Sendable, Codable {
     public var meterTime: Timestamp?
     public var clockUnsynced: Bool
     public var values: [QuantityValue]
+    /// The raw value of the profile's status register read with the values (`ModbusStatusSpec`:
+    /// named flags for alarm rules), when the profile declares one and it was read. Not archived.
+    public var status: UInt64?
 
     public init(meter: MeterID, intervalStart: Timestamp, gatewayTime: Timestamp, meterTime: Timestamp? = nil,
-                clockUnsynced: Bool = false, values: [QuantityValue]) {
+                clockUnsynced: Bool = false, values: [QuantityValue], status: UInt64? = nil) {
         self.meter = meter
         self.intervalStart = intervalStart
         self.gatewayTime = gatewayTime
         self.meterTime = meterTime
         self.clockUnsynced = clockUnsynced
         self.values = values
+        self.status = status
     }
 
     /// The snapshot as individual readings, with units from the quantity catalog.

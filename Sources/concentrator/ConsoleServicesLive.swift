@@ -25,6 +25,8 @@ let consoleLogger = Logger(label: "console", factory: { _ in SwiftLogNoOpLogHand
         case .boardUnreadable(let e):
             return ValidationFailure(source: source, issues: [ValidationIssue(path: "$.device.board", problem: e.description)])
         case .boardInvalid(let failure): return failure
+        case .timeZone(let problem):
+            return ValidationFailure(source: source, issues: [ValidationIssue(path: "$.monitoring.location.timeZone", problem: problem)])
         }
     }
 }

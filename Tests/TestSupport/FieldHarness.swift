@@ -84,6 +84,8 @@ public struct AgentConfigBuilder {
     public var rawBuses: [String] = []
     public var rawMeters: [String] = []
     public var profileDirectories: [String] = []
+    /// The POD (point of delivery) of some meters, by meter id.
+    public var pods: [String: String] = [:]
 
     public init(buses: [Bus]) { self.buses = buses }
 
@@ -97,7 +99,9 @@ public struct AgentConfigBuilder {
         for b in buses {
             busJSON.append(#"{"name": "\#(b.name)", "device": "\#(b.device)", "baud": \#(b.baud), "responseTimeoutMilliseconds": {"min": \#(b.timeouts.lowerBound), "max": \#(b.timeouts.upperBound)}}"#)
             for a in b.addresses {
-                meterJSON.append(#"{"id": "\#(Self.meterID(bus: b.name, address: a))", "bus": "\#(b.name)", "address": \#(a), "profile": "\#(b.profile(a))"}"#)
+                let id = Self.meterID(bus: b.name, address: a)
+                let pod = pods[id].map { #", "pod": "\#($0)""# } ?? ""
+                meterJSON.append(#"{"id": "\#(id)", "bus": "\#(b.name)", "address": \#(a), "profile": "\#(b.profile(a))"\#(pod)}"#)
             }
         }
         busJSON += rawBuses
