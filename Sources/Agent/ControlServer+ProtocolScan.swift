@@ -1,5 +1,6 @@
 import Bus
 import ConcentratorCore
+import Platform
 
 extension ControlRequestHandler {
     /// `scan` with `meterProtocol`: IEC 62056-21 device addresses (an addressed sign-on each), DLMS
@@ -7,7 +8,7 @@ extension ControlRequestHandler {
     /// bus owner like a Modbus scan, with progress.
     func protocolScan(_ request: ControlRequest, kind: MeterProtocolKind, bus: BusOwner,
                       send: @escaping @Sendable (ControlReply, Bool) -> Bool) -> ControlReply {
-        let cancellation = CancellationFlag()
+        let cancellation = ActionCancellation()
         let progress: @Sendable (ScanProgress) -> Void = { p in
             // A client that hung up (Ctrl-C) cancels the scan at the next address.
             if !send(ControlReply(done: false, progress: p), true) { cancellation.cancel() }

@@ -32,10 +32,10 @@ final class MBusScanTask: BusTask {
     let priority = BusTaskPriority.scan
     private let profiles: [MeterProfile]
     private let progress: @Sendable (ScanProgress) -> Void
-    private let cancellation: CancellationFlag
+    private let cancellation: ActionCancellation
     let pending = PendingResult<[ScanHit]>()
 
-    init(profiles: [MeterProfile], cancellation: CancellationFlag, progress: @escaping @Sendable (ScanProgress) -> Void) {
+    init(profiles: [MeterProfile], cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void) {
         self.profiles = profiles.filter { $0.protocolKind == .mbus && $0.mbus != nil }
         self.cancellation = cancellation
         self.progress = progress
@@ -83,7 +83,7 @@ final class MBusScanTask: BusTask {
 extension BusOwner {
     /// Searches the wired M-Bus loop for secondary addresses and names each find's model from
     /// `profiles`. Blocking; `progress` reports the share of the address space searched (of 1000).
-    public func scanMBusSecondary(profiles: [MeterProfile], cancellation: CancellationFlag = CancellationFlag(),
+    public func scanMBusSecondary(profiles: [MeterProfile], cancellation: ActionCancellation = ActionCancellation(),
                                   progress: @escaping @Sendable (ScanProgress) -> Void = { _ in }) -> Result<[ScanHit], BusError> {
         let task = MBusScanTask(profiles: profiles, cancellation: cancellation, progress: progress)
         enqueue(task)

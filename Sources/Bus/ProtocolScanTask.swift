@@ -49,11 +49,11 @@ final class ProtocolScanTask: BusTask {
     private let profiles: [MeterProfile]
     private let timeout: Duration?
     private let progress: @Sendable (ScanProgress) -> Void
-    private let cancellation: CancellationFlag
+    private let cancellation: ActionCancellation
     private var hits: [ScanHit] = []
     let pending = PendingResult<[ScanHit]>()
 
-    init(targets: [Target], profiles: [MeterProfile], timeout: Duration?, cancellation: CancellationFlag,
+    init(targets: [Target], profiles: [MeterProfile], timeout: Duration?, cancellation: ActionCancellation,
          progress: @escaping @Sendable (ScanProgress) -> Void) {
         self.targets = targets
         self.profiles = profiles
@@ -155,7 +155,7 @@ extension BusOwner {
     /// Scans IEC 62056-21 device addresses (an addressed sign-on and readout each) and names the
     /// installed IEC profile whose identification fits. Blocking; `progress` after each address.
     public func scanIEC(addresses: [String], profiles: [MeterProfile], reactionLimit: Duration? = nil,
-                        cancellation: CancellationFlag = CancellationFlag(),
+                        cancellation: ActionCancellation = ActionCancellation(),
                         progress: @escaping @Sendable (ScanProgress) -> Void = { _ in }) -> Result<[ScanHit], BusError> {
         var seen = Set<String>()
         let targets = addresses.filter { seen.insert($0).inserted }.map { ProtocolScanTask.Target.iec($0) }
@@ -164,7 +164,7 @@ extension BusOwner {
     }
 
     /// Scans DLMS HDLC server (physical) addresses with SNRM/UA and DISC. Blocking.
-    public func scanHDLC(addresses: [UInt16], timeout: Duration = .milliseconds(500), cancellation: CancellationFlag = CancellationFlag(),
+    public func scanHDLC(addresses: [UInt16], timeout: Duration = .milliseconds(500), cancellation: ActionCancellation = ActionCancellation(),
                          progress: @escaping @Sendable (ScanProgress) -> Void = { _ in }) -> Result<[ScanHit], BusError> {
         var seen = Set<UInt16>()
         let targets = addresses.filter { seen.insert($0).inserted }.map { ProtocolScanTask.Target.hdlc($0) }
