@@ -13,7 +13,7 @@ extension MeshService {
         let neighbours = s.neighbours.map { n in
             MeshState.Neighbour(node: "\(n.key.node)",
                                 link: linkNames.indices.contains(n.key.link) ? linkNames[n.key.link] : "\(n.key.link)",
-                                reception: (n.receptionRatio * 100).rounded() / 100, cost: Int(n.cost), uplinkHealth: Int(n.uplinkHealth))
+                                reception: Self.finite((n.receptionRatio * 100).rounded() / 100), cost: Int(n.cost), uplinkHealth: Int(n.uplinkHealth))
         }
         let duty = s.dutyCycle.sorted { $0.key < $1.key }.map { name, d in
             MeshState.DutyBudget(link: name, usedMilliseconds: d.usedMicroseconds / 1000, limitMilliseconds: d.limitMicroseconds / 1000,
@@ -21,12 +21,16 @@ extension MeshService {
         }
         let c = s.clock
         let source = c.stratum == 1 ? "ntp" : c.stratum >= 16 ? "none" : "mesh"
-        let time = MeshState.TimeSource(source: source, stratum: Int(c.stratum), offsetMilliseconds: c.offsetMilliseconds.rounded(),
-                                        driftPPM: (c.driftPPM * 10).rounded() / 10, errorMilliseconds: c.errorMilliseconds.rounded(),
+        let time = MeshState.TimeSource(source: source, stratum: Int(c.stratum), offsetMilliseconds: Self.finite(c.offsetMilliseconds.rounded()),
+                                        driftPPM: Self.finite((c.driftPPM * 10).rounded() / 10),
+                                        errorMilliseconds: Self.finite(c.errorMilliseconds.rounded()),
                                         from: c.source.map { "\($0)" })
         return MeshState(node: "\(s.node)", role: s.role.rawValue, route: route, neighbours: neighbours,
                          relayQueueDepth: s.relayQueueDepth, relayQueueBytes: s.relayQueueBytes, dutyCycle: duty, time: time,
                          rejectedFrames: s.counters.rejections.total, relayed: s.counters.relayed,
                          publishedUpstream: s.counters.publishedUpstream, keyFingerprint: keyFingerprint ?? "")
     }
+
+    /// JSON has no NaN or infinity (an estimate before its first sample): such values show as 0.
+    static func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }
 }

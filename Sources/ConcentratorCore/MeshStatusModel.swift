@@ -18,7 +18,7 @@ public struct MeshState: Hashable, Sendable, Codable {
         }
     }
 
-    /// The selected route toward a gateway.
+    /// The selected route toward a gateway; `hops` counts the hops from this node to it (1: the gateway is a neighbour).
     public struct Route: Hashable, Sendable, Codable {
         public var nextHop: String
         public var gateway: String

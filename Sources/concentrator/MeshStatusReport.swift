@@ -4,7 +4,7 @@ import ConcentratorCore
 enum MeshStatusReport {
     static func lines(_ m: MeshState) -> [String] {
         var out: [String] = []
-        let route = m.route.map { "via \($0.nextHop) to gateway \($0.gateway), \($0.hops + 1) hops, metric \($0.metric)" }
+        let route = m.route.map { "via \($0.nextHop) to gateway \($0.gateway), \($0.hops) hops, metric \($0.metric)" }
             ?? (m.role == "gateway" ? "this node is a gateway" : "NO ROUTE to a gateway")
         out.append("mesh \(m.node) \(m.role.uppercased() == "ISOLATED" ? "ISOLATED" : m.role)  \(route)")
         out.append("  relay queue \(m.relayQueueDepth) (\(m.relayQueueBytes / 1024) KiB)  neighbours \(m.neighbours.count)"

@@ -13,7 +13,8 @@ import Testing
 @Suite(.serialized) struct MeshEndToEndTests {
     /// One virtual hour every 20 s: an interval batch per agent every 20 s.
     static let rate = 180.0
-    static let origin = ISO8601.parse("2026-06-01T00:00:00Z")!
+    /// The agents' virtual clocks start now and run ahead; commands carry a day's validity.
+    static let origin = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
     static let devices = ["gw-a", "gw-b", "relay-1", "leaf-2"]
 
     struct DeviceRow: Decodable {
@@ -114,13 +115,13 @@ import Testing
 
         // Phase 1: gateway A carries everything; the leaves' batches come through relay-1 (and A).
         let phase1 = try await waitFor("the leaves' first batches through gateway A", seconds: 90) { r in
-            (r["leaf-2"]?.batches ?? 0) >= 2 && (r["relay-1"]?.batches ?? 0) >= 2
+            (r["leaf-2"]?.batches ?? 0) >= 3 && (r["relay-1"]?.batches ?? 0) >= 3
         }
         let leaf = agents[3]
         let leafStatus = try await runOnDedicatedThread { try leaf.tool(["status", "--json"]) }
         let leafMesh = try? JSONDecoder().decode(AgentStatus.self, from: Data(leafStatus.stdout.utf8)).mesh
         #expect(leafMesh?.role == "relay", "the leaf routes over the mesh: \(leafStatus.stdout.prefix(1500))")
-        #expect(leafMesh?.route?.hops == 1, "leaf-2 reaches the gateway through relay-1: \(String(describing: leafMesh?.route))")
+        #expect(leafMesh?.route?.hops == 2, "leaf-2 reaches the gateway through relay-1: \(String(describing: leafMesh?.route))")
 
         // Phase 2: gateway B's broker appears, then A loses its own.
         try proxyB.open()
@@ -132,7 +133,7 @@ import Testing
         }
 
         // A command to the leaf goes down through B and relay-1; its reply comes back up.
-        let command = try await run(headend, ["command", "--config", headendConfig, "leaf-2", "ping", "--json", "--timeout", "60",
+        let command = try await run(headend, ["command", "--config", headendConfig, "leaf-2", "ping", "--json", "--timeout", "60", "--validity", "86400",
                                               "--key", try key("admin-", ".key")], timeout: 120)
         #expect(command.stdout.contains("\"ok\""), "ping through the mesh: \(command.stdout) \(command.stderr)")
 

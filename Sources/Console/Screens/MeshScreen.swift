@@ -11,7 +11,7 @@ public enum MeshView {
         var out: [String] = []
         out.append("node \(m.node)  role \(m.role)  key fingerprint \(m.keyFingerprint)")
         if let r = m.route {
-            out.append("route: via \(r.nextHop) to gateway \(r.gateway), \(r.hops + 1) hops, metric \(r.metric)")
+            out.append("route: via \(r.nextHop) to gateway \(r.gateway), \(r.hops) hops, metric \(r.metric)")
         } else {
             out.append(m.role == "gateway" ? "route: this node is a gateway (its broker is reachable)" : "route: NONE (no gateway heard)")
         }

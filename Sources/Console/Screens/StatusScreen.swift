@@ -21,7 +21,7 @@ public enum StatusView {
             if u.droppedUnsent > 0 { out.append("  ! \(u.droppedUnsent) unsent batches fell out of the retention") }
         }
         if let m = s.mesh {
-            out.append("mesh \(m.role)" + (m.route.map { " via \($0.nextHop), \($0.hops + 1) hops" } ?? "")
+            out.append("mesh \(m.role)" + (m.route.map { " via \($0.nextHop), \($0.hops) hops" } ?? "")
                 + "  relay queue \(m.relayQueueDepth)  time \(m.time.source) stratum \(m.time.stratum)  (\(MenuItem.mesh.reference))")
         }
         for bus in s.buses {
