@@ -6,6 +6,7 @@
 #
 #   Benchmarks/mesh-footprint.sh [SECONDS] [BIN_DIR]
 #
+# MESH=off measures the same agent without the mesh section (the baseline).
 # BIN_DIR holds concentrator and meter-sim (default .build/release, built here); the shipped binary
 # is .build-gateway/concentrator (scripts/build-gateway-binary.sh).
 set -euo pipefail
@@ -30,12 +31,15 @@ done
 for _ in $(seq 1 100); do [ -e "$work/bus1" ] && break; sleep 0.1; done
 printf '%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$work/mesh.key"
 chmod 600 "$work/mesh.key"
+mesh_off=""; [ "${MESH:-on}" = off ] && mesh_off=1
 port_a=$(( 40000 + RANDOM % 10000 )); port_b=$(( port_a + 1 ))
 cat >"$work/a.json" <<JSON
 {"device":{"id":"mesh-footprint","stateDirectory":"$work/state-a","runtimeDirectory":"$work/run-a"},
  "buses":[{"name":"bus1","device":"$work/bus1","baud":115200,"responseTimeoutMilliseconds":{"min":20,"max":200}}],
- "meters":[$meters],
- "mesh":{"networkKeyFile":"$work/mesh.key","beaconIntervalSeconds":2,
+ "meters":[$meters]${mesh_off:+\}}
+JSON
+[ -n "$mesh_off" ] || cat >>"$work/a.json" <<JSON
+ ,"mesh":{"networkKeyFile":"$work/mesh.key","beaconIntervalSeconds":2,
          "udp":[{"bindAddress":"127.0.0.1","port":$port_a,"peers":["127.0.0.1:$port_b"]}]}}
 JSON
 cat >"$work/b.json" <<JSON
@@ -63,6 +67,6 @@ neighbours=$(printf '%s' "$status" | python3 -c 'import json,sys; s=json.load(sy
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
 hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
 threads=$(awk '/Threads/ {print $2}' /proc/$agent/status)
-awk -v c="$cycles" -v n="$neighbours" -v rss="$rss_kb" -v hwm="$hwm_kb" -v settled="$max_settled_kb" -v t="$threads" -v s="$seconds" -v b="$bin" 'BEGIN {
-  printf "{\"benchmark\":\"mesh-footprint\",\"binary_dir\":\"%s\",\"meters\":64,\"mesh\":true,\"seconds\":%d,\"cycles\":%d,\"mesh_neighbours\":%d,", b, s, c, n
+awk -v c="$cycles" -v n="$neighbours" -v rss="$rss_kb" -v hwm="$hwm_kb" -v settled="$max_settled_kb" -v t="$threads" -v s="$seconds" -v b="$bin" -v m="$([ -n "$mesh_off" ] && echo false || echo true)" 'BEGIN {
+  printf "{\"benchmark\":\"mesh-footprint\",\"binary_dir\":\"%s\",\"meters\":64,\"mesh\":%s,\"seconds\":%d,\"cycles\":%d,\"mesh_neighbours\":%d,", b, m, s, c, n
   printf "\"rss_mb\":%.2f,\"max_rss_after_60s_mb\":%.2f,\"peak_rss_mb\":%.2f,\"threads\":%d,\"targets\":{\"rss_mb\":16}}\n", rss/1024, settled/1024, hwm/1024, t }'

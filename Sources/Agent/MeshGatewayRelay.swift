@@ -1,5 +1,4 @@
 import ConcentratorCore
-import Crypto
 import Logging
 import Mesh
 import MQTT
@@ -26,12 +25,6 @@ final class MeshGatewayRelay: @unchecked Sendable {
         self.uplink = uplink
         self.deviceID = deviceID
         self.logger = logger
-    }
-
-    /// A 63-bit number naming a downward message or a reply in the mesh's dedup key: the first bytes
-    /// of its SHA-256 (the same bytes sent again are the same message).
-    static func messageNumber(_ bytes: [UInt8]) -> UInt64 {
-        Array(SHA256.hash(data: bytes)).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } >> 1
     }
 
     var isConnected: Bool { lock.withLock { client }?.isConnected ?? false }
@@ -139,7 +132,7 @@ final class MeshGatewayRelay: @unchecked Sendable {
         default: return
         }
         guard device != deviceID, let handler = lock.withLock({ onDownward }) else { return }
-        handler(MeshOutboundMessage(type: type, deviceID: device, sequence: Self.messageNumber(message.payload), priority: .control,
+        handler(MeshOutboundMessage(type: type, deviceID: device, sequence: MeshOutboundMessage.number(for: message.payload), priority: .control,
                                     body: message.payload))
     }
 }

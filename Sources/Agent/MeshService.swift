@@ -278,7 +278,7 @@ public final class MeshService: BatchRoute, @unchecked Sendable {
     /// returns whether the mesh took it.
     public func sendReply(_ bytes: [UInt8]) -> Bool {
         guard isAvailable else { return false }
-        let message = MeshOutboundMessage(type: .commandReply, deviceID: deviceID, sequence: MeshGatewayRelay.messageNumber(bytes),
+        let message = MeshOutboundMessage(type: .commandReply, deviceID: deviceID, sequence: MeshOutboundMessage.number(for: bytes),
                                           priority: .control, body: bytes)
         return waitForAsync { [self] () async -> Bool in
             do { try await submit(message) } catch { return false }
