@@ -71,14 +71,14 @@ let package = Package(
         // Mesh relay between concentrators: frames, fragmentation, links (simulated, UDP, serial LoRa radio),
         // routing, store-carry-forward, time from beacons, the deterministic simulation. Docs/mesh.md.
         .target(name: "Mesh", dependencies: [
-            "ConcentratorCore", "Platform", .product(name: "Crypto", package: "swift-crypto"),
+            "ConcentratorCore", "Platform", "SQLite", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
         .target(name: "Commands", dependencies: [
             "ConcentratorCore", "Platform", "Archive", "Wire", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Agent", dependencies: [
-            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands", "Monitoring",
+            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands", "Monitoring", "Mesh", "MQTT",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "MeterSimulator", dependencies: [

@@ -89,6 +89,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         set { lock.withLock { currentUplink = newValue } }
     }
     let lock = ConditionLock()
+    /// The mesh (when configured): relays for others, and carries this device's batches while its broker is unreachable.
+    var mesh: MeshService?
     private var stopping = false
     private var maintenanceRunning = false
     // Replaced together by a reload; read under `lock`.
@@ -150,6 +152,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         sink = snapshotSink
         attachMonitoring(to: snapshotSink) // edge monitoring
         uplink = makeUplink(setup, keys: keys, archive: store)
+        startMesh(setup)
         let service = uplink
         snapshotSink.onEnqueued = { service?.workArrived() }
         recorder.addListener { [weak self] in self?.uplink?.enqueue(event: $0) }
@@ -296,6 +299,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         let snapshotSink = ArchiveSnapshotSink(archive: archive, schedules: Self.schedules(setup.config.archive),
                                                reportsToUplink: setup.config.uplink != nil)
         uplink = makeUplink(setup, keys: keys, archive: archive)
+        uplink?.useAlternateRoute(mesh)
+        if let mesh { uplink?.decorateStatus { $0.mesh = mesh.state } }
         let service = uplink
         snapshotSink.onEnqueued = { service?.workArrived() }
         sink = snapshotSink
@@ -323,6 +328,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         stopBuses(takeBuses(), within: options.stopBudget)
         stopMonitoring() // edge monitoring: after the buses, before the uplink and the archive
         uplink?.stopBlocking()
+        mesh?.stop()
         lock.lock()
         while maintenanceRunning { lock.wait(for: .milliseconds(100)) }
         lock.unlock()
@@ -341,7 +347,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
         return AgentStatus(device: setup.config.device.id, version: ConcentratorVersion.current, startedAt: startedAt,
                            now: options.clock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
-                           buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState())
+                           buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState(),
+                           mesh: mesh?.state)
     }
 
     /// The newest audit entries, newest first (the control socket's `audit`).

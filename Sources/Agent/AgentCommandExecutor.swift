@@ -31,6 +31,8 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
                     return true
                 }
                 if sent { return true }
+            } else if let mesh = agent.mesh, mesh.sendReply(bytes) {
+                return true  // the broker is unreachable: the reply goes over the mesh
             }
             sleepThread(.milliseconds(200))
         }

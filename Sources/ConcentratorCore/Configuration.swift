@@ -10,11 +10,14 @@ public struct ConcentratorConfig: Hashable, Sendable {
     public var uplink: UplinkSettings?
     /// Location, alarm rules, switched outputs and schedules; nil = no edge monitoring.
     public var monitoring: MonitoringSettings?
+    /// Relaying through other concentrators; nil = no mesh.
+    public var mesh: MeshSettings?
 
     public init(device: DeviceSettings, buses: [BusSettings], meters: [MeterSettings],
                 archive: ArchiveSettings = ArchiveSettings(), polling: PollingSettings = PollingSettings(),
-                uplink: UplinkSettings? = nil, monitoring: MonitoringSettings? = nil) {
+                uplink: UplinkSettings? = nil, monitoring: MonitoringSettings? = nil, mesh: MeshSettings? = nil) {
         self.monitoring = monitoring
+        self.mesh = mesh
         self.device = device
         self.buses = buses
         self.meters = meters

@@ -170,9 +170,12 @@ public struct AgentStatus: Hashable, Sendable, Codable {
     public var archive: ArchiveStatus?
     /// Nil when no uplink is configured.
     public var uplink: UplinkState?
+    /// Nil when no mesh runs.
+    public var mesh: MeshState?
 
     public init(device: String, version: String, startedAt: Timestamp, now: Timestamp, clockSynchronised: Bool,
-                buses: [BusStatus], archive: ArchiveStatus?, uplink: UplinkState? = nil) {
+                buses: [BusStatus], archive: ArchiveStatus?, uplink: UplinkState? = nil, mesh: MeshState? = nil) {
+        self.mesh = mesh
         self.device = device
         self.version = version
         self.startedAt = startedAt

@@ -63,6 +63,7 @@ extension UplinkService {
         doc.pending = s.outboxDepth
         doc.oldestUnacknowledgedInterval = s.oldestUnacknowledgedInterval.map(ISO8601.format)
         doc.droppedUnsent = s.droppedUnsent
+        lock.withLock { statusDecorator }?(&doc)
         _ = try? await client.publish(topic: topics.status, payload: doc.encoded(), retain: true)
     }
 
@@ -169,7 +170,11 @@ extension UplinkService {
                     let last = try? await archive.read { try $0.outboxPending(limit: 1, order: .newestFirst).first?.sequence }
                     lock.withLock { state.lastSequence = last.flatMap { $0 } ?? state.lastSequence }
                 }
-                if client.isConnected { await publishReady(bucket: &bucket) }
+                if client.isConnected {
+                    await publishReady(bucket: &bucket, via: nil)
+                } else if let route = lock.withLock({ alternateRoute }), route.isAvailable {
+                    await publishReady(bucket: &bucket, via: route)
+                }
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -191,7 +196,7 @@ extension UplinkService {
         }
     }
 
-    private func publishReady(bucket: inout TokenBucket) async {
+    private func publishReady(bucket: inout TokenBucket, via route: (any BatchRoute)?) async {
         let order: OutboxOrder = settings.drain.order == .newestFirst ? .newestFirst : .oldestFirst
         let ackTimeout = Duration.seconds(settings.acknowledgementTimeoutSeconds)
         let candidates: [OutboxEntry]
@@ -220,7 +225,12 @@ extension UplinkService {
             }
             let topic = entry.item.kind == "events" ? topics.event : topics.batch
             do {
-                _ = try await client.publish(topic: topic, payload: entry.item.payload, qos: .atLeastOnce)
+                if let route {
+                    try await route.send(sealedBatch: entry.item.payload, sequence: entry.sequence, attempt: entry.attempts,
+                                         isEvent: entry.item.kind == "events", isBackfill: entry.item.kind.hasPrefix("backfill-"))
+                } else {
+                    _ = try await client.publish(topic: topic, payload: entry.item.payload, qos: .atLeastOnce)
+                }
                 let digest = Array(SHA256.hash(data: entry.item.payload))
                 lock.withLock { inFlight[entry.sequence] = (digest, .now) }
                 _ = try? await archive.perform(.recordOutboxAttempt(sequence: entry.sequence, at: clock.now()))

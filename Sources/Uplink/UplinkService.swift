@@ -63,6 +63,10 @@ public final class UplinkService: @unchecked Sendable {
     var tasks: [Task<Void, Never>] = []
     /// Receives every message on the device's command topic (set before `start`).
     var commandHandler: (@Sendable ([UInt8]) -> Void)?
+    /// The way to the head-end while the broker is unreachable (the mesh); nil: the broker only.
+    var alternateRoute: (any BatchRoute)?
+    /// Adds to the status document before it is published (the mesh's state).
+    var statusDecorator: (@Sendable (inout UplinkStatusDocument) -> Void)?
 
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
@@ -152,6 +156,15 @@ public final class UplinkService: @unchecked Sendable {
     public func publishReply(_ bytes: [UInt8]) async throws(MQTTError) {
         _ = try await client.publish(topic: topics.reply, payload: bytes, qos: .atLeastOnce)
     }
+
+    /// Sends batches through `route` whenever the broker is unreachable and the route is available.
+    public func useAlternateRoute(_ route: (any BatchRoute)?) { lock.withLock { alternateRoute = route; workPending = true } }
+
+    /// Lets `decorate` add to every status document this service publishes.
+    public func decorateStatus(_ decorate: (@Sendable (inout UplinkStatusDocument) -> Void)?) { lock.withLock { statusDecorator = decorate } }
+
+    /// A signed ack that came another way than the broker (the mesh): handled like one from the broker.
+    public func acknowledgementArrived(_ bytes: [UInt8]) async { await handleAck(bytes) }
 
     /// Whether the broker connection is up now.
     public var isConnected: Bool { client.isConnected }

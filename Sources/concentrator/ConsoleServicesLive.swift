@@ -2,6 +2,7 @@ import Agent
 import Archive
 import Bus
 import ConcentratorCore
+import Mesh
 import Console
 import KeyFiles
 import Logging
@@ -76,6 +77,8 @@ struct ConsoleDirectBus: DirectBusAccess {
 
 /// Device fingerprints and head-end key files, with the Uplink module's key types.
 struct ConsoleKeys: KeyServices {
+    func meshKeyFingerprint(_ key: [UInt8]) -> String? { (try? MeshNetworkKey(bytes: key))?.fingerprint }
+
     func deviceKeys(stateDirectory: String, deviceID: String, create: Bool) -> Result<[String], ServiceProblem> {
         let store = DeviceKeyStore(stateDirectory: stateDirectory)
         let keys: DeviceKeys

@@ -69,6 +69,7 @@ enum StatusReport {
             line("uplink \(u.broker)  " + (u.connected ? "connected" : "NOT connected: \(u.lastError ?? "connecting")")
                 + "  outbox \(u.outboxDepth)" + (u.refusal.map { "  REFUSED: \($0)" } ?? ""))
         }
+        if let m = s.mesh { MeshStatusReport.lines(m).forEach(line) }
         for bus in s.buses {
             line("")
             let port = bus.portOpen ? "port open" : "PORT DOWN: \(bus.portError ?? "?")"
