@@ -88,7 +88,8 @@ let package = Package(
         .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "HeadEnd", "ConcentratorCore", "Platform"],
                           path: "Benchmarks/uplink-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),

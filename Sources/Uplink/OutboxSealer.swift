@@ -28,24 +28,45 @@ final class OutboxSealer: @unchecked Sendable {
 
     func stop() { worker.stop() }
 
+    /// What became of one entry.
+    private enum Outcome {
+        case sealed
+        /// Nothing can ever be sent for it, and it is gone from the outbox.
+        case discarded
+        /// It stays in the outbox for a later attempt (a write or read error: never a reason to drop it).
+        case deferred(String)
+    }
+
+    /// Seals entries oldest first until none is left or one must wait (it is tried again at the next call).
     private func sealPendingBlocking() -> Int {
         var sealed = 0
         while true {
             let entries: [OutboxEntry]
             do { entries = try archive.reader.outboxUnsealed(limit: 16) } catch {
-                logger.error("uplink: cannot list the outbox: \(error)")
+                deferAttempts("the outbox cannot be listed: \(error)")
                 return sealed
             }
-            if entries.isEmpty { return sealed }
+            if entries.isEmpty { break }
             for entry in entries {
-                if seal(entry) { sealed += 1 }
+                switch seal(entry) {
+                case .sealed: sealed += 1
+                case .discarded: break
+                case .deferred(let reason):
+                    deferAttempts("outbox entry \(entry.sequence) cannot be sealed now: \(reason)")
+                    return sealed
+                }
             }
         }
+        return sealed
     }
 
-    /// Seals one entry. An entry whose data is gone (pruned) or unreadable is removed with a log line
-    /// (nothing can ever be sent for it); returns whether a batch was sealed.
-    private func seal(_ entry: OutboxEntry) -> Bool {
+    private func deferAttempts(_ reason: String) {
+        logger.error("uplink: \(reason); the entry stays queued and sealing is retried later")
+    }
+
+    /// Seals one entry. An entry whose data is gone (pruned) or whose recipe is unreadable is removed
+    /// with a log line (nothing can ever be sent for it). A read or write error defers it: the entry stays.
+    private func seal(_ entry: OutboxEntry) -> Outcome {
         guard let recipe = BatchRecipe.decode(entry.item.payload) else {
             return discard(entry, because: "its recipe is unreadable")
         }
@@ -63,25 +84,34 @@ final class OutboxSealer: @unchecked Sendable {
                     snapshots += try archive.reader.snapshots(meter: meter, from: from, to: to, series: series)
                 }
             } catch {
-                logger.error("uplink: cannot read the snapshots of outbox entry \(entry.sequence): \(error); will retry")
-                return false
+                return .deferred("its snapshots cannot be read: \(error)")
             }
             guard !snapshots.isEmpty else { return discard(entry, because: "its snapshots are no longer in the archive") }
             content = .snapshots(series, interval: schedule, snapshots)
         }
+        let batch: SealedBatch
         do {
-            let batch = try sealer.seal(content, sequence: UInt64(entry.sequence), backfill: backfill)
-            _ = try archive.performBlocking(.sealOutbox(sequence: entry.sequence, payload: batch.bytes))
-            return true
+            batch = try sealer.seal(content, sequence: UInt64(entry.sequence), backfill: backfill)
         } catch {
             logger.error("uplink: cannot seal outbox entry \(entry.sequence): \(error)")
             return discard(entry, because: "it cannot be sealed (\(error))")
         }
+        do {
+            _ = try archive.performBlocking(.sealOutbox(sequence: entry.sequence, payload: batch.bytes))
+            return .sealed
+        } catch {
+            // A full disk or a locked archive is temporary: the entry stays and is sealed later (issue 17 #1).
+            return .deferred("storing the sealed batch failed: \(error)")
+        }
     }
 
-    private func discard(_ entry: OutboxEntry, because reason: String) -> Bool {
-        logger.warning("uplink: dropping outbox entry \(entry.sequence) (\(entry.item.kind)) because \(reason)")
-        _ = try? archive.performBlocking(.acknowledgeOutbox(sequence: entry.sequence))
-        return false
+    private func discard(_ entry: OutboxEntry, because reason: String) -> Outcome {
+        do {
+            _ = try archive.performBlocking(.acknowledgeOutbox(sequence: entry.sequence))
+        } catch {
+            return .deferred("it should be dropped because \(reason), but the archive refused: \(error)")
+        }
+        logger.warning("uplink: dropped outbox entry \(entry.sequence) (\(entry.item.kind)) because \(reason)")
+        return .discarded
     }
 }
