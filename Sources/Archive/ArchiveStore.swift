@@ -82,6 +82,10 @@ public final class ArchiveStore: @unchecked Sendable {
     private let logger: Logger
     private let state = ConditionLock()
     private var closed = false
+    /// While the disk stays full, one line per `diskFullReportPeriod` (issue 17 #2); guarded by `state`.
+    private var diskFullQuietUntil: ContinuousClock.Instant?
+    private var diskFullSuppressed = 0
+    static let diskFullReportPeriod: Duration = .seconds(60)
 
     private init(path: String, writer: ArchiveWriter, writerThread: SerialWorker, reader: ArchiveReader,
                  checkpointer: ArchiveCheckpointer, options: ArchiveOptions, logger: Logger) {
@@ -206,7 +210,27 @@ public final class ArchiveStore: @unchecked Sendable {
 
     private func failure(_ error: any Error, _ operation: String) -> ArchiveError {
         let e = ArchiveError.wrap(error, operation: operation)
-        logger.error("\(e)")
+        guard e.sqliteError?.kind == .diskFull else {
+            logger.error("\(e)")
+            return e
+        }
+        // A full disk fails every write until space returns: say so once a minute, not once a write.
+        let (report, suppressed) = state.withLock { () -> (Bool, Int) in
+            let now = ContinuousClock.now
+            if let until = diskFullQuietUntil, now < until {
+                diskFullSuppressed += 1
+                return (false, 0)
+            }
+            defer {
+                diskFullQuietUntil = now + Self.diskFullReportPeriod
+                diskFullSuppressed = 0
+            }
+            return (true, diskFullSuppressed)
+        }
+        if report {
+            let more = suppressed > 0 ? " (\(suppressed) more writes failed for lack of space since the last such line)" : ""
+            logger.error("\(e)\(more)")
+        }
         return e
     }
 }

@@ -13,6 +13,16 @@ final class OutboxSealer: @unchecked Sendable {
     private let schedules: [SeriesKind: IntervalSchedule]
     private let logger: Logger
     private let worker = SerialWorker(name: "uplink-seal")
+    // Back-off after a write error (issue 17 #1, #2); touched on the worker thread only.
+    private var backoff = Duration.zero
+    private var retryAt = ContinuousClock.now
+    private var deferrals = 0
+    private var lastReport: ContinuousClock.Instant?
+    /// The first wait after a write error; it doubles up to `maximumBackoff`.
+    static let initialBackoff: Duration = .seconds(1)
+    static let maximumBackoff: Duration = .seconds(15)
+    /// At most one line per this period while entries cannot be sealed.
+    static let reportPeriod: Duration = .seconds(60)
 
     init(archive: ArchiveStore, sealer: BatchSealer, schedules: [SeriesKind: IntervalSchedule], logger: Logger) {
         self.archive = archive
@@ -37,8 +47,11 @@ final class OutboxSealer: @unchecked Sendable {
         case deferred(String)
     }
 
-    /// Seals entries oldest first until none is left or one must wait (it is tried again at the next call).
+    /// Seals entries oldest first until none is left or one must wait. After a write or read error
+    /// nothing is tried before the back-off has passed, so a full disk costs neither a spin nor a log
+    /// storm: one line, then at most one per `reportPeriod` while it lasts.
     private func sealPendingBlocking() -> Int {
+        guard ContinuousClock.now >= retryAt else { return 0 }
         var sealed = 0
         while true {
             let entries: [OutboxEntry]
@@ -57,11 +70,25 @@ final class OutboxSealer: @unchecked Sendable {
                 }
             }
         }
+        if deferrals > 0 {
+            logger.notice("uplink: sealing works again after \(deferrals) deferred attempts; nothing was dropped")
+        }
+        backoff = .zero
+        deferrals = 0
+        lastReport = nil
         return sealed
     }
 
+    /// Waits longer before the next attempt and reports it, rate-limited.
     private func deferAttempts(_ reason: String) {
-        logger.error("uplink: \(reason); the entry stays queued and sealing is retried later")
+        backoff = backoff == .zero ? Self.initialBackoff : min(backoff * 2, Self.maximumBackoff)
+        retryAt = .now + backoff
+        deferrals += 1
+        if lastReport.map({ ContinuousClock.now - $0 >= Self.reportPeriod }) ?? true {
+            lastReport = .now
+            let next = Int(backoff.inSeconds)
+            logger.error("uplink: \(reason); the entry stays queued and sealing is retried with back-off (\(deferrals) attempts so far, next in \(next) s)")
+        }
     }
 
     /// Seals one entry. An entry whose data is gone (pruned) or whose recipe is unreadable is removed

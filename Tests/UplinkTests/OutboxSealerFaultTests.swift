@@ -82,4 +82,49 @@ import TestSupport
         again.stop()
         await store.close()
     }
+
+    /// Before the fix the sealer retried at once, forever: thousands of log lines a second while the
+    /// archive refused writes, and `sealPending` never returned.
+    @Test func aSealerThatCannotWriteBacksOffWithOneLine() async throws {
+        let dir = TemporaryDirectory("sealer-busy")
+        let log = CapturedLog()
+        let store = try Self.archiveWithRecipe(dir, options: ArchiveOptions(busyTimeout: .milliseconds(2)), log: log)
+        let other = try SQLiteConnection(path: store.path, mode: .readWrite(create: false))
+        try other.execute("BEGIN IMMEDIATE")
+        let sealer = Self.sealer(store, log: log)
+        let before = log.count
+        let returned = NSLock()
+        nonisolated(unsafe) var returnedAt: ContinuousClock.Instant?
+        let first = Task {
+            let n = await sealer.sealPending()
+            returned.withLock { returnedAt = .now }
+            return n
+        }
+        try await Task.sleep(for: .seconds(1))
+        let linesWhileLocked = log.count - before
+        let returnedWhileLocked = returned.withLock { returnedAt != nil }
+        // Repeated calls during the back-off neither write nor log (only tried once the first call
+        // returned: before the fix it never did while locked, and these calls would queue behind it).
+        if returnedWhileLocked { for _ in 0..<20 { _ = await sealer.sealPending() } }
+        let linesAfterRepeats = log.count - before
+        try other.execute("ROLLBACK")
+        other.close()
+        let sealedFirst = await first.value
+        #expect(returnedWhileLocked, "sealPending returned only after the lock was released (it spun)")
+        #expect(sealedFirst == 0)
+        #expect(linesWhileLocked <= 3, "\(linesWhileLocked) log lines in one second while the archive was locked")
+        #expect(linesAfterRepeats <= 3, "calls during the back-off logged again")
+        #expect(try store.reader.outboxDepth() == 1)
+        // After the back-off the entry is sealed.
+        var sealed = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        while sealed == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            sealed = await sealer.sealPending()
+        }
+        #expect(sealed == 1)
+        #expect(try store.reader.outboxPending(limit: 10).count == 1)
+        sealer.stop()
+        await store.close()
+    }
 }
