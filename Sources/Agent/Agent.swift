@@ -127,7 +127,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
         let store: ArchiveStore
         do {
-            store = try ArchiveStore.open(directory: device.stateDirectory, clock: options.clock, logger: logger).store
+            let archiveOptions = ArchiveOptions(reserveBytes: Int64(setup.config.archive.storageReserveBytes))
+            store = try ArchiveStore.open(directory: device.stateDirectory, options: archiveOptions, clock: options.clock, logger: logger).store
         } catch {
             throw .archive(error)
         }
@@ -357,6 +358,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         // faults straight back in from the page cache.
         var nextCodeRelease = ContinuousClock.now + .seconds(30)
         var firstRelease = true
+        var storage = StorageWatch(directory: setup.config.device.stateDirectory, threshold: Int64(setup.config.archive.storageLowFreeBytes))
+        var nextStorageCheck = ContinuousClock.now
         while !lock.withLock({ stopping }) {
             if ContinuousClock.now >= nextCodeRelease {
                 let before = MemoryFootprint.residentBytes() ?? 0
@@ -381,6 +384,14 @@ public final class Agent: AgentControl, @unchecked Sendable {
                 }
             }
             checkConfigTrial()
+            if ContinuousClock.now >= nextStorageCheck, let archive {
+                nextStorageCheck = .now + .seconds(5)
+                let reserve = (try? archive.refreshStorageReserve()) ?? archive.storageReserve
+                for event in storage.check(freeBytes: FileSystem.freeBytes(at: storage.directory), reserve: reserve, at: options.clock.now()) {
+                    logger.log(level: event.severity == .info ? .notice : .warning, "\(event.kind): \(event.message)")
+                    events?.record(event)
+                }
+            }
             if ContinuousClock.now >= nextStatus {
                 notifier.status(healthSummary())
                 nextStatus = .now + .seconds(10)

@@ -55,7 +55,8 @@ final class OutboxSealer: @unchecked Sendable {
         var sealed = 0
         while true {
             let entries: [OutboxEntry]
-            do { entries = try archive.reader.outboxUnsealed(limit: 16) } catch {
+            // Events first: on a full disk they are what the reserve is kept for.
+            do { entries = try archive.reader.outboxUnsealed(limit: 16, order: .priorityThenOldest) } catch {
                 deferAttempts("the outbox cannot be listed: \(error)")
                 return sealed
             }
@@ -124,7 +125,7 @@ final class OutboxSealer: @unchecked Sendable {
             return discard(entry, because: "it cannot be sealed (\(error))")
         }
         do {
-            _ = try archive.performBlocking(.sealOutbox(sequence: entry.sequence, payload: batch.bytes))
+            _ = try archive.performBlocking(.sealOutbox(sequence: entry.sequence, payload: batch.bytes, essential: entry.item.priority > 0))
             return .sealed
         } catch {
             // A full disk or a locked archive is temporary: the entry stays and is sealed later (issue 17 #1).

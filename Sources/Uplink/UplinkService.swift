@@ -57,6 +57,8 @@ public final class UplinkService: @unchecked Sendable {
 
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
+    /// Events waiting to be queued while the archive refuses them, at most (the oldest go first).
+    static let pendingEventLimit = 500
 
     public init(settings: UplinkSettings, deviceID: String, keys: DeviceKeys, archive: ArchiveStore,
                 schedules: [SeriesKind: IntervalSchedule], clock: any WallClock, logger: Logger,
