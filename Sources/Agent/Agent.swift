@@ -350,7 +350,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
     // MARK: Maintenance
 
     private func maintain() {
-        var nextPrune = options.clock.now()
+        var retention: RetentionRunner?
         var nextStatus = ContinuousClock.now
         var watchdog = notifier.watchdogInterval.map { WatchdogGate(interval: $0, now: .now) }
         // Once the agent has settled, and then every ten minutes, let the kernel take back code pages:
@@ -369,19 +369,9 @@ public final class Agent: AgentControl, @unchecked Sendable {
                 firstRelease = false
                 nextCodeRelease = .now + .seconds(600)
             }
-            let now = options.clock.now()
-            if now >= nextPrune, let archive {
-                // Small steps with a time budget: a commit waits at most one step (DESIGN rule 6).
-                do {
-                    let r = try archive.pruneBlocking(now: now, retentionDays: setup.config.archive.retentionDays)
-                    if r.snapshotsRemoved + r.eventsRemoved + r.auditEntriesRemoved > 0 {
-                        logger.info("retention: removed \(r.snapshotsRemoved) snapshots, \(r.eventsRemoved) events, \(r.auditEntriesRemoved) audit entries in \(r.steps) steps (longest \(Int(r.longestStep.inMilliseconds)) ms)")
-                    }
-                    nextPrune = r.complete ? now.adding(seconds: 600) : now.adding(seconds: 5)
-                    dropExpiredOutbox(now: now, archive: archive, retentionDays: setup.config.archive.retentionDays)
-                } catch {
-                    nextPrune = now.adding(seconds: 600)
-                }
+            if let archive {
+                if retention == nil { retention = makeRetentionRunner(archive: archive) }
+                retentionTick(&retention!, archive: archive)
             }
             checkConfigTrial()
             if ContinuousClock.now >= nextStorageCheck, let archive {

@@ -65,3 +65,11 @@ struct DeliveryAudit: CustomStringConvertible {
         FaultMatrix.record(fault: fault, expected: expected - queued, delivered: delivered, duplicated: duplicated, measured: extra)
     }
 }
+
+/// No snapshot waits in memory for the archive, and the outbox holds at most the newest interval
+/// (the agent keeps archiving while the test waits).
+func agentDrained(_ agent: AgentProcess) -> Bool {
+    guard let r = try? agent.tool(["status", "--json"], timeout: .seconds(10)), r.status == 0,
+          let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(r.stdout.utf8)) else { return false }
+    return status.buses.allSatisfy { $0.pendingCommits == 0 } && (status.uplink?.outboxDepth ?? 99) <= 1
+}

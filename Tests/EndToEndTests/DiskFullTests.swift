@@ -68,9 +68,9 @@ struct DiskFullTests {
         disk.free("filler")
         let archivedAfterFree = agent.archivedLines.count
         #expect(await eventuallyAsync(timeout: .seconds(60)) {
-            agent.archivedLines.count >= archivedAfterFree + 3 && Self.drained(agent)
+            agent.archivedLines.count >= archivedAfterFree + 3 && agentDrained(agent)
         }, "the delayed snapshots were stored and the outbox drained after the space came back: \(agent.log.suffix(3000))")
-        if !Self.drained(agent) {
+        if !agentDrained(agent) {
             if let r = try? agent.tool(["status", "--json"]), let st = try? JSONDecoder().decode(AgentStatus.self, from: Data(r.stdout.utf8)) {
                 print("diagnostic: uplink \(String(describing: st.uplink)) pending \(st.buses.map(\.pendingCommits))")
             }
@@ -88,13 +88,5 @@ struct DiskFullTests {
         #expect(linesWhileFull <= 20, "\(linesWhileFull) log lines in 10 s while the disk was full:\n\(fullLog.prefix(40).joined(separator: "\n"))")
         audit.record("disk full, flickering, freed (tmpfs)", measured: ["logLinesWhileFull10s": Double(linesWhileFull)])
         await headEnd.stop()
-    }
-
-    /// No snapshot waits in memory for the archive, and the outbox holds at most the newest interval
-    /// (the agent keeps archiving every two seconds).
-    static func drained(_ agent: AgentProcess) -> Bool {
-        guard let r = try? agent.tool(["status", "--json"], timeout: .seconds(10)), r.status == 0,
-              let status = try? JSONDecoder().decode(AgentStatus.self, from: Data(r.stdout.utf8)) else { return false }
-        return status.buses.allSatisfy { $0.pendingCommits == 0 } && (status.uplink?.outboxDepth ?? 99) <= 1
     }
 }
