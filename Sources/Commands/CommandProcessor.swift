@@ -45,6 +45,9 @@ public final class CommandProcessor: @unchecked Sendable {
     public static let maximumValidity: Duration = .seconds(86_400)
     /// Commands waiting beyond this many are dropped (logged): a flood cannot grow memory.
     public static let queueLimit = 64
+    /// Bytes of command messages waiting, at most (a message larger than a command frame can be is
+    /// dropped at once, before it is queued).
+    public static let queueByteLimit = 1 << 20
     /// Replies to messages that are not verifiably from the head-end, per minute at most (flood guard).
     public static let unauthenticatedRepliesPerMinute = 60
 
@@ -57,6 +60,8 @@ public final class CommandProcessor: @unchecked Sendable {
     private let worker = SerialWorker(name: "commands")
     private let lock = ConditionLock()
     private var queued = 0
+    private var queuedBytes = 0
+    private var lastDropReport: ContinuousClock.Instant?
     private var stopping = false
     private var unauthenticated = (minute: Int64(0), count: 0)
 
@@ -75,19 +80,32 @@ public final class CommandProcessor: @unchecked Sendable {
 
     /// Queues a message received on the command topic (never blocks the caller).
     public func submit(_ bytes: [UInt8]) {
-        let admitted = lock.withLock { () -> Bool in
-            guard !stopping, queued < Self.queueLimit else { return false }
+        let largest = SignedCommandFrame.headerLength + CommandEnvelope.maximumBodyBytes + SignedCommandFrame.signatureLength
+        let (admitted, report) = lock.withLock { () -> (Bool, Bool) in
+            guard !stopping else { return (false, false) }
+            guard bytes.count <= largest, queued < Self.queueLimit, queuedBytes + bytes.count <= Self.queueByteLimit else {
+                let now = ContinuousClock.now
+                let report = lastDropReport.map { now - $0 >= .seconds(60) } ?? true
+                if report { lastDropReport = now }
+                return (false, report)
+            }
             queued += 1
-            return true
+            queuedBytes += bytes.count
+            return (true, false)
         }
         guard admitted else {
-            logger.warning("commands: \(Self.queueLimit) commands already waiting; a \(bytes.count)-byte command message was dropped")
+            if report {
+                logger.warning("commands: a \(bytes.count)-byte command message was dropped unread (at most \(Self.queueLimit) commands, \(Self.queueByteLimit) bytes, \(largest) bytes each); more drops this minute are not logged")
+            }
             return
         }
         worker.enqueue { [self] in
             // Commands still queued at shutdown are not run: the head-end hears nothing and may ask again.
             if !lock.withLock({ stopping }) { _ = process(bytes) }
-            lock.withLock { queued -= 1 }
+            lock.withLock {
+                queued -= 1
+                queuedBytes -= bytes.count
+            }
         }
     }
 

@@ -69,6 +69,12 @@ extension UplinkService {
 
     func receiveMessages() async {
         for await message in client.messages {
+            if message.retain {
+                // The head-end never retains acks or commands (Docs/operator-guide.md, broker ACL); a
+                // retained one would come again at every subscription. Not read at all.
+                logger.warning("uplink: ignored a retained \(message.payload.count)-byte message on \(message.topic); nobody may retain on it (remove it at the broker: mosquitto_pub -r -n -t \(message.topic))")
+                continue
+            }
             if message.topic == topics.ack {
                 await handleAck(message.payload)
             } else if message.topic == topics.command, let handler = lock.withLock({ commandHandler }) {

@@ -59,6 +59,9 @@ public final class UplinkService: @unchecked Sendable {
     static let window = 32
     /// Events waiting to be queued while the archive refuses them, at most (the oldest go first).
     static let pendingEventLimit = 500
+    /// The largest MQTT packet the device accepts: a command frame of the largest body, its header,
+    /// signature, topic and properties.
+    public static let maximumIncomingPacket = CommandEnvelope.maximumBodyBytes + 4096
 
     public init(settings: UplinkSettings, deviceID: String, keys: DeviceKeys, archive: ArchiveStore,
                 schedules: [SeriesKind: IntervalSchedule], clock: any WallClock, logger: Logger,
@@ -92,7 +95,12 @@ public final class UplinkService: @unchecked Sendable {
         let will = MQTTWill(topic: topics.status,
                             payload: UplinkStatusDocument(device: deviceID, state: "offline", unexpected: true).encoded())
         do {
-            return try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+            var settings = try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+            // The largest thing the head-end sends is a signed command; the broker never sends more
+            // (issue 17 #5: a retained 64 MiB message on the command topic OOM-killed the agent).
+            settings.maximumPacketSize = UInt32(Self.maximumIncomingPacket)
+            settings.incomingQueueLimit = 16
+            return settings
         } catch {
             throw .secretFile(error)
         }
