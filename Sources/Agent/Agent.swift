@@ -137,8 +137,11 @@ public final class Agent: AgentControl, @unchecked Sendable {
         events = recorder
         keys = Self.deviceKeys(stateDirectory: device.stateDirectory, logger: logger)
         let executor = AgentCommandExecutor(agent: self)
-        commands = CommandProcessor(deviceID: device.id, archive: store, clock: options.clock, logger: logger, channel: executor,
-                                    executor: executor, onEvent: { recorder.record($0) })
+        let processor = CommandProcessor(deviceID: device.id, archive: store, clock: options.clock, logger: logger, channel: executor,
+                                         executor: executor, onEvent: { recorder.record($0) })
+        commands = processor
+        // The command thread is watched like the bus threads (issue 17 #8).
+        progress.register(name: "commands") { processor.lastProgress }
         let snapshotSink = ArchiveSnapshotSink(archive: store, schedules: Self.schedules(setup.config.archive),
                                                reportsToUplink: setup.config.uplink != nil)
         sink = snapshotSink

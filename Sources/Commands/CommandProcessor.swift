@@ -61,13 +61,18 @@ public final class CommandProcessor: @unchecked Sendable {
     private let lock = ConditionLock()
     private var queued = 0
     private var queuedBytes = 0
+    /// When the command now running started (nil while idle), for the watchdog.
+    private var busySince: ContinuousClock.Instant?
+    /// How long one command may run before the command thread counts as hung.
+    public let hangLimit: Duration
     private var lastDropReport: ContinuousClock.Instant?
     private var stopping = false
     private var unauthenticated = (minute: Int64(0), count: 0)
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
-                executor: any CommandExecutor, clockTolerance: Duration = .seconds(300),
+                executor: any CommandExecutor, clockTolerance: Duration = .seconds(300), hangLimit: Duration = .seconds(120),
                 onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
+        self.hangLimit = hangLimit
         self.deviceID = deviceID
         self.archive = archive
         self.clock = clock
@@ -101,12 +106,27 @@ public final class CommandProcessor: @unchecked Sendable {
         }
         worker.enqueue { [self] in
             // Commands still queued at shutdown are not run: the head-end hears nothing and may ask again.
-            if !lock.withLock({ stopping }) { _ = process(bytes) }
+            if !lock.withLock({ stopping }) {
+                lock.withLock { busySince = .now }
+                _ = process(bytes)
+            }
             lock.withLock {
+                busySince = nil
                 queued -= 1
                 queuedBytes -= bytes.count
             }
         }
+    }
+
+    /// When the command thread last made progress, for the systemd watchdog (`ProgressWatchdog`):
+    /// now while it is idle or a command has run less than `hangLimit` (a reload waits for the buses,
+    /// a reply for the broker, both bounded below it); after that, the moment the limit passed, so a
+    /// command thread blocked for good stops the watchdog pings like a hung bus thread.
+    public var lastProgress: ContinuousClock.Instant {
+        let since = lock.withLock { busySince }
+        let now = ContinuousClock.now
+        guard let since, now - since > hangLimit else { return now }
+        return since + hangLimit
     }
 
     /// Takes no more commands, lets the one running finish (at most `timeout`) and ends the thread.
