@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 @testable import Agent
 
-/// Issue 17 #8: files the configuration names.
+/// Issue 17 #8, #10: files the configuration names, ports under two spellings.
 @Suite struct ConfigurationFileFaultTests {
     private func config(board: String? = nil, devices: [String] = ["/tmp/concentrator-demo/bus1"], label: String = "kitchen") -> String {
         let boardMember = board.map { #", "board": "\#($0)""# } ?? ""
@@ -87,5 +87,32 @@ import TestSupport
             }
         }
         #expect(refused?.contains("not a regular file") == true, "\(refused ?? "did not return")")
+    }
+
+    /// Before the fix, `/dev//x`, `/dev/../dev/x` and a udev link to `x` were three different ports.
+    @Test func onePortUnderTwoSpellingsIsRefused() throws {
+        let dir = TemporaryDirectory("ports")
+        let port = dir.file("ttyRS485-1")
+        #expect(FileManager.default.createFile(atPath: port, contents: nil))
+        let link = dir.file("by-id-rs485")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: port)
+        let spellings = [
+            [port, dir.path + "//ttyRS485-1"],
+            [port, dir.path + "/../" + (dir.path as NSString).lastPathComponent + "/ttyRS485-1"],
+            [link, port],
+        ]
+        for pair in spellings {
+            do {
+                _ = try AgentSetup.validate(text: config(devices: pair), source: "t")
+                Issue.record("\(pair) accepted as two ports")
+            } catch {
+                #expect(error.description.contains("$.buses[1].device") && error.description.contains("port already used by bus"),
+                        "\(pair): \(error)")
+            }
+        }
+        // Two different ports stay fine.
+        let other = dir.file("ttyRS485-2")
+        #expect(FileManager.default.createFile(atPath: other, contents: nil))
+        #expect(throws: Never.self) { _ = try AgentSetup.validate(text: config(devices: [port, other]), source: "t") }
     }
 }

@@ -52,6 +52,19 @@ struct ConfigFileFaultTests {
         FaultMatrix.record(fault: "config file is a FIFO or /dev/zero", runs: 1, expected: 0, delivered: 0)
     }
 
+    @Test func duplicatePortSpellingsAreConfigurationErrors() async throws {
+        let dir = TemporaryDirectory("e2e-config-check")
+        let port = dir.file("ttyRS485-1")
+        #expect(FileManager.default.createFile(atPath: port, contents: nil))
+        try FileManager.default.createSymbolicLink(atPath: dir.file("by-id"), withDestinationPath: port)
+        for (name, devices) in [("slashes", [port, dir.path + "//ttyRS485-1"]), ("link", [dir.file("by-id"), port])] {
+            let path = dir.file("\(name).json")
+            try Self.configText(board: nil, devices: devices).write(toFile: path, atomically: true, encoding: .utf8)
+            let r = try await Self.check(path)
+            #expect(r.status == ExitStatus.config && r.output.contains("port already used by bus"), "\(name): \(r.output.prefix(500))")
+        }
+    }
+
     /// `config.set` naming a FIFO as `device.board`: before the fix the command thread blocked for
     /// ever (no reply, later commands unanswered, SIGTERM took 30 s).
     @Test func aConfigSetNamingAFIFOIsAnsweredAndTheAgentStaysResponsive() async throws {
