@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ConcentratorCore
 
 /// A failed file-system operation: the path, the operation and the system's reason (or, for a file
 /// that is there but unfit, `problem`: "not a regular file (a FIFO)", "larger than 16 MiB").
@@ -89,8 +90,13 @@ public enum FileSystem {
         }
     }
 
+    /// Reads a whole regular file as UTF-8 text. Invalid UTF-8 is refused, naming the line, never
+    /// silently replaced (issue 17 #11).
     public static func readText(_ path: String) throws(FileError) -> String {
-        String(decoding: try readBytes(path), as: UTF8.self)
+        switch UTF8Text.decode(try readBytes(path)) {
+        case .success(let text): return text
+        case .failure(let invalid): throw FileError(path: path, operation: "read", errnoCode: EILSEQ, problem: invalid.description)
+        }
     }
 
     /// Writes `bytes` to `path` durably and atomically: temp file, fsync, rename, fsync directory.

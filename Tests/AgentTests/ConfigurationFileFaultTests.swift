@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 @testable import Agent
 
-/// Issue 17 #8, #10: files the configuration names, ports under two spellings.
+/// Issue 17 #8, #10, #11: files the configuration names, ports under two spellings, invalid UTF-8.
 @Suite struct ConfigurationFileFaultTests {
     private func config(board: String? = nil, devices: [String] = ["/tmp/concentrator-demo/bus1"], label: String = "kitchen") -> String {
         let boardMember = board.map { #", "board": "\#($0)""# } ?? ""
@@ -114,5 +114,21 @@ import TestSupport
         let other = dir.file("ttyRS485-2")
         #expect(FileManager.default.createFile(atPath: other, contents: nil))
         #expect(throws: Never.self) { _ = try AgentSetup.validate(text: config(devices: [port, other]), source: "t") }
+    }
+
+    /// Before the fix, an invalid byte became U+FFFD and the configuration was accepted.
+    @Test func invalidUTF8IsRefusedNamingTheLine() throws {
+        let dir = TemporaryDirectory("utf8")
+        let path = dir.file("config.json")
+        var bytes = Array(config(label: "caf@").utf8)
+        let at = bytes.firstIndex(of: UInt8(ascii: "@"))!
+        bytes[at] = 0xE9  // Latin-1 "é": not UTF-8
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try AgentSetup.load(configPath: path)
+            Issue.record("invalid UTF-8 was accepted")
+        } catch {
+            #expect(error.description.contains("UTF-8") && error.description.contains("line 3"), "\(error)")
+        }
     }
 }

@@ -65,6 +65,17 @@ struct ConfigFileFaultTests {
         }
     }
 
+    @Test func invalidUTF8IsAConfigurationError() async throws {
+        let dir = TemporaryDirectory("e2e-config-utf8")
+        var bytes = Array(Self.configText(board: nil, label: "caf@").utf8)
+        bytes[bytes.firstIndex(of: UInt8(ascii: "@"))!] = 0xE9
+        let latin1 = dir.file("latin1.json")
+        try Data(bytes).write(to: URL(fileURLWithPath: latin1))
+        let r = try await Self.check(latin1)
+        #expect(r.status == ExitStatus.config && r.output.contains("UTF-8") && r.output.contains("line 3"), "\(r.output.prefix(500))")
+    }
+
+
     /// `config.set` naming a FIFO as `device.board`: before the fix the command thread blocked for
     /// ever (no reply, later commands unanswered, SIGTERM took 30 s).
     @Test func aConfigSetNamingAFIFOIsAnsweredAndTheAgentStaysResponsive() async throws {
