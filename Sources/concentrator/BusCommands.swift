@@ -58,7 +58,7 @@ struct Read: ParsableCommand {
         }
         let wanted: [QuantityID]? = quantities.isEmpty ? nil : quantities.map { QuantityID($0) }
         let snapshot: MeterSnapshot
-        if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
+        if let client = try agentClientOrExit(controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
                 snapshot = try client.call(ControlRequest(op: "read", meter: settings.id, quantities: wanted)).snapshot!
             } catch {
@@ -122,7 +122,7 @@ struct Scan: ParsableCommand {
         }
         let showProgress = !json
         let hits: [ScanHit]
-        if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
+        if let client = try agentClientOrExit(controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
                 hits = try client.call(ControlRequest(op: "scan", bus: name, from: from, to: to, timeoutMilliseconds: timeoutMs),
                                        timeout: .seconds(600)) { reply in
@@ -154,5 +154,18 @@ struct Scan: ParsableCommand {
         for hit in hits {
             LogOutputLine.stdout("  \(Output.column(String(hit.address), 4, right: true))  \(Output.column(hit.profile ?? "unknown model", 22))  \(Output.column(hit.detail, 46))")
         }
+    }
+}
+
+/// The running agent's control client, or nil when no agent runs (the tool then opens the port
+/// itself); exits when an agent runs but its socket refuses this user: opening the port beside it
+/// would only fail with "locked".
+func agentClientOrExit(_ path: String) throws -> ControlClient? {
+    switch ControlClient.connect(path: path) {
+    case .success(let client): return client
+    case .failure(let why) where why.code == "permission-denied":
+        Output.error(why.message)
+        throw ExitCode(ExitStatus.failure)
+    case .failure: return nil
     }
 }

@@ -4,7 +4,9 @@ import ConcentratorCore
 import Platform
 import TestSupport
 
-/// Issue 17: the tools beside a running agent. #9: Ctrl-C stops `status --watch` in a real terminal.
+/// Issue 17 #9 and #13: the tools beside a running agent. Ctrl-C stops `status --watch` in a real
+/// terminal; a user without access to the control socket is told that permission was denied and
+/// which group grants it (not that the agent is not running).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct CommandLineFaultTests {
     /// A small field and a running agent (real clock).
@@ -36,6 +38,25 @@ struct CommandLineFaultTests {
         try terminal.key("C-c")
         let ended = try await runOnDedicatedThread { try terminal.wait(timeout: .seconds(5)) { $0.contains("WATCH-ENDED-") } }
         #expect(ended?.contains("WATCH-ENDED-130") == true, "Ctrl-C did not stop status --watch: \(terminal.captures.last ?? "")")
+        #expect(f.agent.child.stop() == 0)
+    }
+
+    /// Before the fix a permission error read "the agent is not running … systemctl start".
+    @Test func permissionDeniedOnTheControlSocketSaysSoAndNamesTheGroup() async throws {
+        let setpriv = try findProgram("setpriv")
+        let f = try Field()
+        // Another user may read the configuration, but not enter the agent's runtime directory.
+        chmod(f.dir.path, 0o755)
+        chmod(f.config, 0o644)
+        let r = try await runOnDedicatedThread {
+            try runCommand(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", BuiltProducts.path("concentrator"),
+                                     "status", "--config", f.config])
+        }
+        #expect(r.status != 0)
+        let text = r.stderr + r.stdout
+        #expect(text.contains("permission denied"), "\(text)")
+        #expect(text.contains("group"), "\(text)")
+        #expect(!text.contains("not running"), "\(text)")
         #expect(f.agent.child.stop() == 0)
     }
 }
