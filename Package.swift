@@ -36,73 +36,118 @@ let package = Package(
             "ConcentratorCore", "CPlatform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // Pure codecs: bytes in, values or typed errors out.
-        .target(name: "MeterProtocols", dependencies: ["ConcentratorCore"], swiftSettings: strict),
+        .target(name: "MeterProtocols", dependencies: [
+            "ConcentratorCore", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: strict),
         .target(name: "Bus", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", "CModbus", "CSerialPort",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // The SQLite wrapper and the one schema migrator (the archive's and the head-end's).
+        .target(name: "SQLite", dependencies: ["CSQLite", "Platform"], swiftSettings: strict),
         .target(name: "Archive", dependencies: [
-            "ConcentratorCore", "Platform", "CSQLite", .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "Platform", "SQLite", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Pure codecs of the contract with the head-end: batches, acks, commands, replies, keys. No I/O, no clock.
+        .target(name: "Wire", dependencies: [
+            "ConcentratorCore", "CZstd", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+        // Key files on disk: private keys (0600) and public key documents, in Wire's formats.
+        .target(name: "KeyFiles", dependencies: ["ConcentratorCore", "Platform", "Wire"], swiftSettings: strict),
+        // The MQTT v5 client over libmosquitto.
+        .target(name: "MQTT", dependencies: [
+            "ConcentratorCore", "Platform", "CMosquitto", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // The outbox drain over MQTT, the outbox sealer and the device keys.
         .target(name: "Uplink", dependencies: [
-            "ConcentratorCore", "Platform", "Archive", "CMosquitto", "CZstd",
+            "ConcentratorCore", "Platform", "Archive", "Wire", "KeyFiles", "MQTT",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
         .target(name: "Commands", dependencies: [
-            "ConcentratorCore", "Platform", "Archive", "Uplink", .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "Platform", "Archive", "Wire", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Agent", dependencies: [
-            "ConcentratorCore", "Platform", "MeterProtocols", "Bus", "Archive", "Uplink", "Commands",
+            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "MeterSimulator", dependencies: [
-            "ConcentratorCore", "MeterProtocols", "Platform", .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "MeterProtocols", "Platform", "CPlatform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The installer's serial console: terminal layer, screens, config editing. Services that need
         // other modules (bus, uplink, archive, agent validation) are injected by the executable.
         .target(name: "Console", dependencies: ["ConcentratorCore", "Platform"], swiftSettings: strict),
+        // Edge monitoring, pure: alarm rules, schedules, solar times, zone rules (TZif), load curves, CER exports.
+        // Time is injected; the agent and the head-end wire it in (Docs/edge-monitoring.md).
+        .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
+        // The reference head-end: no agent archive, no outbox; its own SQLite store through the one migrator.
         .target(name: "HeadEnd", dependencies: [
-            "ConcentratorCore", "Platform", "Uplink", "Archive", "CSQLite",
-            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Uplink", "Console",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console",
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Uplink", "Archive", "ConcentratorCore", "Platform",
+            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
-            "MeterSimulator", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
         // Benchmarks print JSON; they never fail on timing.
-        .executableTarget(name: "bus-bench", dependencies: ["Bus", "MeterSimulator", "ConcentratorCore", "Platform"],
-                          path: "Benchmarks/bus-bench"),
-        .executableTarget(name: "archive-bench", dependencies: ["Archive", "ConcentratorCore", "Platform"],
-                          path: "Benchmarks/archive-bench"),
-        .executableTarget(name: "uplink-bench", dependencies: ["Uplink", "HeadEnd", "ConcentratorCore", "Platform"],
-                          path: "Benchmarks/uplink-bench"),
+        .executableTarget(name: "bus-bench", dependencies: [
+            "Bus", "MeterSimulator", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/bus-bench"),
+        .executableTarget(name: "archive-bench", dependencies: [
+            "Archive", "SQLite", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/archive-bench"),
+        .executableTarget(name: "uplink-bench", dependencies: [
+            "Wire", "HeadEnd", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/uplink-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log")],
-                path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "ConcentratorCore", "Platform", "MeterProtocols", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "CPlatform", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "MeterSimulator", "TestSupport"]),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "TestSupport"]),
-        .testTarget(name: "UplinkTests", dependencies: ["Uplink", "TestSupport"]),
-        .testTarget(name: "CommandsTests", dependencies: ["Commands", "Uplink", "Archive", "Platform", "TestSupport"]),
-        .testTarget(name: "MeterSimulatorTests", dependencies: ["MeterSimulator", "TestSupport"]),
-        .testTarget(name: "HeadEndTests", dependencies: ["HeadEnd", "Uplink", "TestSupport"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "TestSupport"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "TestSupport"]),
+        .testTarget(name: "BusTests", dependencies: [
+            "Bus", "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "CPlatform", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "CSQLite", "TestSupport"]),
+        .testTarget(name: "ArchiveTests", dependencies: [
+            "Archive", "SQLite", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The wire codecs, and the key files in their formats (they share the key fixtures).
+        .testTarget(name: "WireTests", dependencies: ["Wire", "KeyFiles", "ConcentratorCore", "Platform", "TestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        // The outbox drain's sealer under faults (issue 17).
+        .testTarget(name: "UplinkTests", dependencies: ["Uplink", "Wire", "MQTT", "CMosquitto", "Archive", "SQLite", "ConcentratorCore", "Platform", "TestSupport"]),
+        .testTarget(name: "CommandsTests", dependencies: [
+            "Commands", "Wire", "Archive", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "MeterSimulatorTests", dependencies: [
+            "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "TestSupport",
+        ]),
+        .testTarget(name: "HeadEndTests", dependencies: [
+            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "ConcentratorCore", "Platform", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "ConcentratorCore", "Platform", "TestSupport"]),
+        .testTarget(name: "AgentTests", dependencies: [
+            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TestSupport", "ConcentratorCore", "Archive", "Uplink", "concentrator", "meter-sim", "headend",
+            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT",
+            .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend",
         ]),
     ]
 )

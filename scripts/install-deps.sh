@@ -14,6 +14,7 @@ packages=(
   dpkg-dev fakeroot lintian binutils  # make deb (dpkg-deb, dpkg-shlibdeps, strip, lintian)
   make                          # the Makefile's entry points
   procps                        # ps/pgrep in scripts
+  tzdata                        # /usr/share/zoneinfo: the zone rules schedules follow (Monitoring.ZoneRules)
 )
 
 missing=()

@@ -6,6 +6,7 @@ import Darwin
 import Archive
 import ConcentratorCore
 import Platform
+import SQLite
 
 /// The hidden `--crash-check <dir> <log>` mode: after the crash writer has been killed any number of
 /// times, verifies the archive against its log and prints one JSON object. Exit status 0 only when

@@ -7,6 +7,7 @@ import Archive
 import ConcentratorCore
 import Logging
 import Platform
+import SQLite
 
 // archive-bench: fills an archive with 256 meters × 30 values × 45 days of hourly data in a temporary
 // directory and prints one JSON object of measurements. It never fails on timing.

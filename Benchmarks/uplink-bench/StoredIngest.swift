@@ -5,7 +5,7 @@ import ConcentratorCore
 import HeadEnd
 import Logging
 import Platform
-import Uplink
+import Wire
 
 /// The head-end's ingest rate with storage: `IngestProcessor.process` on one thread, for pre-sealed
 /// batches with distinct sequences and intervals: parse, verify, open, decompress, decode, dedup

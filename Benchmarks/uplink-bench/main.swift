@@ -6,7 +6,7 @@ import Glibc
 #endif
 import ConcentratorCore
 import Platform
-import Uplink
+import Wire
 
 let deviceID = "gw-000123"
 let topics = UplinkTopics(deviceID: deviceID)!

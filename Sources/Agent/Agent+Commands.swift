@@ -1,7 +1,8 @@
 import Commands
 import ConcentratorCore
+import KeyFiles
 import Platform
-import Uplink
+import Wire
 
 /// Where a configuration applied by command stands.
 enum ConfigTrialState: Sendable {
@@ -61,7 +62,7 @@ extension Agent {
             return .failed(.invalidArguments, "device.id, device.stateDirectory and device.runtimeDirectory cannot change by command")
         }
         guard new.config != old.config else {
-            return CommandOutcome(message: "configuration unchanged", result: jsonObject(["changed": .bool(false)]))
+            return CommandOutcome(message: "configuration unchanged", result: .sortedObject(["changed": .bool(false)]))
         }
         let needsTrial = wantsTrial || new.config.uplink != old.config.uplink
         let seconds = old.config.uplink?.configTrialSeconds ?? 300
@@ -84,7 +85,7 @@ extension Agent {
         let summary = needsTrial
             ? "configuration written; applied after this reply, and restored unless the head-end acknowledges within \(seconds) s"
             : "configuration written; applied after this reply"
-        return CommandOutcome(message: summary, result: jsonObject(result)) { [self] in
+        return CommandOutcome(message: summary, result: .sortedObject(result)) { [self] in
             applyWrittenConfiguration(trial: needsTrial ? trial : nil, seconds: seconds)
         }
     }
@@ -176,7 +177,7 @@ extension Agent {
         let new = DeviceKeys(signing: .generate(), agreement: .generate())
         let deviceID = setup.config.device.id
         let documents = new.publicDocuments(deviceID: deviceID).compactMap { try? JSONParser.parse($0.rendered()) }
-        let result = jsonObject(["keys": .array(documents), "previousSigningKey": .string(old.signing.id.hex)])
+        let result = JSONValue.sortedObject(["keys": .array(documents), "previousSigningKey": .string(old.signing.id.hex)])
         return CommandOutcome(message: "new signing key \(new.signing.id) replaces \(old.signing.id)", result: result) { [self] in
             do {
                 try DeviceKeyStore(stateDirectory: setup.config.device.stateDirectory).store(new)

@@ -1,9 +1,11 @@
 import Archive
 import Bus
 import ConcentratorCore
+import KeyFiles
 import Logging
 import Platform
 import Uplink
+import Wire
 
 extension Agent {
     /// The interval schedule of each configured series.

@@ -2,6 +2,7 @@ import Archive
 import Bus
 import Commands
 import ConcentratorCore
+import KeyFiles
 import Logging
 import Platform
 import Uplink

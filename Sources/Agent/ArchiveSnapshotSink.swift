@@ -1,7 +1,7 @@
 import Archive
 import Bus
 import ConcentratorCore
-import Uplink
+import Wire
 
 /// Stores bus snapshots in the archive: one durable transaction per bus snapshot per series. With
 /// an uplink, the same transaction enqueues the outbox entry that will report them, so a stored

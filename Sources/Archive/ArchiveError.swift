@@ -1,5 +1,6 @@
 import ConcentratorCore
 import Platform
+import SQLite
 
 /// Why an archive operation failed. Each description is one log line that says what failed, where,
 /// and what to check. None carries reading values, payloads or key material.

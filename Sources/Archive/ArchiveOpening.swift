@@ -6,6 +6,7 @@ import Darwin
 import ConcentratorCore
 import Logging
 import Platform
+import SQLite
 
 /// The steps of opening the writer connection: create the file with a tight mode, check it, move a
 /// damaged file aside, set WAL and `synchronous=FULL`, migrate. Runs on the writer thread.

@@ -1,5 +1,6 @@
 import ConcentratorCore
 import Platform
+import SQLite
 
 /// Queries over a read-only connection. In WAL mode it reads beside the writer and sees every
 /// committed transaction. Methods block: call them from a dedicated thread, or through
@@ -190,11 +191,9 @@ public final class ArchiveReader: @unchecked Sendable {
         let quantities = try quantities(ofLayout: layout)
         let payload: SnapshotRowPayload
         do {
-            payload = try s.withBlob(2) { raw throws(SnapshotCodecError) in
-                try SnapshotCodec.decode(raw, valueCount: quantities.count)
-            }
-        } catch let e as SnapshotCodecError {
-            throw ArchiveError.corruptRow(key: key.rawValue, path: path, reason: e)
+            payload = try SnapshotCodec.decode(s.blob(2), valueCount: quantities.count)
+        } catch {
+            throw ArchiveError.corruptRow(key: key.rawValue, path: path, reason: error)
         }
         let meter = try meterName(key.meterNumber)
         let start = key.intervalStart

@@ -1,6 +1,7 @@
 import ConcentratorCore
 import Logging
 import Platform
+import SQLite
 
 /// Settings of an archive; the defaults suit a gateway.
 public struct ArchiveOptions: Sendable {

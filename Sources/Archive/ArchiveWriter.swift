@@ -1,6 +1,7 @@
 import ConcentratorCore
 import Logging
 import Platform
+import SQLite
 
 /// The writer connection and its caches. Lives on the archive's writer thread only.
 final class ArchiveWriter {

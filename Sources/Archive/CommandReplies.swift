@@ -1,4 +1,5 @@
 import ConcentratorCore
+import SQLite
 
 /// The signed reply of a command that ran, kept so that the same command received again (a resend,
 /// a duplicate delivery) is answered with the same bytes instead of running twice.

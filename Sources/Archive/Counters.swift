@@ -1,4 +1,5 @@
 import ConcentratorCore
+import SQLite
 
 extension ArchiveWrite where Result == Int64 {
     /// Adds one to the counter `name` (starting at 1) and returns the new value after it is durable,

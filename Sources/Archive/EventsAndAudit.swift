@@ -1,4 +1,5 @@
 import ConcentratorCore
+import SQLite
 
 /// Something that happened, kept beside the readings (a meter went silent, a port vanished, the clock
 /// was set). Never carries secrets.

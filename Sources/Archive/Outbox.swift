@@ -1,4 +1,5 @@
 import ConcentratorCore
+import SQLite
 
 /// Something waiting to go to the head-end (a sealed batch, an event report, a reply).
 public struct OutboxItem: Hashable, Sendable {

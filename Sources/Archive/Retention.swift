@@ -1,4 +1,5 @@
 import ConcentratorCore
+import SQLite
 
 /// What a call to `ArchiveStore.prune` removed.
 public struct PruneResult: Hashable, Sendable {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import Platform
+import SQLite
 
 /// Whether the archive's reserve of disk space is in place (see `StorageReserve`).
 public enum StorageReserveState: String, Hashable, Sendable {

@@ -81,32 +81,6 @@ extension BusOwner {
     }
 }
 
-/// One reading of a meter's clock: what the meter said, and the gateway's time when it answered.
-public struct MeterClockReading: Hashable, Sendable {
-    public var meterTime: Timestamp
-    public var gatewayTime: Timestamp
-
-    public init(meterTime: Timestamp, gatewayTime: Timestamp) {
-        self.meterTime = meterTime
-        self.gatewayTime = gatewayTime
-    }
-
-    /// How far the meter's clock is ahead of the gateway's (negative: behind).
-    public var driftMilliseconds: Int64 { meterTime.milliseconds - gatewayTime.milliseconds }
-}
-
-/// What `BusOwner.synchroniseClock` found and did.
-public struct MeterClockSync: Hashable, Sendable {
-    public var before: MeterClockReading
-    /// The read-back after setting; nil when the clock was within the threshold and left alone.
-    public var after: MeterClockReading?
-
-    public init(before: MeterClockReading, after: MeterClockReading?) {
-        self.before = before
-        self.after = after
-    }
-}
-
 extension BusOwner {
     /// Reads a meter's clock (declared by its profile) and, when it differs from the gateway's by
     /// more than `threshold`, sets it to the gateway's time (function 16) and reads it back. Blocking.

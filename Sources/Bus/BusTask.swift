@@ -26,27 +26,6 @@ protocol BusTask: AnyObject {
     func abandon(_ error: BusError)
 }
 
-/// Why on-demand bus work failed.
-public enum BusError: Error, Hashable, Sendable, CustomStringConvertible {
-    case unknownMeter(MeterID)
-    case busBusy(BusName, waitedMilliseconds: Int)
-    case stopping(BusName)
-    case cancelled
-    case unsupported(String)
-    case transaction(MeterID, MeterErrorCode)
-
-    public var description: String {
-        switch self {
-        case .unknownMeter(let m): return "unknown meter \(m)"
-        case .busBusy(let b, let ms): return "bus \(b) stayed busy for \(ms) ms; try again later"
-        case .stopping(let b): return "bus \(b) is stopping"
-        case .cancelled: return "cancelled"
-        case .unsupported(let what): return "not supported: \(what)"
-        case .transaction(let m, let e): return "meter \(m): \(e)"
-        }
-    }
-}
-
 /// A result handed from the bus thread to a waiting caller, with a start deadline: work that has
 /// not started by then is abandoned with `busBusy`.
 final class PendingResult<T>: @unchecked Sendable {

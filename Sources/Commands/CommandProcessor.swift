@@ -2,7 +2,7 @@ import Archive
 import ConcentratorCore
 import Logging
 import Platform
-import Uplink
+import Wire
 
 /// What happened to one received command message (for logs and tests).
 public struct CommandHandling: Sendable {

@@ -19,7 +19,7 @@ public enum CommandRole: String, Hashable, Sendable, CaseIterable, Comparable {
     public static func < (a: CommandRole, b: CommandRole) -> Bool { a.rank < b.rank }
 }
 
-/// The verbs a device understands (Docs/mqtt-api.md §11.4), with the least role each needs.
+/// The verbs a device understands (Docs/mqtt-api.md §11.4). Each has its own file under `Verbs/`.
 public enum CommandVerb: String, Hashable, Sendable, CaseIterable {
     case ping
     case status
@@ -35,11 +35,25 @@ public enum CommandVerb: String, Hashable, Sendable, CaseIterable {
     case keysRotate = "keys.rotate"
     case restart
 
-    public var minimumRole: CommandRole {
+    /// The least role whose key may send this verb.
+    public var minimumRole: CommandRole { handler.minimumRole }
+
+    /// The verb's file.
+    var handler: any CommandVerbHandler.Type {
         switch self {
-        case .ping, .status, .read, .backfill: return .reader
-        case .relay, .timeSync, .scan, .metersAdd, .metersRemove: return .operator
-        case .configGet, .configSet, .keysRotate, .restart: return .admin
+        case .ping: return PingVerb.self
+        case .status: return StatusVerb.self
+        case .read: return ReadVerb.self
+        case .backfill: return BackfillVerb.self
+        case .relay: return RelayVerb.self
+        case .timeSync: return TimeSyncVerb.self
+        case .scan: return ScanVerb.self
+        case .metersAdd: return MetersAddVerb.self
+        case .metersRemove: return MetersRemoveVerb.self
+        case .configGet: return ConfigGetVerb.self
+        case .configSet: return ConfigSetVerb.self
+        case .keysRotate: return KeysRotateVerb.self
+        case .restart: return RestartVerb.self
         }
     }
 }

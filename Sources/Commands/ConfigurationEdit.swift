@@ -1,5 +1,5 @@
 import ConcentratorCore
-import Uplink
+import Wire
 
 /// JSON Merge Patch (RFC 7396): members of the patch replace the target's, `null` removes a member,
 /// objects merge recursively, anything else replaces. Member order is kept; new members go last. Pure.

@@ -1,7 +1,8 @@
 import ConcentratorCore
 import Logging
+import MQTT
 import Platform
-import Uplink
+import Wire
 
 /// One command to send: the target, the verb and its arguments, the command id and how long it stays valid.
 public struct CommandRequest: Hashable, Sendable {

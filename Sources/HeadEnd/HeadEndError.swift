@@ -1,7 +1,8 @@
-import Archive
 import ConcentratorCore
+import MQTT
 import Platform
-import Uplink
+import SQLite
+import Wire
 
 /// Why a head-end operation failed: what, where, and what to check. Never carries a secret or key bytes.
 public enum HeadEndError: Error, Sendable, CustomStringConvertible {

@@ -2,8 +2,9 @@
 import Glibc
 #endif
 import ConcentratorCore
+import KeyFiles
 import Platform
-import Uplink
+import Wire
 
 /// A role of a head-end key: what the private half is used for, and which algorithm it has.
 public enum HeadEndKeyRole: String, Hashable, Sendable, CaseIterable {

@@ -1,7 +1,7 @@
 import ConcentratorCore
 import Logging
+import MQTT
 import Platform
-import Uplink
 
 /// The running head-end: an MQTT v5 client subscribed to every device's batches, events and status
 /// (batches and events through a shared subscription when a group is configured), an
@@ -32,6 +32,7 @@ public final class HeadEndService: @unchecked Sendable {
         public var statusDocuments = 0
         public var acksSent = 0
         public var acksFailed = 0
+        public var enrolments = 0
     }
 
     /// Reads the broker's secret files; nothing is opened or connected until `start()`.
@@ -105,7 +106,7 @@ public final class HeadEndService: @unchecked Sendable {
     public var ingestCounts: IngestCounts { lock.withLock { counts } }
 
     /// The filters this head-end subscribes to.
-    public var subscriptionFilters: [String] { ["event", "batch", "status"].map(configuration.subscriptionFilter(leaf:)) }
+    public var subscriptionFilters: [String] { ["event", "batch", "status", "enrol"].map(configuration.subscriptionFilter(leaf:)) }
 
     private func watchConnection() async {
         for await event in client.connectionEvents {
@@ -145,6 +146,7 @@ public final class HeadEndService: @unchecked Sendable {
                 case .rejected: counts.rejected += 1
                 case .storageFailed: counts.storageFailures += 1
                 case .statusRecorded: counts.statusDocuments += 1
+                case .enrolment: counts.enrolments += 1
                 case .ignored: break
                 }
             }

@@ -31,7 +31,7 @@ public enum SimulatorError: Error, Hashable, Sendable, CustomStringConvertible {
 /// master never reports a hang-up while no client is connected. Clients open `slavePath`.
 final class PseudoTerminal {
     let masterFD: Int32
-    private let slaveFD: Int32
+    let slaveFD: Int32
     let slavePath: String
 
     init() throws(SimulatorError) {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConcentratorCore
 
 /// Starts another program with `posix_spawn`, the way a long-running service should: stdin from
 /// /dev/null, stdout and stderr to one descriptor the caller owns, no signals blocked (the agent and

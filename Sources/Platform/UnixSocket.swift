@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ConcentratorCore
 import CPlatform
 
 /// A connected UNIX stream socket carrying newline-terminated lines (the control protocol).

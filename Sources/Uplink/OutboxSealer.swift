@@ -2,6 +2,7 @@ import Archive
 import ConcentratorCore
 import Logging
 import Platform
+import Wire
 
 /// Seals outbox entries that still hold a recipe: reads the snapshots (or takes the events), encodes,
 /// compresses, seals to the head-end and signs, with the entry's own sequence as the batch sequence,

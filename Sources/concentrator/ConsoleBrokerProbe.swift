@@ -1,7 +1,7 @@
 import ConcentratorCore
 import Console
+import MQTT
 import Platform
-import Uplink
 
 /// One MQTT connection attempt with the uplink settings, for the console's connectivity test.
 /// It uses its own client id (`<client id>-test`), a clean start and no session expiry, so it never

@@ -1,8 +1,8 @@
 import Agent
 import ArgumentParser
 import ConcentratorCore
+import KeyFiles
 import Platform
-import Uplink
 
 /// `concentrator keys …`
 struct KeysGroup: ParsableCommand {

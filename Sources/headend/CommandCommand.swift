@@ -1,9 +1,10 @@
 import ArgumentParser
 import ConcentratorCore
 import HeadEnd
+import KeyFiles
 import Logging
 import Platform
-import Uplink
+import Wire
 
 /// `headend command DEVICE VERB [--arg K=V …] [--args JSON] [--key FILE] [--id ID] [--timeout S] [--json]`
 struct Command: ParsableCommand {

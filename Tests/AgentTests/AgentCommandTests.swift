@@ -1,13 +1,13 @@
-import Foundation
-import Logging
-import Testing
+@testable import Agent
 import Archive
 import Commands
 import ConcentratorCore
+import Foundation
+import Logging
 import Platform
+import Testing
 import TestSupport
-import Uplink
-@testable import Agent
+import Wire
 
 /// The agent's command executor in-process: a bus that cannot start work in time answers `bus-busy`
 /// at the start deadline (the work is abandoned before it starts); configuration edits validate before anything is written, and a

@@ -2,6 +2,7 @@
 import ConcentratorCore
 import Foundation
 import Platform
+import SQLite
 import Testing
 import TestSupport
 

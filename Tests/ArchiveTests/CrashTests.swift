@@ -1,6 +1,7 @@
 import Archive
 import Foundation
 import Platform
+import SQLite
 import Testing
 import TestSupport
 

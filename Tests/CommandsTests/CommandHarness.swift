@@ -1,11 +1,11 @@
 import Archive
+@testable import Commands
 import ConcentratorCore
 import Foundation
 import Logging
 import Platform
 import TestSupport
-@testable import Commands
-import Uplink
+import Wire
 
 /// Head-end keys with roles, a device key, an archive in a temporary directory, and a recording
 /// channel and executor around one `CommandProcessor`.

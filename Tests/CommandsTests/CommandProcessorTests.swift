@@ -1,11 +1,11 @@
 import Archive
+@testable import Commands
 import ConcentratorCore
 import Foundation
 import Platform
 import Testing
 import TestSupport
-@testable import Commands
-import Uplink
+import Wire
 
 /// The device's checks of Docs/mqtt-api.md §11.3, each refusal produced by a crafted command and
 /// answered with its code, and none of them changing state: no counter raised, nothing run.

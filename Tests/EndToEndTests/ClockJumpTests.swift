@@ -5,7 +5,8 @@ import Archive
 import ConcentratorCore
 import Platform
 import TestSupport
-import Uplink
+import KeyFiles
+import Wire
 
 /// Issue 17 #4 with the real programs: the agent's wall clock jumps +60 days, then −2 days, then back
 /// (the test hook `test.clock-step`), with the broker down. Nothing archived is pruned and nothing

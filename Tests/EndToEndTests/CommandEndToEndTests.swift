@@ -1,11 +1,12 @@
-import Foundation
-import Logging
-import Testing
 import Archive
 import ConcentratorCore
+import Foundation
+import KeyFiles
+import Logging
 import Platform
+import Testing
 import TestSupport
-import Uplink
+import Wire
 
 /// The command plane end to end (Docs/mqtt-api.md §11): `headend command` processes against the real
 /// agent through mosquitto, with meter-sim on the bus. Every verb; the relay really switches the

@@ -1,9 +1,11 @@
-import Foundation
-import Logging
 import ConcentratorCore
+import Foundation
+import KeyFiles
+import Logging
+import MQTT
 import Platform
 import TestSupport
-import Uplink
+import Wire
 
 /// The real processes of the command plane on loopback: mosquitto, meter-sim (a generic-template
 /// meter with a relay and a clock at address 1, an SDM120 at address 2), `headend run`, the agent

@@ -1,9 +1,10 @@
+import ConcentratorCore
 import Foundation
 import Logging
-import ConcentratorCore
+import MQTT
 import Platform
 import TestSupport
-import Uplink
+import Wire
 
 /// A minimal head-end built only from Docs/mqtt-api.md's primitives (BatchOpener, BatchAck): it
 /// checks the agent against the wire contract independently of the real `headend` program.

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
 import Archive
 import ConcentratorCore
+import Foundation
+import SQLite
+import Testing
 import TestSupport
 
 /// meter-sim → concentrator → SQLite, with real processes, PTYs and files.

@@ -4,7 +4,8 @@ import Archive
 import ConcentratorCore
 import Platform
 import TestSupport
-import Uplink
+import KeyFiles
+import Wire
 
 /// Issue 17 #1–#3 with the real programs: the agent's state directory is a small tmpfs the test
 /// mounts (root only; elsewhere the test is skipped and says so) and fills while the agent archives

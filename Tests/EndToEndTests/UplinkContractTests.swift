@@ -1,10 +1,10 @@
-import Foundation
-import Testing
 import Archive
-import Platform
 import ConcentratorCore
+import Foundation
+import KeyFiles
+import Platform
+import Testing
 import TestSupport
-import Uplink
 
 /// The agent's uplink against a real mosquitto and the wire contract: every archived snapshot
 /// reaches the head-end exactly once, through outages and crashes, sealed and signed.

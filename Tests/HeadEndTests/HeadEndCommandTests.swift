@@ -2,9 +2,9 @@ import ConcentratorCore
 import Foundation
 @testable import HeadEnd
 import Platform
-import TestSupport
 import Testing
-import Uplink
+import TestSupport
+import Wire
 
 /// The head-end's side of commands that does not need a device: counters that only grow (across
 /// runs, and even when the database is replaced), and the default command key in headend.json.

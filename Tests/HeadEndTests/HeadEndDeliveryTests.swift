@@ -1,9 +1,9 @@
 import ConcentratorCore
 import Foundation
 @testable import HeadEnd
-import TestSupport
 import Testing
-import Uplink
+import TestSupport
+import Wire
 
 /// Exactly-once delivery across a head-end restart, load sharing between head-ends, and logs
 /// without key material.

@@ -1,10 +1,12 @@
 import ConcentratorCore
 import Foundation
 @testable import HeadEnd
+import KeyFiles
 import Logging
+import MQTT
 import Platform
 import TestSupport
-import Uplink
+import Wire
 
 /// Fixed keys of Docs/mqtt-api.md §10 (never used outside tests) and deterministic batch content.
 enum Keys {

@@ -1,10 +1,12 @@
 import ConcentratorCore
 import Foundation
 @testable import HeadEnd
+import KeyFiles
+import MQTT
 import Platform
-import TestSupport
 import Testing
-import Uplink
+import TestSupport
+import Wire
 
 @Suite("Head-end configuration and keys")
 struct HeadEndSetupTests {

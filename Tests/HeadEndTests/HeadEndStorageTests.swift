@@ -1,10 +1,9 @@
-import Archive
 import ConcentratorCore
 import Foundation
 @testable import HeadEnd
-import TestSupport
 import Testing
-import Uplink
+import TestSupport
+import Wire
 
 /// The ingest path without a broker: `IngestProcessor` on a database, then export and status.
 @Suite("Head-end storage, export and status")

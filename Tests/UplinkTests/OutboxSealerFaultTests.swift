@@ -2,9 +2,40 @@ import Archive
 import ConcentratorCore
 import Foundation
 import Platform
+import SQLite
 import Testing
 import TestSupport
 @testable import Uplink
+import Wire
+
+/// Keys and times for the sealer tests.
+enum Fixtures {
+    static let deviceSigning = SigningPrivateKey.generate()
+    static let headEndSealing = AgreementPrivateKey.generate()
+    static let deviceID = "gw-0001"
+    static let hour = ISO8601.parse("2026-11-21T10:00:00Z")!
+    static let hourly = IntervalSchedule(minutes: 60)
+
+    static var sealer: BatchSealer {
+        try! BatchSealer(deviceID: deviceID, signingKey: deviceSigning, headEndSealingKey: headEndSealing.publicKey)
+    }
+
+    static var opener: BatchOpener {
+        BatchOpener(sealingKeys: [headEndSealing], devices: RegisteredDevices([deviceID: [deviceSigning.publicKey]]))
+    }
+
+    /// A deterministic generator (splitmix64) for values that do not compress.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
 
 /// Issue 17 #1 and #2: a write error while sealing is never a reason to drop an outbox entry, and a
 /// sealer that cannot write backs off with one log line instead of spinning.

@@ -1,10 +1,7 @@
-/// One numbered schema change. Applied once, in its own transaction, and recorded in
-/// `PRAGMA user_version`. Never edit a released migration: add the next one.
-public struct ArchiveMigration: Sendable {
-    public let version: Int32
-    public let summary: String
-    public let sql: String
-}
+import SQLite
+
+/// One numbered schema change of the archive (the one migration type, `SQLite.SQLiteMigration`).
+public typealias ArchiveMigration = SQLiteMigration
 
 /// The archive's schema history. Docs/archive.md explains every table.
 public enum ArchiveMigrations {
@@ -85,22 +82,17 @@ public enum ArchiveMigrations {
     ]
 
     /// The newest schema version this build knows.
-    public static var latestVersion: Int32 { all.last?.version ?? 0 }
+    public static var latestVersion: Int32 { migrator.latestVersion }
 
-    /// Brings the database to `latestVersion`, one transaction per migration. Returns the versions applied.
+    static let migrator = SQLiteMigrator(all)
+
+    /// Brings the database to `latestVersion` through the one migrator, one transaction per
+    /// migration. Returns the versions applied.
     static func apply(to connection: SQLiteConnection) throws -> [Int32] {
-        let current = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
-        guard current <= latestVersion else {
-            throw ArchiveError.schemaTooNew(found: current, supported: latestVersion, path: connection.path)
+        do {
+            return try migrator.migrate(connection)
+        } catch let e as SQLiteSchemaTooNew {
+            throw ArchiveError.schemaTooNew(found: e.found, supported: e.supported, path: e.path)
         }
-        var applied: [Int32] = []
-        for migration in all where migration.version > current {
-            try connection.transaction {
-                try connection.execute(migration.sql)
-                try connection.execute("PRAGMA user_version = \(migration.version)")
-            }
-            applied.append(migration.version)
-        }
-        return applied
     }
 }

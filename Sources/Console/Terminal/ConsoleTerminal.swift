@@ -63,6 +63,10 @@ public protocol ConsoleTerminal: AnyObject, Sendable {
     func readLine(secret: Bool) -> LineResult
     /// Waits for one key press.
     func readKey() -> KeyResult
+    /// Drops a line end (CR, LF or CR LF) that arrives as the next input within `within`, so a
+    /// key answered with Enter after it (the pager's `q`, then Enter) leaves nothing for the next
+    /// prompt; after a CR only the LF of a CR LF is dropped. Anything else stays queued.
+    func discardLineEnd(within: Duration, afterCarriageReturn: Bool)
     /// Runs a long action; Ctrl-C during it cancels `cancellation` instead of the tool.
     func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T
     /// Runs a step that must not be interrupted (writing and applying the configuration): Ctrl-C

@@ -67,6 +67,19 @@ public final class ProgressLine: @unchecked Sendable {
         }
     }
 
+    /// Draws `text` instead of a bar (a countdown), cut to 79 columns, at most four times a second.
+    public func show(_ text: String) {
+        lock.withLock {
+            guard !finished else { return }
+            let now = ContinuousClock.now
+            if let lastDraw, now - lastDraw < .milliseconds(250) { return }
+            lastDraw = now
+            let shown = TextLayout.cut(text, to: TextLayout.width - 1)
+            ui.terminal.write("\r" + shown + String(repeating: " ", count: max(0, drawnLength - shown.count)))
+            drawnLength = shown.count
+        }
+    }
+
     /// Ends the line (the last drawing stays on screen).
     public func finish() {
         lock.withLock {

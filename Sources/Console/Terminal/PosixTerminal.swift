@@ -117,6 +117,25 @@ public final class PosixTerminal: ConsoleTerminal, @unchecked Sendable {
         return .key(byte)
     }
 
+    public func discardLineEnd(within: Duration, afterCarriageReturn: Bool) {
+        let deadline = ContinuousClock.now + within
+        lock.lock()
+        defer { lock.unlock() }
+        while queue.isEmpty && !ended {
+            let left = deadline - ContinuousClock.now
+            if left <= .zero { return }
+            lock.wait(for: left)
+        }
+        if queue.first == 0x0D, !afterCarriageReturn {
+            queue.removeFirst()
+            // The LF of a CR LF may follow a moment later.
+            if queue.isEmpty && !ended { lock.wait(for: .milliseconds(30)) }
+            if queue.first == 0x0A { queue.removeFirst() }
+        } else if queue.first == 0x0A {
+            queue.removeFirst()
+        }
+    }
+
     public func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T {
         let cancellation = ActionCancellation()
         lock.withLock { action = cancellation }

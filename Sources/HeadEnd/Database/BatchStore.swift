@@ -1,6 +1,6 @@
-import Archive
 import ConcentratorCore
-import Uplink
+import SQLite
+import Wire
 
 /// What storing an opened batch did.
 public enum StoreOutcome: Hashable, Sendable {

@@ -1,6 +1,6 @@
-import Archive
 import ConcentratorCore
-import Uplink
+import SQLite
+import Wire
 
 extension HeadEndDatabase {
     /// The counter for the next command signed with `keyID`: above every counter handed out before

@@ -1,6 +1,6 @@
-import Archive
 import ConcentratorCore
-import Uplink
+import SQLite
+import Wire
 
 /// One public key registered for a device.
 public struct RegisteredDeviceKey: Hashable, Sendable {

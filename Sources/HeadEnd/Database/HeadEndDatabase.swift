@@ -1,9 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Archive
 import ConcentratorCore
 import Platform
+import SQLite
 
 /// The head-end's SQLite database: the device registry, accepted batches with their values and
 /// events, the devices' reported status and rejection counts. Schema: `HeadEndSchema`, Docs/headend.md.

@@ -1,5 +1,5 @@
-import Archive
 import ConcentratorCore
+import SQLite
 
 /// What to export: one device's snapshots with interval starts in `from..<to`, of one meter or all.
 public struct HeadEndExportRequest: Hashable, Sendable {
@@ -75,7 +75,7 @@ extension HeadEndDatabase {
                     let layoutNumber = s.int64(2)
                     if layouts[layoutNumber] == nil { layouts[layoutNumber] = try layout(layoutNumber) }
                     let quantities = layouts[layoutNumber]!
-                    let payload = try s.withBlob(3) { raw in try SnapshotCodec.decode(raw, valueCount: quantities.count) }
+                    let payload = try SnapshotCodec.decode(s.blob(3), valueCount: quantities.count)
                     let snapshot = Self.snapshot(meter: MeterID(s.text(1)), intervalStart: Timestamp(milliseconds: s.int64(0)),
                                                  quantities: quantities, payload: payload)
                     switch request.format {

@@ -1,11 +1,11 @@
-import Archive
+import SQLite
 
 /// The head-end database's schema history, recorded in `PRAGMA user_version`. Each migration runs
 /// once in its own transaction. Never edit a released migration: add the next one. Docs/headend.md
 /// explains every table.
 enum HeadEndSchema {
-    static let migrations: [(version: Int32, sql: String)] = [
-        (1, """
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(version: 1, summary: "devices, keys, batches, snapshots, events, status, rejections", sql: """
             -- Counters shared by every process using the database (registry_version).
             CREATE TABLE meta (
                 name TEXT PRIMARY KEY,
@@ -105,7 +105,7 @@ enum HeadEndSchema {
                 PRIMARY KEY (device, reason)
             ) STRICT, WITHOUT ROWID;
             """),
-        (2, """
+        SQLiteMigration(version: 2, summary: "command counters", sql: """
             -- The last command counter used with each command key (Docs/mqtt-api.md §11): devices refuse a
             -- counter that is not above the last one they saw from that key.
             CREATE TABLE command_counters (
@@ -113,27 +113,34 @@ enum HeadEndSchema {
                 value INTEGER NOT NULL
             ) STRICT, WITHOUT ROWID;
             """),
+        SQLiteMigration(version: 3, summary: "enrolment requests", sql: """
+            -- Enrolment requests waiting for the operator (Docs/mqtt-api.md §12): one per device, the newest
+            -- verified request as received. Approving registers the device with the request's keys and
+            -- deletes the row; nothing else from an unapproved device is stored.
+            CREATE TABLE enrolments (
+                device TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                installer TEXT NOT NULL,
+                note TEXT NOT NULL,
+                time INTEGER NOT NULL,
+                received INTEGER NOT NULL,
+                request BLOB NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            """),
     ]
 
-    static var latestVersion: Int32 { migrations.last?.version ?? 0 }
+    static let migrator = SQLiteMigrator(migrations)
 
-    /// Brings the database to `latestVersion`. Returns the versions applied.
+    static var latestVersion: Int32 { migrator.latestVersion }
+
+    /// Brings the database to `latestVersion` through the one migrator (which re-reads the version
+    /// inside each transaction: two head-ends may start together). Returns the versions applied.
     static func migrate(_ connection: SQLiteConnection) throws -> [Int32] {
-        let current = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
-        guard current <= latestVersion else {
-            throw HeadEndError.schemaTooNew(found: current, supported: latestVersion, path: connection.path)
+        do {
+            return try migrator.migrate(connection)
+        } catch let e as SQLiteSchemaTooNew {
+            throw HeadEndError.schemaTooNew(found: e.found, supported: e.supported, path: e.path)
         }
-        var applied: [Int32] = []
-        for migration in migrations where migration.version > current {
-            try connection.transaction {
-                // Two head-ends may start together: the second finds the work done inside the lock.
-                let now = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
-                guard now < migration.version else { return }
-                try connection.execute(migration.sql)
-                try connection.execute("PRAGMA user_version = \(migration.version)")
-                applied.append(migration.version)
-            }
-        }
-        return applied
     }
 }
