@@ -57,10 +57,11 @@ extension Agent {
         }
     }
 
-    /// Drops outbox entries whose data fell out of the archive's retention: logged, reported as an
-    /// event and counted in the status (the outbox is bounded by the retention, never by less).
-    func dropExpiredOutbox(now: Timestamp, archive: ArchiveStore, retentionDays: Int) {
-        let cutoff = now.adding(seconds: -Int64(retentionDays) * 86_400)
+    /// Drops outbox entries whose data fell out of the archive's retention (`cutoff` comes from the
+    /// checked clock, see `RetentionRunner`): logged, reported as an event and counted in the status
+    /// (the outbox is bounded by the retention, never by less).
+    func dropExpiredOutbox(cutoff: Timestamp, archive: ArchiveStore, retentionDays: Int) {
+        let now = options.clock.now()
         guard let dropped = try? archive.performBlocking(.dropOutbox(endingBefore: cutoff)), !dropped.isEmpty else { return }
         let message = "\(dropped.count) unacknowledged batches older than the \(retentionDays)-day retention were dropped (sequences \(dropped.first!)…\(dropped.last!)); the head-end never confirmed them"
         logger.warning("\(message)")

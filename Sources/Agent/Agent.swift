@@ -128,7 +128,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
         let store: ArchiveStore
         do {
-            store = try ArchiveStore.open(directory: device.stateDirectory, clock: options.clock, logger: logger).store
+            let archiveOptions = ArchiveOptions(reserveBytes: Int64(setup.config.archive.storageReserveBytes))
+            store = try ArchiveStore.open(directory: device.stateDirectory, options: archiveOptions, clock: options.clock, logger: logger).store
         } catch {
             throw .archive(error)
         }
@@ -137,8 +138,11 @@ public final class Agent: AgentControl, @unchecked Sendable {
         events = recorder
         keys = Self.deviceKeys(stateDirectory: device.stateDirectory, logger: logger)
         let executor = AgentCommandExecutor(agent: self)
-        commands = CommandProcessor(deviceID: device.id, archive: store, clock: options.clock, logger: logger, channel: executor,
-                                    executor: executor, onEvent: { recorder.record($0) })
+        let processor = CommandProcessor(deviceID: device.id, archive: store, clock: options.clock, logger: logger, channel: executor,
+                                         executor: executor, onEvent: { recorder.record($0) })
+        commands = processor
+        // The command thread is watched like the bus threads (issue 17 #8).
+        progress.register(name: "commands") { processor.lastProgress }
         let snapshotSink = ArchiveSnapshotSink(archive: store, schedules: Self.schedules(setup.config.archive),
                                                reportsToUplink: setup.config.uplink != nil)
         sink = snapshotSink
@@ -350,7 +354,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
     // MARK: Maintenance
 
     private func maintain() {
-        var nextPrune = options.clock.now()
+        var retention: RetentionRunner?
         var nextStatus = ContinuousClock.now
         var watchdog = notifier.watchdogInterval.map { WatchdogGate(interval: $0, now: .now) }
         // Once the agent has settled, and then every ten minutes, let the kernel take back code pages:
@@ -358,6 +362,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         // faults straight back in from the page cache.
         var nextCodeRelease = ContinuousClock.now + .seconds(30)
         var firstRelease = true
+        var storage = StorageWatch(directory: setup.config.device.stateDirectory, threshold: Int64(setup.config.archive.storageLowFreeBytes))
+        var nextStorageCheck = ContinuousClock.now
         while !lock.withLock({ stopping }) {
             if ContinuousClock.now >= nextCodeRelease {
                 let before = MemoryFootprint.residentBytes() ?? 0
@@ -367,21 +373,19 @@ public final class Agent: AgentControl, @unchecked Sendable {
                 firstRelease = false
                 nextCodeRelease = .now + .seconds(600)
             }
-            let now = options.clock.now()
-            if now >= nextPrune, let archive {
-                // Small steps with a time budget: a commit waits at most one step (DESIGN rule 6).
-                do {
-                    let r = try archive.pruneBlocking(now: now, retentionDays: setup.config.archive.retentionDays)
-                    if r.snapshotsRemoved + r.eventsRemoved + r.auditEntriesRemoved > 0 {
-                        logger.info("retention: removed \(r.snapshotsRemoved) snapshots, \(r.eventsRemoved) events, \(r.auditEntriesRemoved) audit entries in \(r.steps) steps (longest \(Int(r.longestStep.inMilliseconds)) ms)")
-                    }
-                    nextPrune = r.complete ? now.adding(seconds: 600) : now.adding(seconds: 5)
-                    dropExpiredOutbox(now: now, archive: archive, retentionDays: setup.config.archive.retentionDays)
-                } catch {
-                    nextPrune = now.adding(seconds: 600)
-                }
+            if let archive {
+                if retention == nil { retention = makeRetentionRunner(archive: archive) }
+                retentionTick(&retention!, archive: archive)
             }
             checkConfigTrial()
+            if ContinuousClock.now >= nextStorageCheck, let archive {
+                nextStorageCheck = .now + .seconds(5)
+                let reserve = (try? archive.refreshStorageReserve()) ?? archive.storageReserve
+                for event in storage.check(freeBytes: FileSystem.freeBytes(at: storage.directory), reserve: reserve, at: options.clock.now()) {
+                    logger.log(level: event.severity == .info ? .notice : .warning, "\(event.kind): \(event.message)")
+                    events?.record(event)
+                }
+            }
             if ContinuousClock.now >= nextStatus {
                 notifier.status(healthSummary())
                 nextStatus = .now + .seconds(10)

@@ -22,8 +22,9 @@ public struct BusSchedule: Sendable {
     public var catchUpMilliseconds: Int64
     /// False for a bus opened only for on-demand work (the CLI while the agent is stopped).
     public var takesSnapshots: Bool
-    /// How often snapshots the archive refused (disk full, locked) are offered again.
-    public var commitRetryInterval: Duration = .seconds(30)
+    /// How often snapshots the archive refused (disk full, locked) are offered again (a failed retry
+    /// costs one rolled-back transaction and no log line).
+    public var commitRetryInterval: Duration = .seconds(10)
 
     public init(archive: ArchiveSettings, live: LiveCadence? = nil, catchUpMilliseconds: Int64? = nil) {
         self.archive = archive
@@ -371,8 +372,11 @@ public final class BusOwner: @unchecked Sendable {
             return true
         } catch {
             logger.error("could not store the \(series.rawValue) snapshot of \(intervalStart): \(error); keeping it in memory and retrying")
-            onEvent(GatewayEvent(time: clock.now(), kind: .archiveError, severity: .error, bus: name,
-                                 message: "could not store \(series.rawValue) snapshot \(intervalStart): \(error)"))
+            // One event per episode (until the delayed snapshots are stored), not one per interval.
+            if pendingCommits.isEmpty {
+                onEvent(GatewayEvent(time: clock.now(), kind: .archiveError, severity: .error, bus: name,
+                                     message: "could not store \(series.rawValue) snapshot \(intervalStart): \(error)"))
+            }
             pendingCommits.append(PendingCommit(series: series, intervalStart: intervalStart, snapshots: snapshots))
             // Bounded: keep at most two days of hourly snapshots in memory.
             if pendingCommits.count > 200 { pendingCommits.removeFirst(pendingCommits.count - 200) }

@@ -35,6 +35,8 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let commandRejected = Kind(rawValue: 61)
         public static let clockUnsynchronised = Kind(rawValue: 70)
         public static let clockSynchronised = Kind(rawValue: 71)
+        /// The wall clock stepped (or a step was accepted, or it came back): retention holds meanwhile.
+        public static let clockStepped = Kind(rawValue: 72)
         /// A test batch sent to check the uplink end to end (the installer's console).
         public static let uplinkCheck = Kind(rawValue: 80)
         /// The installer's commissioning report (its text: `CommissioningReport.eventText`).
@@ -49,7 +51,7 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
             (.retentionDroppedUnsent, "retention_dropped_unsent"), (.storageLow, "storage_low"),
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
-            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
+            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"), (.clockStepped, "clock_stepped"),
             (.uplinkCheck, "uplink_check"), (.commissioningReport, "commissioning_report"),
         ]
 

@@ -70,6 +70,12 @@ extension UplinkService {
 
     func receiveMessages() async {
         for await message in client.messages {
+            if message.retain {
+                // The head-end never retains acks or commands (Docs/operator-guide.md, broker ACL); a
+                // retained one would come again at every subscription. Not read at all.
+                logger.warning("uplink: ignored a retained \(message.payload.count)-byte message on \(message.topic); nobody may retain on it (remove it at the broker: mosquitto_pub -r -n -t \(message.topic))")
+                continue
+            }
             if message.topic == topics.ack {
                 await handleAck(message.payload)
             } else if message.topic == topics.command, let handler = lock.withLock({ commandHandler }) {
@@ -156,8 +162,8 @@ extension UplinkService {
         while !lock.withLock({ stopped }) {
             lock.withLock { progress = .now }
             if ContinuousClock.now >= nextEventFlush {
-                await flushEvents()
-                nextEventFlush = .now + .milliseconds(200)
+                // After a failed enqueue the events wait (kept) and the next try is 5 s away.
+                nextEventFlush = .now + (await flushEvents() ? .milliseconds(200) : .seconds(5))
             }
             let work = lock.withLock { () -> Bool in
                 defer { workPending = false }
@@ -175,19 +181,30 @@ extension UplinkService {
         }
     }
 
-    private func flushEvents() async {
+    /// Queues the pending events as one outbox entry (which may use the archive's disk reserve).
+    /// Returns false when the archive refused: the events stay pending (at most `pendingEventLimit`).
+    private func flushEvents() async -> Bool {
         let events = lock.withLock { () -> [GatewayEvent] in
             defer { pendingEvents.removeAll() }
             return pendingEvents
         }
-        guard !events.isEmpty else { return }
+        guard !events.isEmpty else { return true }
         let recipe = BatchRecipe.events(events)
         do {
-            _ = try await archive.perform(.enqueueOutbox(OutboxItem(created: clock.now(), kind: recipe.outboxKind,
-                                                                     priority: recipe.priority, payload: recipe.encoded(), sealed: false)))
+            _ = try await archive.perform(.enqueueOutbox(OutboxItem(created: clock.now(), kind: recipe.outboxKind, priority: recipe.priority,
+                                                                     payload: recipe.encoded(), sealed: false), essential: true))
             lock.withLock { workPending = true }
+            return true
         } catch {
-            logger.error("uplink: \(events.count) events not queued: \(error)")
+            let dropped = lock.withLock { () -> Int in
+                pendingEvents = events + pendingEvents
+                let excess = max(0, pendingEvents.count - Self.pendingEventLimit)
+                pendingEvents.removeFirst(excess)
+                return excess
+            }
+            // The archive logged the failure itself (once a minute for a full disk).
+            if dropped > 0 { logger.warning("uplink: \(dropped) events not queued for the head-end (more than \(Self.pendingEventLimit) waiting); they stay in the archive's event log") }
+            return false
         }
     }
 

@@ -66,6 +66,11 @@ public final class UplinkService: @unchecked Sendable {
 
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
+    /// Events waiting to be queued while the archive refuses them, at most (the oldest go first).
+    static let pendingEventLimit = 500
+    /// The largest MQTT packet the device accepts: a command frame of the largest body, its header,
+    /// signature, topic and properties.
+    public static let maximumIncomingPacket = CommandEnvelope.maximumBodyBytes + 4096
     /// How long a batch the head-end refused (device not registered) waits before it goes again:
     /// briefly for the first quarter of an hour (an installer is waiting for the approval), then
     /// five minutes, so an unregistered gateway does not keep its link busy.
@@ -104,7 +109,12 @@ public final class UplinkService: @unchecked Sendable {
         let will = MQTTWill(topic: topics.status,
                             payload: UplinkStatusDocument(device: deviceID, state: "offline", unexpected: true).encoded())
         do {
-            return try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+            var settings = try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+            // The largest thing the head-end sends is a signed command; the broker never sends more
+            // (issue 17 #5: a retained 64 MiB message on the command topic OOM-killed the agent).
+            settings.maximumPacketSize = UInt32(Self.maximumIncomingPacket)
+            settings.incomingQueueLimit = 16
+            return settings
         } catch {
             throw .secretFile(error)
         }
