@@ -114,7 +114,7 @@ struct ClockJumpTests {
                 }
                 let entry = OutboxItem(created: dayStart, kind: "readings", intervals: dayStart..<dayStart.adding(milliseconds: Self.day),
                                        payload: [UInt8](repeating: UInt8(day), count: 64))
-                _ = try store.performBlocking(.commit(snapshots, source: "seed", outbox: entry))
+                _ = try await store.perform(.commit(snapshots, source: "seed", outbox: entry))
             }
             await store.close()
         }
@@ -135,11 +135,15 @@ struct ClockJumpTests {
         let reader = try ArchiveReader(path: dir.file("state/archive.sqlite"))
         defer { reader.close() }
         let cutoff = Self.origin.adding(milliseconds: -45 * Self.day)
-        let old = try reader.snapshots(meter: "bus1-m1", from: start, to: cutoff)
-        let kept = try reader.snapshots(meter: "bus1-m1", from: cutoff.adding(milliseconds: Self.day), to: Self.origin)
+        // The agent has stopped: reading its archive file directly, on this thread, is fine.
+        let (old, kept, pending) = try { () throws -> ([MeterSnapshot], [MeterSnapshot], [OutboxEntry]) in
+            (try reader.snapshots(meter: "bus1-m1", from: start, to: cutoff),
+             try reader.snapshots(meter: "bus1-m1", from: cutoff.adding(milliseconds: Self.day), to: Self.origin),
+             try reader.outboxPending(limit: 1000))
+        }()
         #expect(old.isEmpty, "\(old.count) snapshots older than 45 days remain")
         #expect(kept.count == 44 * 24, "the last 44 full days are intact: \(kept.count)")
-        let outbox = try reader.outboxPending(limit: 1000).compactMap(\.item.intervals?.lowerBound)
+        let outbox = pending.compactMap(\.item.intervals?.lowerBound)
         #expect(outbox.allSatisfy { $0 >= cutoff.adding(milliseconds: -Self.day) }, "entries older than the retention remain")
         #expect(outbox.count >= 44, "only the expired entries were dropped: \(outbox.count) left")
         FaultMatrix.record(fault: "genuine 45-day outage (prunes as documented)", expected: 0, delivered: 0,

@@ -79,7 +79,7 @@ enum Fixtures {
         // Fill the archive to its limit with other intervals (no outbox entries).
         var hour = 1
         while hour < 500 {
-            do { _ = try store.performBlocking(.commit(Self.snapshots(hour: hour), source: "filler")) } catch { break }
+            do { _ = try await store.perform(.commit(Self.snapshots(hour: hour), source: "filler")) } catch { break }
             hour += 1
         }
         #expect(hour < 500, "the archive never filled up")
@@ -87,13 +87,13 @@ enum Fixtures {
         var small = 0
         while small < 5000 {
             let one = Self.snapshots(hour: 1000 + small / 48)[small % 48]
-            do { _ = try store.performBlocking(.commit([one], source: "filler")) } catch { break }
+            do { _ = try await store.perform(.commit([one], source: "filler")) } catch { break }
             small += 1
         }
         let sealer = Self.sealer(store, log: log)
         #expect(await sealer.sealPending() == 0)
-        #expect(try store.reader.outboxDepth() == 1, "the unsealed entry must stay in the outbox")
-        #expect(try store.reader.outboxUnsealed(limit: 10).count == 1)
+        #expect(try await store.read { try $0.outboxDepth() } == 1, "the unsealed entry must stay in the outbox")
+        #expect(try await store.read { try $0.outboxUnsealed(limit: 10) }.count == 1)
         #expect(!log.lines.contains { $0.message.contains("dropping outbox entry") || $0.message.contains("dropped outbox entry") }, "\(log.lines.map(\.message))")
         sealer.stop()
         await store.close()
@@ -103,7 +103,7 @@ enum Fixtures {
                                       logger: log.logger).store
         let again = Self.sealer(store, log: log)
         #expect(await again.sealPending() == 1)
-        let sealed = try #require(try store.reader.outboxPending(limit: 10).first)
+        let sealed = try #require(try await store.read { try $0.outboxPending(limit: 10) }.first)
         let opened = try Fixtures.opener.open(sealed.item.payload)
         guard case .snapshots(_, _, let list) = opened.content else {
             Issue.record("not a snapshot batch")
@@ -145,7 +145,7 @@ enum Fixtures {
         #expect(sealedFirst == 0)
         #expect(linesWhileLocked <= 3, "\(linesWhileLocked) log lines in one second while the archive was locked")
         #expect(linesAfterRepeats <= 3, "calls during the back-off logged again")
-        #expect(try store.reader.outboxDepth() == 1)
+        #expect(try await store.read { try $0.outboxDepth() } == 1)
         // After the back-off the entry is sealed.
         var sealed = 0
         let deadline = ContinuousClock.now + .seconds(10)
@@ -154,7 +154,7 @@ enum Fixtures {
             sealed = await sealer.sealPending()
         }
         #expect(sealed == 1)
-        #expect(try store.reader.outboxPending(limit: 10).count == 1)
+        #expect(try await store.read { try $0.outboxPending(limit: 10) }.count == 1)
         sealer.stop()
         await store.close()
     }
