@@ -39,6 +39,7 @@ extension Agent {
                                             schedules: Self.schedules(setup.config.archive), clock: options.clock, logger: logger,
                                             busHealth: { [weak self] in self?.busHealth() ?? [] })
             if let commands { service.receiveCommands { commands.submit($0) } }
+            if let recorder = events { service.reportEvents { recorder.record($0) } }
             try service.start()
             return service
         } catch {

@@ -95,12 +95,26 @@ extension ArchiveWrite where Result == Bool {
         }
     }
 
-    /// Replaces an unsealed entry's recipe with its sealed batch. False if it is gone or already sealed.
-    /// `essential` (event reports) may use the disk-space reserve.
+    /// Replaces an unsealed entry's recipe with its sealed batch (the recipe is kept aside for
+    /// `unsealOutbox`). False if it is gone or already sealed. `essential` (event reports) may use
+    /// the disk-space reserve.
     public static func sealOutbox(sequence: Int64, payload: [UInt8], essential: Bool = false) -> ArchiveWrite {
         ArchiveWrite("seal outbox entry \(sequence)", essential: essential) { writer in
-            try writer.connection.run("UPDATE outbox SET payload = ?, sealed = 1 WHERE sequence = ? AND sealed = 0",
+            try writer.connection.run("UPDATE outbox SET recipe = payload, payload = ?, sealed = 1 WHERE sequence = ? AND sealed = 0",
                                       [.blob(payload), .integer(sequence)])
+            return writer.connection.changes == 1
+        }
+    }
+
+    /// Puts a sealed entry's recipe back in place of its sealed bytes, so the uplink seals it again
+    /// (same sequence) to the head-end key in force. False if the entry is gone, not sealed, or was
+    /// sealed before recipes were kept (archive version 4).
+    public static func unsealOutbox(sequence: Int64) -> ArchiveWrite {
+        ArchiveWrite("unseal outbox entry \(sequence)", essential: true) { writer in
+            try writer.connection.run("""
+                UPDATE outbox SET payload = recipe, recipe = NULL, sealed = 0
+                WHERE sequence = ? AND sealed = 1 AND recipe IS NOT NULL
+                """, [.integer(sequence)])
             return writer.connection.changes == 1
         }
     }

@@ -41,6 +41,8 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let uplinkCheck = Kind(rawValue: 80)
         /// The installer's commissioning report (its text: `CommissioningReport.eventText`).
         public static let commissioningReport = Kind(rawValue: 81)
+        /// The head-end rejected a batch (an ack with status rejected): it stays in the outbox, held.
+        public static let batchRejected = Kind(rawValue: 82)
 
         /// Known kinds with their names, in code order.
         public static let known: [(kind: Kind, name: String)] = [
@@ -53,6 +55,7 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
             (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"), (.clockStepped, "clock_stepped"),
             (.uplinkCheck, "uplink_check"), (.commissioningReport, "commissioning_report"),
+            (.batchRejected, "batch_rejected"),
         ]
 
         /// The kind with this name, if known.

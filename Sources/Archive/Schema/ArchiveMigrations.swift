@@ -79,6 +79,12 @@ public enum ArchiveMigrations {
             ALTER TABLE audit ADD COLUMN command_id TEXT;
             ALTER TABLE audit ADD COLUMN message TEXT NOT NULL DEFAULT '';
             """),
+        ArchiveMigration(version: 4, summary: "outbox entries keep their recipe after sealing", sql: """
+            -- Sealing keeps the recipe beside the sealed bytes, so a batch the head-end cannot open
+            -- any more (its sealing key retired, ack reason 1) is sealed again to the current key,
+            -- same content and sequence. NULL for entries sealed before this version.
+            ALTER TABLE outbox ADD COLUMN recipe BLOB;
+            """),
     ]
 
     /// The newest schema version this build knows.
