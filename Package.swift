@@ -151,7 +151,7 @@ let package = Package(
         ]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport",
+            "Agent", "Archive", "Commands", "Wire", "MQTT", "ConcentratorCore", "Platform", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),

@@ -31,14 +31,16 @@ extension Agent {
     /// Starts the uplink if the configuration has one, handing its command messages to the command
     /// processor. If it cannot start (a missing key file, say), the agent keeps archiving and
     /// queueing: nothing is lost, and it is sent once the cause is fixed.
-    func makeUplink(_ setup: AgentSetup, keys: DeviceKeys?, archive: ArchiveStore) -> UplinkService? {
+    func makeUplink(_ setup: AgentSetup, keys: DeviceKeys?, archive: ArchiveStore, startupGrace: Duration) -> UplinkService? {
         guard let settings = setup.config.uplink else { return nil }
         guard let keys else { return nil }
         do {
             let service = try UplinkService(settings: settings, deviceID: setup.config.device.id, keys: keys, archive: archive,
                                             schedules: Self.schedules(setup.config.archive), clock: options.clock, logger: logger,
-                                            busHealth: { [weak self] in self?.busHealth() ?? [] })
-            if let commands { service.receiveCommands { commands.submit($0) } }
+                                            startupGrace: startupGrace, busHealth: { [weak self] in self?.busHealth() ?? [] })
+            // The command processor starts after the uplink (its component comes later); until then
+            // a command message finds none and is dropped (the head-end sends it again).
+            service.receiveCommands { [weak self] in self?.commands?.submit($0) }
             if let recorder = events { service.reportEvents { recorder.record($0) } }
             try service.start()
             return service

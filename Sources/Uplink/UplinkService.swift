@@ -73,7 +73,7 @@ public final class UplinkService: @unchecked Sendable {
 
     public init(settings: UplinkSettings, deviceID: String, keys: DeviceKeys, archive: ArchiveStore,
                 schedules: [SeriesKind: IntervalSchedule], clock: any WallClock, logger: Logger,
-                busHealth: @escaping @Sendable () -> [UplinkStatusDocument.Bus]) throws(UplinkSetupError) {
+                startupGrace: Duration = .seconds(2), busHealth: @escaping @Sendable () -> [UplinkStatusDocument.Bus]) throws(UplinkSetupError) {
         self.settings = settings
         self.deviceID = deviceID
         self.keys = keys
@@ -99,7 +99,7 @@ public final class UplinkService: @unchecked Sendable {
         client = MQTTClient(settings: mqtt, logger: log)
         state = UplinkState(broker: mqtt.brokerAddress)
         machine = OutboxDrainMachine(policy: .init(window: Self.window, ackTimeout: .seconds(settings.acknowledgementTimeoutSeconds),
-                                                   bytesPerSecond: settings.drain.maxBytesPerSecond),
+                                                   bytesPerSecond: settings.drain.maxBytesPerSecond, startupGrace: startupGrace),
                                      now: .now)
     }
 
