@@ -11,6 +11,13 @@ public protocol SnapshotSink: AnyObject, Sendable {
     /// The meters of `bus` that already have a snapshot for this interval (for catching up after
     /// a restart without duplicating).
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID>
+    /// Whether `meter` answered (a stored value) in the week before `time`: after a restart, a meter
+    /// the owner has not polled yet gets the retry of a meter that was answering.
+    func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool
+}
+
+extension SnapshotSink {
+    public func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool { false }
 }
 
 /// Scheduling options for a bus owner.
@@ -313,6 +320,10 @@ public final class BusOwner: @unchecked Sendable {
         switch meter.settings.protocolKind {
         case .modbus:
             result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line)
+            if let refined = result.refinedPlan {
+                meter.adopt(refined, replacing: plan)
+                logger.notice("meter \(meter.id) refuses merged reads over registers it does not have; reading it in \(refined.count) requests instead of \(plan.count)")
+            }
         case .iec62056_21, .dlms, .mbus, .wmbus:
             result = MeterPoll(values: meter.profile.quantities.map { QuantityValue(quantity: $0, error: .malformedResponse) },
                                transportFailure: .malformedResponse)
@@ -325,7 +336,12 @@ public final class BusOwner: @unchecked Sendable {
             if before != .offline {
                 var log = logger
                 log[metadataKey: "meter"] = .string(meter.id.rawValue)
-                log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(failure); check its wiring, address and line settings")
+                if failure == .portUnavailable {
+                    // The port's own message (logged once by the line) names the cause; the meter is not at fault.
+                    log.debug("meter \(meter.id) not read: the port is unavailable")
+                } else {
+                    log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(failure); check its wiring, address and line settings")
+                }
                 onEvent(GatewayEvent(time: now, kind: .meterOffline, severity: .warning, bus: name, meter: meter.id,
                                      message: "no usable answer: \(failure)"))
             }

@@ -7,6 +7,9 @@ public struct ServedLine: Sendable {
     public var function: Int
     public var values: [String: Double]
     public var fault: String?
+    /// The registers a read asked for, and the exception the meter answered with, if any.
+    public var count: Int? = nil
+    public var exception: Int? = nil
 }
 
 /// Reads meter-sim's served log (JSON lines) so a test can compare what arrived with what was served.
@@ -20,12 +23,14 @@ public enum ServedLogReader {
             var function: Int
             var values: [String: Double]?
             var fault: String?
+            var count: Int?
+            var exception: Int?
         }
         let decoder = JSONDecoder()
         return readTextFile(path).split(separator: "\n").compactMap { text in
             guard let line = try? decoder.decode(Line.self, from: Data(text.utf8)) else { return nil }
             return ServedLine(timeMilliseconds: line.t_ms ?? 0, slave: line.slave, function: line.function,
-                              values: line.values ?? [:], fault: line.fault)
+                              values: line.values ?? [:], fault: line.fault, count: line.count, exception: line.exception)
         }
     }
 
