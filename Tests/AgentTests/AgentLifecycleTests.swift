@@ -83,16 +83,7 @@ import Wire
         for step in steps {
             let dir = TemporaryDirectory("agent-lifecycle")
             let bus = "lc\(UInt32.random(in: 0...UInt32.max))"
-            let sealing = dir.file("sealing.json"), ack = dir.file("ack.json")
-            try PublicKeyDocument(AgreementPrivateKey.generate().publicKey, role: "sealing").rendered()
-                .write(toFile: sealing, atomically: true, encoding: .utf8)
-            try PublicKeyDocument(SigningPrivateKey.generate().publicKey, role: "ack").rendered()
-                .write(toFile: ack, atomically: true, encoding: .utf8)
-            try """
-            {"device": {"id": "gw-1", "stateDirectory": "\(dir.file("state"))", "runtimeDirectory": "\(dir.file("run"))"},
-             "buses": [{"name": "\(bus)", "device": "\(dir.file("bus.tty"))"}], "meters": [],
-             "uplink": {"broker": {"host": "127.0.0.1", "port": \(freeLoopbackPort())}, "headEndKeys": ["\(sealing)", "\(ack)"]}}
-            """.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
+            try writeAgentConfig(dir, bus: bus, brokerPort: freeLoopbackPort())
             var logger = Logger(label: "agent-lifecycle-test")
             logger.logLevel = .critical
             let agent = Agent(setup: try AgentSetup.load(configPath: dir.file("config.json")), options: AgentOptions(stopBudget: .seconds(5)),
@@ -129,16 +120,7 @@ import Wire
     @Test(.timeLimit(.minutes(1))) func afterKeysRotateANewSnapshotIsSentWithinOneSecond() async throws {
         let broker = try await MosquittoBroker()
         let dir = TemporaryDirectory("agent-rotate")
-        let sealing = dir.file("sealing.json"), ack = dir.file("ack.json")
-        try PublicKeyDocument(AgreementPrivateKey.generate().publicKey, role: "sealing").rendered()
-            .write(toFile: sealing, atomically: true, encoding: .utf8)
-        try PublicKeyDocument(SigningPrivateKey.generate().publicKey, role: "ack").rendered()
-            .write(toFile: ack, atomically: true, encoding: .utf8)
-        try """
-        {"device": {"id": "gw-1", "stateDirectory": "\(dir.file("state"))", "runtimeDirectory": "\(dir.file("run"))"},
-         "buses": [{"name": "bus1", "device": "\(dir.file("bus.tty"))"}], "meters": [],
-         "uplink": {"broker": {"host": "127.0.0.1", "port": \(broker.port)}, "headEndKeys": ["\(sealing)", "\(ack)"]}}
-        """.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
+        try writeAgentConfig(dir, bus: "bus1", brokerPort: broker.port)
         var logger = Logger(label: "agent-rotate-test")
         logger.logLevel = .critical
         let agent = Agent(setup: try AgentSetup.load(configPath: dir.file("config.json")), options: AgentOptions(stopBudget: .seconds(5)),
@@ -186,4 +168,19 @@ import Wire
         }
         return false
     }
+}
+
+/// An agent configuration with one bus on a missing port and an uplink to 127.0.0.1:`brokerPort`,
+/// with fresh head-end public keys, written to `<dir>/config.json`.
+func writeAgentConfig(_ dir: TemporaryDirectory, bus: String, brokerPort: UInt16) throws {
+    let sealing = dir.file("sealing.json"), ack = dir.file("ack.json")
+    try PublicKeyDocument(AgreementPrivateKey.generate().publicKey, role: "sealing").rendered()
+        .write(toFile: sealing, atomically: true, encoding: .utf8)
+    try PublicKeyDocument(SigningPrivateKey.generate().publicKey, role: "ack").rendered()
+        .write(toFile: ack, atomically: true, encoding: .utf8)
+    try """
+    {"device": {"id": "gw-1", "stateDirectory": "\(dir.file("state"))", "runtimeDirectory": "\(dir.file("run"))"},
+     "buses": [{"name": "\(bus)", "device": "\(dir.file("bus.tty"))"}], "meters": [],
+     "uplink": {"broker": {"host": "127.0.0.1", "port": \(brokerPort)}, "headEndKeys": ["\(sealing)", "\(ack)"]}}
+    """.write(toFile: dir.file("config.json"), atomically: true, encoding: .utf8)
 }
