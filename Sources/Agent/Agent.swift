@@ -271,6 +271,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
     /// and stops; what it had not sent stays queued for the new one, which the buses' sink and the
     /// event listener find through `uplink` (nothing keeps the stopped one).
     func restartUplink(_ setup: AgentSetup) {
+        guard !lock.withLock({ stopping }) else { return }
         let life = lifecycle
         try? life.replace(life.component(named: "uplink"), with: uplinkComponent(setup, startupGrace: .zero), within: options.stopBudget)
     }

@@ -71,14 +71,18 @@ public struct OutboxDrainMachine: Sendable {
         public var burstBytes: Int
         /// After start, interval batches wait this long, so the start-up events go first.
         public var startupGrace: Duration
+        /// Interval batches wait for waiting events at most this long (events that cannot be queued
+        /// or sealed, say on a full disk, must not stop the drain that frees the space).
+        public var eventsFirstLimit: Duration
 
         public init(window: Int = 32, ackTimeout: Duration, bytesPerSecond: Int, burstBytes: Int = 256 * 1024,
-                    startupGrace: Duration = .seconds(2)) {
+                    startupGrace: Duration = .seconds(2), eventsFirstLimit: Duration = .seconds(10)) {
             self.window = window
             self.ackTimeout = ackTimeout
             self.bytesPerSecond = bytesPerSecond
             self.burstBytes = burstBytes
             self.startupGrace = startupGrace
+            self.eventsFirstLimit = eventsFirstLimit
         }
     }
 
@@ -86,6 +90,8 @@ public struct OutboxDrainMachine: Sendable {
     private var bucket: TokenBucket
     private var connected = false
     private let intervalsFrom: ContinuousClock.Instant
+    /// Since when events have been waiting to be queued or sealed (nil: none wait).
+    private var eventsWaitingSince: ContinuousClock.Instant?
     /// Published, not acknowledged: the digest sent and when.
     private var inFlight: [Int64: (digest: [UInt8], sentAt: ContinuousClock.Instant)] = [:]
     /// Held after a refusal, until the time given.
@@ -132,11 +138,15 @@ public struct OutboxDrainMachine: Sendable {
     // MARK: Sending
 
     /// The sealed entries the outbox offers now (at most a few windows, in the configured order).
-    /// `eventsWaiting`: events are pending or not sealed yet, so interval batches wait.
-    public mutating func listed(_ entries: [DrainEntry], eventsWaiting: Bool, now: ContinuousClock.Instant) -> [DrainAction] {
+    /// `eventsWaiting`: events are pending or not sealed yet, so interval batches wait (at most
+    /// `eventsFirstLimit`). `eventsOnly`: the last offer before the uplink stops.
+    public mutating func listed(_ entries: [DrainEntry], eventsWaiting: Bool, eventsOnly: Bool = false,
+                                now: ContinuousClock.Instant) -> [DrainAction] {
         guard connected else { return [] }
         var actions: [DrainAction] = []
-        let intervalsMayGo = !eventsWaiting && now >= intervalsFrom
+        if eventsWaiting { eventsWaitingSince = eventsWaitingSince ?? now } else { eventsWaitingSince = nil }
+        let holdForEvents = eventsWaitingSince.map { now - $0 < policy.eventsFirstLimit } ?? false
+        let intervalsMayGo = !eventsOnly && !holdForEvents && now >= intervalsFrom
         let ordered = entries.filter(\.isEvent) + entries.filter { !$0.isEvent }
         if let p = paid, !ordered.contains(where: { $0.sequence == p.sequence }) { paid = nil }
         for entry in ordered {
@@ -169,14 +179,17 @@ public struct OutboxDrainMachine: Sendable {
             inFlight[seq] = (entry.digest, now)
             actions.append(.publish(sequence: seq))
         }
-        if let next = nextWake(after: now, intervalsMayGo: intervalsMayGo, eventsWaiting: eventsWaiting) { actions.append(.wake(at: next)) }
+        if let next = nextWake(after: now, intervalsMayGo: intervalsMayGo || eventsOnly) { actions.append(.wake(at: next)) }
         return actions
     }
 
     /// When a hold or an ack timeout ends (the outbox should be offered again then).
-    private func nextWake(after now: ContinuousClock.Instant, intervalsMayGo: Bool, eventsWaiting: Bool) -> ContinuousClock.Instant? {
+    private func nextWake(after now: ContinuousClock.Instant, intervalsMayGo: Bool) -> ContinuousClock.Instant? {
         var times = Array(heldUntil.values) + inFlight.values.map { $0.sentAt + policy.ackTimeout }
-        if !intervalsMayGo && !eventsWaiting { times.append(intervalsFrom) }
+        if !intervalsMayGo {
+            times.append(intervalsFrom)
+            if let since = eventsWaitingSince { times.append(since + policy.eventsFirstLimit) }
+        }
         return times.filter { $0 > now }.min()
     }
 

@@ -243,7 +243,7 @@ extension UplinkService {
             do {
                 listed = try await archive.read { try $0.outboxPending(limit: Self.window * 2, order: order) }
                 let unsealedEvent = try await archive.read { try $0.outboxUnsealed(limit: 1, order: .priorityThenOldest).first?.item.priority ?? 0 } > 0
-                eventsWaiting = eventsOnly || unsealedEvent || lock.withLock { !pendingEvents.isEmpty }
+                eventsWaiting = unsealedEvent || lock.withLock { !pendingEvents.isEmpty }
             } catch {
                 logger.error("uplink: cannot read the outbox: \(error)")
                 return nil
@@ -253,7 +253,7 @@ extension UplinkService {
                            digest: Array(SHA256.hash(data: $0.item.payload)))
             }
             let payloads = Dictionary(listed.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
-            let actions = lock.withLock { machine.listed(entries, eventsWaiting: eventsWaiting, now: .now) }
+            let actions = lock.withLock { machine.listed(entries, eventsWaiting: eventsWaiting, eventsOnly: eventsOnly, now: .now) }
             let wake = await perform(actions, payloads: payloads)
             lock.withLock { workPending = workPending || listed.count >= Self.window * 2 }
             // The byte rate holds the next batch back: wait it out (in short steps), then offer again.

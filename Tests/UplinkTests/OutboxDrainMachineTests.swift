@@ -175,6 +175,23 @@ struct DrainClock {
         #expect(Self.published(m.listed([Self.entry(1), Self.entry(9, event: true), Self.entry(2)], eventsWaiting: false, now: clock.now)) == [9, 1, 2])
     }
 
+    @Test func eventsThatCannotBeSealedHoldIntervalBatchesOnlyForALimitedTime() {
+        var clock = DrainClock()
+        var m = Self.ready(&clock)
+        let first = m.listed([Self.entry(1)], eventsWaiting: true, now: clock.now)
+        #expect(Self.published(first).isEmpty)
+        #expect(first.contains(.wake(at: clock.now + .seconds(10))))
+        clock.advance(.seconds(9))
+        #expect(Self.published(m.listed([Self.entry(1)], eventsWaiting: true, now: clock.now)).isEmpty)
+        clock.advance(.seconds(1))
+        // A full disk that keeps events unsealed must not stop the drain that frees the space.
+        #expect(Self.published(m.listed([Self.entry(1)], eventsWaiting: true, now: clock.now)) == [1])
+        // The last offer before stopping sends events only.
+        var stopping = Self.ready(&clock)
+        #expect(Self.published(stopping.listed([Self.entry(1), Self.entry(2, event: true)], eventsWaiting: false, eventsOnly: true,
+                                               now: clock.now)) == [2])
+    }
+
     @Test func theTokenBucketSpacesBatchesAndPaysEachOnce() {
         var clock = DrainClock()
         var m = Self.ready(&clock, rate: 1000, burst: 1000)
