@@ -235,7 +235,7 @@ extension UplinkService {
     /// Lists the sealed outbox, lets the machine decide and performs its decisions; waits for the
     /// byte rate in short steps (the watchdog sees the loop alive) and offers again. Returns when the
     /// machine wants to be asked again at the latest. `eventsOnly`: the last offer before stopping.
-    func offerOutbox(eventsOnly: Bool = false) async -> ContinuousClock.Instant? {
+    func offerOutbox(eventsOnly: Bool = false, until deadline: ContinuousClock.Instant? = nil) async -> ContinuousClock.Instant? {
         let order: OutboxOrder = settings.drain.order == .newestFirst ? .newestFirst : .oldestFirst
         while true {
             let listed: [OutboxEntry]
@@ -258,6 +258,7 @@ extension UplinkService {
             lock.withLock { workPending = workPending || listed.count >= Self.window * 2 }
             // The byte rate holds the next batch back: wait it out (in short steps), then offer again.
             guard case .rateLimited(let until)? = actions.last else { return wake }
+            if let deadline, until >= deadline { return nil }
             while ContinuousClock.now < until {
                 if lock.withLock({ stopped }) && !eventsOnly { return nil }
                 lock.withLock { progress = .now }
@@ -273,8 +274,8 @@ extension UplinkService {
         _ = await flushEvents()
         _ = await sealer.sealPending()
         guard client.isConnected else { return }
-        _ = await offerOutbox(eventsOnly: true)
         let deadline = ContinuousClock.now + Self.finalEventsWait
+        _ = await offerOutbox(eventsOnly: true, until: deadline)
         while ContinuousClock.now < deadline, lock.withLock({ machine.inFlightCount > 0 }) {
             try? await Task.sleep(for: .milliseconds(50))
         }
