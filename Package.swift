@@ -136,7 +136,9 @@ let package = Package(
             "HeadEndWeb", "HeadEnd", "ConcentratorCore", "Platform",
         ], path: "Benchmarks/dashboard-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", "MeterProtocols"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "ConcentratorCore", "Platform", "MeterProtocols", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "CPlatform", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),
@@ -151,6 +153,8 @@ let package = Package(
         // The wire codecs, and the key files in their formats (they share the key fixtures).
         .testTarget(name: "WireTests", dependencies: ["Wire", "KeyFiles", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        // The outbox drain's sealer under faults (issue 17).
+        .testTarget(name: "UplinkTests", dependencies: ["Uplink", "Wire", "MQTT", "CMosquitto", "Archive", "SQLite", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Wire", "Archive", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -167,7 +171,7 @@ let package = Package(
         ]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport", "Monitoring",
+            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport", "Monitoring", "MQTT",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),

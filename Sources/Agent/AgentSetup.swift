@@ -50,13 +50,19 @@ public struct AgentSetup: Sendable {
     public static func validate(text: String, source: String, extraProfileDirectories: [String] = []) throws(AgentSetupError) -> AgentSetup {
         // Profile directories named in the config come first, so read them before validating fully.
         var directories = extraProfileDirectories
-        if case .object? = try? JSONParser.parse(text),
-           let dirs = (try? JSONParser.parse(text))?["device"]?["profileDirectories"]?.arrayValue {
+        let parsed = try? JSONParser.parse(text)
+        if case .object? = parsed, let dirs = parsed?["device"]?["profileDirectories"]?.arrayValue {
             directories += dirs.compactMap(\.stringValue)
         }
         if let shipped = ProfileLibrary.shippedDirectory() { directories.append(shipped) }
         let library = ProfileLibrary.load(directories: directories)
-        let context = ConfigurationContext(profiles: Array(library.profiles.values), supportedProtocols: AgentSetup.supportedProtocols)
+        var context = ConfigurationContext(profiles: Array(library.profiles.values), supportedProtocols: AgentSetup.supportedProtocols)
+        // Ports as this machine resolves them (udev links followed), so one port is never two buses.
+        for bus in parsed?["buses"]?.arrayValue ?? [] {
+            if let device = bus["device"]?.stringValue, device.hasPrefix("/"), let real = FileSystem.realPath(device) {
+                context.resolvedPaths[device] = real
+            }
+        }
         let config: ConcentratorConfig
         do {
             config = try ConfigurationLoader.load(text: text, source: source, context: context)

@@ -34,6 +34,11 @@ final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
         onStored(series, snapshots)
     }
 
+    func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool {
+        let stored = (try? archive.reader.snapshots(meter: meter, from: time.adding(seconds: -7 * 86_400), to: time)) ?? []
+        return stored.contains { $0.values.contains { $0.value != nil } }
+    }
+
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID> {
         // The reader serialises its own calls and reads beside the writer (WAL).
         Set(try archive.reader.snapshots(intervalStart: intervalStart, series: series).map(\.meter))

@@ -221,6 +221,8 @@ final class ControlRequestHandler: @unchecked Sendable {
             reply(recordCommissioningReport(request, events: agent.events, now: agent.status().now))
         case "test.stall":
             reply(stall(request, buses: buses))
+        case "test.clock-step":
+            reply(stepClock(request))
         default:
             reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, poll, relay, events, audit, reload, uplink.check, commissioning.report"))
         }
@@ -238,6 +240,19 @@ final class ControlRequestHandler: @unchecked Sendable {
             return failure("bad-request", "test.stall needs \"durationMilliseconds\" in 1–600000")
         }
         bus.injectStall(.milliseconds(Int64(ms)))
+        return ControlReply()
+    }
+
+    /// `test.clock-step`: moves the agent's wall clock by `durationMilliseconds` (negative: back), as a
+    /// bad RTC or a wrong NTP answer would (the clock-jump test's hook).
+    private func stepClock(_ request: ControlRequest) -> ControlReply {
+        guard testHooks, let clock = (agent as? Agent)?.options.clock as? SteppableClock else {
+            return failure("test-hooks-disabled", "test.clock-step is a test-only operation; the agent must be started with \(AgentOptions.testHooksVariable)=1")
+        }
+        guard let ms = request.durationMilliseconds, ms != 0 else {
+            return failure("bad-request", "test.clock-step needs a non-zero \"durationMilliseconds\"")
+        }
+        clock.step(milliseconds: Int64(ms))
         return ControlReply()
     }
 

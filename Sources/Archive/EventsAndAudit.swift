@@ -54,7 +54,7 @@ public struct AuditEntry: Hashable, Sendable {
 extension ArchiveWrite where Result == Void {
     /// Stores an event.
     public static func recordEvent(_ event: ArchiveEvent) -> ArchiveWrite {
-        ArchiveWrite("record event \(event.kind)") { writer in
+        ArchiveWrite("record event \(event.kind)", essential: true) { writer in
             try writer.connection.run("INSERT INTO events(time, bus, meter, kind, message) VALUES (?, ?, ?, ?, ?)", [
                 .integer(event.time.milliseconds), event.bus.map { .text($0.rawValue) } ?? .null,
                 event.meter.map { .text($0.rawValue) } ?? .null, .text(event.kind), .text(event.message),

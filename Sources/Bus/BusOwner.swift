@@ -18,6 +18,9 @@ public protocol SnapshotSink: AnyObject, Sendable {
     /// Stores snapshots of one meter read back from its own load profile (any number of intervals
     /// of one series) in one transaction, reported to the head-end as backfill.
     func storeBackfill(bus: BusName, series: SeriesKind, lengthMinutes: Int, snapshots: [MeterSnapshot]) throws
+    /// Whether `meter` answered (a stored value) in the week before `time`: after a restart, a meter
+    /// the owner has not polled yet gets the retry of a meter that was answering.
+    func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool
 }
 
 extension SnapshotSink {
@@ -28,6 +31,8 @@ extension SnapshotSink {
     public func storeBackfill(bus: BusName, series: SeriesKind, lengthMinutes: Int, snapshots: [MeterSnapshot]) throws {
         for s in snapshots { try store(bus: bus, series: series, intervalStart: s.intervalStart, snapshots: [s]) }
     }
+
+    public func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool { false }
 }
 
 /// Scheduling options for a bus owner.
@@ -39,8 +44,9 @@ public struct BusSchedule: Sendable {
     public var catchUpMilliseconds: Int64
     /// False for a bus opened only for on-demand work (the CLI while the agent is stopped).
     public var takesSnapshots: Bool
-    /// How often snapshots the archive refused (disk full, locked) are offered again.
-    public var commitRetryInterval: Duration = .seconds(30)
+    /// How often snapshots the archive refused (disk full, locked) are offered again (a failed retry
+    /// costs one rolled-back transaction and no log line).
+    public var commitRetryInterval: Duration = .seconds(10)
     /// Meter clocks (DLMS, IEC 62056-21) read in a cycle that drift more than this from the
     /// gateway's synchronised clock are set; nil: never set by the cycle (only by `time.sync`).
     public var meterClockThreshold: Duration?
@@ -358,8 +364,13 @@ public final class BusOwner: @unchecked Sendable {
         } else if let mbus = meter.mbus {
             result = MBusMeterReader.poll(meter, link: mbus, scope: scope, bus: self)
         } else if meter.settings.protocolKind == .modbus {
-            result = ModbusMeterReader.poll(slave: meter.slave, blocks: meter.modbusPlan(scope), timer: &meter.timer, line: line,
+            let plan = meter.modbusPlan(scope)
+            result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line,
                                             status: readStatus ? meter.profile.modbus?.status : nil)
+            if let refined = result.refinedPlan {
+                meter.adopt(refined, replacing: plan)
+                logger.notice("meter \(meter.id) refuses merged reads over registers it does not have; reading it in \(refined.count) requests instead of \(plan.count)")
+            }
         } else {
             result = MeterPoll(failed: .malformedResponse, quantities: meter.profile.quantities,
                                detail: "protocol \(meter.settings.protocolKind.rawValue) is not driven on RS-485 buses by this build")
@@ -374,7 +385,12 @@ public final class BusOwner: @unchecked Sendable {
             if before != .offline {
                 var log = logger
                 log[metadataKey: "meter"] = .string(meter.id.rawValue)
-                log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(result.failureDetail ?? failure.description); check its wiring, address and line settings")
+                if failure == .portUnavailable {
+                    // The port's own message (logged once by the line) names the cause; the meter is not at fault.
+                    log.debug("meter \(meter.id) not read: the port is unavailable")
+                } else {
+                    log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(result.failureDetail ?? failure.description); check its wiring, address and line settings")
+                }
                 onEvent(GatewayEvent(time: now, kind: .meterOffline, severity: .warning, bus: name, meter: meter.id,
                                      message: "no usable answer: \(failure)" + (result.failureDetail.map { " (\($0))" } ?? "")))
             }
@@ -422,8 +438,11 @@ public final class BusOwner: @unchecked Sendable {
             return true
         } catch {
             logger.error("could not store the \(series.rawValue) snapshot of \(intervalStart): \(error); keeping it in memory and retrying")
-            onEvent(GatewayEvent(time: clock.now(), kind: .archiveError, severity: .error, bus: name,
-                                 message: "could not store \(series.rawValue) snapshot \(intervalStart): \(error)"))
+            // One event per episode (until the delayed snapshots are stored), not one per interval.
+            if pendingCommits.isEmpty {
+                onEvent(GatewayEvent(time: clock.now(), kind: .archiveError, severity: .error, bus: name,
+                                     message: "could not store \(series.rawValue) snapshot \(intervalStart): \(error)"))
+            }
             pendingCommits.append(PendingCommit(series: series, intervalStart: intervalStart, snapshots: snapshots))
             // Bounded: keep at most two days of hourly snapshots in memory.
             if pendingCommits.count > 200 { pendingCommits.removeFirst(pendingCommits.count - 200) }

@@ -21,6 +21,9 @@ struct MeterPoll {
     var clockSet: MeterClockSetRecord?
     /// The raw status register (`ModbusStatusSpec`), when it was asked for and read.
     var status: UInt64?
+    /// The plan with the blocks that were split because the meter refused them (exception 2 over
+    /// a merged read); nil when the plan worked as it was. The meter keeps it for its next polls.
+    var refinedPlan: [ModbusReadBlock]?
 
     var answered: Bool { transportFailure == nil }
 

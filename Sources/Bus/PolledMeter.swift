@@ -24,11 +24,11 @@ final class PolledMeter {
     let profile: MeterProfile
     let slave: UInt8
     /// Blocks for every quantity (the interval snapshot).
-    let fullPlan: [ModbusReadBlock]
+    private(set) var fullPlan: [ModbusReadBlock]
     /// Blocks for the load-profile quantities.
-    let profilePlan: [ModbusReadBlock]
+    private(set) var profilePlan: [ModbusReadBlock]
     /// Blocks for the live-cadence quantities (empty: no live polling for this meter).
-    let livePlan: [ModbusReadBlock]
+    private(set) var livePlan: [ModbusReadBlock]
     /// The live-cadence quantities this meter reads.
     let liveQuantities: Set<QuantityID>
     var health = MeterHealth()
@@ -76,6 +76,14 @@ final class PolledMeter {
 
     func plan(for series: Set<SeriesKind>) -> [ModbusReadBlock] {
         series.contains(.interval) ? fullPlan : profilePlan
+    }
+
+    /// Remembers the working plan a poll with `used` found (blocks split where the meter refused a
+    /// merged read), for every plan that was `used`; the next polls read the working blocks directly.
+    func adopt(_ refined: [ModbusReadBlock], replacing used: [ModbusReadBlock]) {
+        if fullPlan == used { fullPlan = refined }
+        if profilePlan == used { profilePlan = refined }
+        if livePlan == used { livePlan = refined }
     }
 
     /// Whether the live cadence polls this meter.

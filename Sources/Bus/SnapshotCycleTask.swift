@@ -33,8 +33,12 @@ final class SnapshotCycleTask: BusTask {
             let index = order[position]
             position += 1
             let meter = bus.meters[index]
-            let wasAnswering = meter.health.state == .online || meter.health.state == .degraded
+            let state = meter.health.state
             let poll = read(index, bus)
+            // The same rule in every cycle: a meter that was answering gets its retries. In the first
+            // cycle after a start (not polled yet) the archive says whether it was answering before.
+            let wasAnswering = state == .online || state == .degraded
+                || (state == .unknown && !poll.answered && bus.sink.answeredBefore(meter: meter.id, before: boundary))
             if !poll.answered, wasAnswering, bus.settings.retries > 0 {
                 retries.append((index, bus.settings.retries))
             }

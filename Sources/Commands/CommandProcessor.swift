@@ -46,6 +46,9 @@ public final class CommandProcessor: @unchecked Sendable {
     public static let maximumValidity: Duration = .seconds(86_400)
     /// Commands waiting beyond this many are dropped (logged): a flood cannot grow memory.
     public static let queueLimit = 64
+    /// Bytes of command messages waiting, at most (a message larger than a command frame can be is
+    /// dropped at once, before it is queued).
+    public static let queueByteLimit = 1 << 20
     /// Replies to messages that are not verifiably from the head-end, per minute at most (flood guard).
     public static let unauthenticatedRepliesPerMinute = 60
 
@@ -58,16 +61,23 @@ public final class CommandProcessor: @unchecked Sendable {
     private let worker = SerialWorker(name: "commands")
     private struct State {
         var queued = 0
+        var queuedBytes = 0
         var stopping = false
+        /// When the command now running started (nil while idle), for the watchdog.
+        var busySince: ContinuousClock.Instant?
+        var lastDropReport: ContinuousClock.Instant?
         /// Replies to unverifiable messages this minute (the flood guard).
         var unauthenticated = (minute: Int64(0), count: 0)
     }
 
     private let state = Mutex(State())
+    /// How long one command may run before the command thread counts as hung.
+    public let hangLimit: Duration
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
-                executor: any CommandExecutor, clockTolerance: Duration = .seconds(300),
+                executor: any CommandExecutor, clockTolerance: Duration = .seconds(300), hangLimit: Duration = .seconds(120),
                 onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
+        self.hangLimit = hangLimit
         self.deviceID = deviceID
         self.archive = archive
         self.clock = clock
@@ -80,20 +90,49 @@ public final class CommandProcessor: @unchecked Sendable {
 
     /// Queues a message received on the command topic (never blocks the caller).
     public func submit(_ bytes: [UInt8]) {
-        let admitted = state.withLock { s -> Bool in
-            guard !s.stopping, s.queued < Self.queueLimit else { return false }
+        let largest = SignedCommandFrame.headerLength + CommandEnvelope.maximumBodyBytes + SignedCommandFrame.signatureLength
+        let (admitted, report) = state.withLock { s -> (Bool, Bool) in
+            guard !s.stopping else { return (false, false) }
+            guard bytes.count <= largest, s.queued < Self.queueLimit, s.queuedBytes + bytes.count <= Self.queueByteLimit else {
+                let now = ContinuousClock.now
+                let report = s.lastDropReport.map { now - $0 >= .seconds(60) } ?? true
+                if report { s.lastDropReport = now }
+                return (false, report)
+            }
             s.queued += 1
-            return true
+            s.queuedBytes += bytes.count
+            return (true, false)
         }
         guard admitted else {
-            logger.warning("commands: \(Self.queueLimit) commands already waiting; a \(bytes.count)-byte command message was dropped")
+            if report {
+                logger.warning("commands: a \(bytes.count)-byte command message was dropped unread (at most \(Self.queueLimit) commands, \(Self.queueByteLimit) bytes, \(largest) bytes each); more drops this minute are not logged")
+            }
             return
         }
         worker.enqueue { [self] in
             // Commands still queued at shutdown are not run: the head-end hears nothing and may ask again.
-            if !state.withLock({ $0.stopping }) { _ = process(bytes) }
-            state.withLock { $0.queued -= 1 }
+            let run = state.withLock { s -> Bool in
+                if !s.stopping { s.busySince = .now }
+                return !s.stopping
+            }
+            if run { _ = process(bytes) }
+            state.withLock { s in
+                s.busySince = nil
+                s.queued -= 1
+                s.queuedBytes -= bytes.count
+            }
         }
+    }
+
+    /// When the command thread last made progress, for the systemd watchdog (`ProgressWatchdog`):
+    /// now while it is idle or a command has run less than `hangLimit` (a reload waits for the buses,
+    /// a reply for the broker, both bounded below it); after that, the moment the limit passed, so a
+    /// command thread blocked for good stops the watchdog pings like a hung bus thread.
+    public var lastProgress: ContinuousClock.Instant {
+        let since = state.withLock { $0.busySince }
+        let now = ContinuousClock.now
+        guard let since, now - since > hangLimit else { return now }
+        return since + hangLimit
     }
 
     /// Takes no more commands, lets the one running finish (at most `timeout`) and ends the thread.

@@ -200,11 +200,18 @@ public struct ArchiveSettings: Hashable, Sendable {
     public var profileIntervalMinutes: Int?
     /// Days of history kept, 30–45.
     public var retentionDays: Int
+    /// Free space on the state file system below which `storage_low` is raised (before writes fail).
+    public var storageLowFreeBytes: Int
+    /// Disk space held back for the events about a full disk (the archive's reserve file).
+    public var storageReserveBytes: Int
 
-    public init(intervalMinutes: Int = 60, profileIntervalMinutes: Int? = nil, retentionDays: Int = 45) {
+    public init(intervalMinutes: Int = 60, profileIntervalMinutes: Int? = nil, retentionDays: Int = 45,
+                storageLowFreeBytes: Int = 64 << 20, storageReserveBytes: Int = 2 << 20) {
         self.intervalMinutes = intervalMinutes
         self.profileIntervalMinutes = profileIntervalMinutes
         self.retentionDays = retentionDays
+        self.storageLowFreeBytes = storageLowFreeBytes
+        self.storageReserveBytes = storageReserveBytes
     }
 }
 

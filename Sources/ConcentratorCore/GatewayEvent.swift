@@ -43,12 +43,16 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let commandRejected = Kind(rawValue: 61)
         public static let clockUnsynchronised = Kind(rawValue: 70)
         public static let clockSynchronised = Kind(rawValue: 71)
+        /// The wall clock stepped (or a step was accepted, or it came back): retention holds meanwhile.
+        public static let clockStepped = Kind(rawValue: 72)
         /// A test batch sent to check the uplink end to end (the installer's console).
         public static let uplinkCheck = Kind(rawValue: 80)
         /// The installer's commissioning report (its text: `CommissioningReport.eventText`).
         public static let commissioningReport = Kind(rawValue: 81)
         /// A schedule switched an output (relay, lighting circuit), or a switching failed and is retried.
         public static let outputSwitched = Kind(rawValue: 90)
+        /// The head-end rejected a batch (an ack with status rejected): it stays in the outbox, held.
+        public static let batchRejected = Kind(rawValue: 82)
 
         /// Known kinds with their names, in code order.
         public static let known: [(kind: Kind, name: String)] = [
@@ -61,9 +65,10 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
             (.retentionDroppedUnsent, "retention_dropped_unsent"), (.storageLow, "storage_low"),
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
-            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
+            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"), (.clockStepped, "clock_stepped"),
             (.uplinkCheck, "uplink_check"), (.commissioningReport, "commissioning_report"),
             (.outputSwitched, "output_switched"),
+            (.batchRejected, "batch_rejected"),
         ]
 
         /// The kind with this name, if known.

@@ -59,7 +59,7 @@ struct Read: ParsableCommand {
         }
         let wanted: [QuantityID]? = quantities.isEmpty ? nil : quantities.map { QuantityID($0) }
         let snapshot: MeterSnapshot
-        if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
+        if let client = try agentClientOrExit(controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
                 snapshot = try client.call(ControlRequest(op: "read", meter: settings.id, quantities: wanted)).snapshot!
             } catch {
@@ -138,7 +138,7 @@ struct Scan: ParsableCommand {
         if meterProtocol != "modbus" { return try runProtocolScan(setup) }
         let showProgress = !json
         let hits: [ScanHit]
-        if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
+        if let client = try agentClientOrExit(controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
                 hits = try client.call(ControlRequest(op: "scan", bus: name, timeoutMilliseconds: timeoutMs, addresses: probed),
                                        timeout: .seconds(600)) { reply in
@@ -159,5 +159,18 @@ struct Scan: ParsableCommand {
         }
         printHits(hits, title: "\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))",
                   addressWidth: 6)
+    }
+}
+
+/// The running agent's control client, or nil when no agent runs (the tool then opens the port
+/// itself); exits when an agent runs but its socket refuses this user: opening the port beside it
+/// would only fail with "locked".
+func agentClientOrExit(_ path: String) throws -> ControlClient? {
+    switch ControlClient.connect(path: path) {
+    case .success(let client): return client
+    case .failure(let why) where why.code == "permission-denied":
+        Output.error(why.message)
+        throw ExitCode(ExitStatus.failure)
+    case .failure: return nil
     }
 }

@@ -27,9 +27,12 @@ struct Status: ParsableCommand {
         let setup = try loadSetupOrExit(options.config)
         let path = controlSocketPath(setup, override: controlSocket)
         repeat {
-            guard let client = ControlClient.connectIfRunning(path: path) else {
-                Output.error("the agent is not running (no control socket at \(path)); start it with: systemctl start concentrator")
-                throw ExitCode(ExitStatus.unavailable)
+            let client: ControlClient
+            switch ControlClient.connect(path: path) {
+            case .success(let c): client = c
+            case .failure(let why):
+                Output.error(why.message)
+                throw ExitCode(why.code == "permission-denied" ? ExitStatus.failure : ExitStatus.unavailable)
             }
             let reply: ControlReply
             do throws(ControlFailure) {

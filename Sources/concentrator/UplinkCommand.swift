@@ -29,9 +29,12 @@ struct UplinkGroup: ParsableCommand {
         func run() throws {
             let setup = try loadSetupOrExit(options.config)
             let path = controlSocketPath(setup, override: controlSocket)
-            guard let client = ControlClient.connectIfRunning(path: path) else {
-                Output.error("the agent is not running (no control socket at \(path))")
-                throw ExitCode(ExitStatus.unavailable)
+            let client: ControlClient
+            switch ControlClient.connect(path: path) {
+            case .success(let c): client = c
+            case .failure(let why):
+                Output.error(why.message)
+                throw ExitCode(why.code == "permission-denied" ? ExitStatus.failure : ExitStatus.unavailable)
             }
             var times: [Int] = []
             for i in 1...count {

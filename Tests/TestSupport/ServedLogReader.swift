@@ -17,6 +17,9 @@ public struct ServedLine: Sendable {
 
     /// The key `servedValues` files this line's values under: the slave, or the IEC device address.
     public var meterKey: String { device ?? String(slave) }
+    /// The registers a read asked for, and the exception the meter answered with, if any.
+    public var count: Int?
+    public var exception: Int?
 }
 
 /// Reads meter-sim's served log (JSON lines) so a test can compare what arrived with what was served.
@@ -34,13 +37,16 @@ public enum ServedLogReader {
             var object: String?
             var ic: UInt32?
             var ic_auth: UInt32?
+            var count: Int?
+            var exception: Int?
         }
         let decoder = JSONDecoder()
         return readTextFile(path).split(separator: "\n").compactMap { text in
             guard let line = try? decoder.decode(Line.self, from: Data(text.utf8)), line.slave != nil || line.device != nil else { return nil }
             return ServedLine(timeMilliseconds: line.t_ms ?? 0, slave: line.slave ?? 0, function: line.function ?? 0, device: line.device,
                               values: line.values ?? [:], fault: line.fault, object: line.object,
-                              invocationCounters: [line.ic, line.ic_auth].compactMap { $0 })
+                              invocationCounters: [line.ic, line.ic_auth].compactMap { $0 },
+                              count: line.count, exception: line.exception)
         }
     }
 

@@ -91,6 +91,12 @@ public enum ArchiveMigrations {
                 updated INTEGER NOT NULL
             ) STRICT, WITHOUT ROWID;
             """),
+        ArchiveMigration(version: 5, summary: "outbox entries keep their recipe after sealing", sql: """
+            -- Sealing keeps the recipe beside the sealed bytes, so a batch the head-end cannot open
+            -- any more (its sealing key retired, ack reason 1) is sealed again to the current key,
+            -- same content and sequence. NULL for entries sealed before this version.
+            ALTER TABLE outbox ADD COLUMN recipe BLOB;
+            """),
     ]
 
     /// The newest schema version this build knows.
