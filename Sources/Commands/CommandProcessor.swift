@@ -26,8 +26,8 @@ public struct CommandHandling: Sendable {
 /// 5. the body is a valid envelope — `malformed`;
 /// 6. the target is this device — `wrong-target`;
 /// 7. issued-at and expires-at bracket the device's clock (± `clockTolerance`) — `expired`;
-/// 8. a command with this id already ran: the same signer gets the stored reply, byte for byte,
-///    and nothing runs again; another signer gets `id-reused`;
+/// 8. a command with this id already ran: the same signer gets the stored outcome, signed again as
+///    the answer to this message (its digest), and nothing runs again; another signer gets `id-reused`;
 /// 9. the counter is above the last one seen for the signer key — `replayed`;
 /// 10. the verb is known — `unknown-verb`; the key's role allows it — `role-too-low`;
 /// 11. the arguments — `invalid-arguments`, `unknown-meter`, `not-supported`;
@@ -159,7 +159,10 @@ public final class CommandProcessor: @unchecked Sendable {
         guard let commandID = peeked.id else {
             return unanswerable(keyID: frame.keyID.hex, reason: "the body names no readable command id")
         }
-        var context = RefusalContext(commandID: commandID, keyID: frame.keyID.hex, role: "", verb: nil, arguments: "")
+        // Every reply names the exact message it answers (issue 17 #6): a refusal of a tampered copy
+        // can never be taken for the answer to the real command.
+        let digest = CommandReply.envelopeDigest(of: bytes)
+        var context = RefusalContext(commandID: commandID, keyID: frame.keyID.hex, role: "", verb: nil, arguments: "", envelopeDigest: digest)
 
         // Who signed it.
         let keys = channel.headEndSigningKeys().filter { $0.key.id == frame.keyID }
@@ -195,10 +198,12 @@ public final class CommandProcessor: @unchecked Sendable {
             guard stored.keyID == frame.keyID.hex else {
                 return refuse(.idReused, "command id \(envelope.id) was already used by key \(stored.keyID)", context, authenticated: true)
             }
-            let published = channel.publishReply(stored.reply, timeout: .seconds(30))
+            // The outcome of the earlier run, answering this message (its own digest).
+            let bytes = reissue(stored.reply, answering: digest) ?? stored.reply
+            let published = channel.publishReply(bytes, timeout: .seconds(30))
             audit(context, result: "duplicate", message: "answered with the stored reply of the earlier run; not run again")
             logger.notice("command \(envelope.id) \(envelope.verb) received again: answered with the stored reply, not run again")
-            return CommandHandling(reply: stored.reply, code: "duplicate", ran: false, published: published)
+            return CommandHandling(reply: bytes, code: "duplicate", ran: false, published: published)
         }
 
         let counterName = "command:\(frame.keyID.hex)"
@@ -235,7 +240,7 @@ public final class CommandProcessor: @unchecked Sendable {
         }
         let outcome = executor.execute(action, envelope: envelope, signer: frame.keyID)
         let reply = CommandReply(device: deviceID, commandID: envelope.id, verb: envelope.verb, code: outcome.code,
-                                 message: outcome.message, time: clock.now(), result: outcome.result)
+                                 message: outcome.message, time: clock.now(), result: outcome.result, envelopeDigest: digest)
         guard let key = channel.replySigningKey() else {
             audit(context, result: outcome.code.rawValue, message: outcome.message + " (no reply: the device keys are unusable)")
             logger.error("command \(envelope.id) \(envelope.verb) ran (\(outcome.code.rawValue)), but no reply can be signed: the device keys are unusable")
@@ -263,7 +268,10 @@ public final class CommandProcessor: @unchecked Sendable {
     /// publishes it. Blocking.
     public func amendReply(commandID: String, keyID: String, verb: String, code: CommandReplyCode, message: String) {
         guard let key = channel.replySigningKey() else { return }
-        let reply = CommandReply(device: deviceID, commandID: commandID, verb: verb, code: code, message: message, time: clock.now())
+        // It answers the same message as the reply it replaces.
+        let original = (try? archive.reader.commandReply(id: commandID)).flatMap { $0 }.flatMap { Self.decodeReply($0.reply) }
+        let reply = CommandReply(device: deviceID, commandID: commandID, verb: verb, code: code, message: message, time: clock.now(),
+                                 envelopeDigest: original?.envelopeDigest)
         let bytes = reply.signed(by: key)
         do {
             try archive.performBlocking(.storeCommandReply(StoredCommandReply(commandID: commandID, keyID: keyID, time: reply.time, reply: bytes)))
@@ -283,6 +291,24 @@ public final class CommandProcessor: @unchecked Sendable {
         var role: String
         var verb: String?
         var arguments: String
+        var envelopeDigest: [UInt8]?
+    }
+
+    /// A stored reply (our own, signed earlier) with its body read back.
+    private static func decodeReply(_ bytes: [UInt8]) -> CommandReply? {
+        guard let frame = try? SignedCommandFrame.parse(bytes, magic: CommandReply.magic, maximumBodyBytes: CommandReply.maximumBodyBytes),
+              let body = try? frame.bodyObject() else { return nil }
+        return try? CommandReply.decode(body: body)
+    }
+
+    /// The stored reply of an earlier run, signed again as the answer to the message with `digest`;
+    /// nil when the key that signed it is gone (a `keys.rotate` ran): the stored bytes are sent as they are.
+    private func reissue(_ stored: [UInt8], answering digest: [UInt8]) -> [UInt8]? {
+        guard var reply = Self.decodeReply(stored), let key = channel.replySigningKey(),
+              let frame = try? SignedCommandFrame.parse(stored, magic: CommandReply.magic, maximumBodyBytes: CommandReply.maximumBodyBytes),
+              frame.keyID == key.id else { return nil }
+        reply.envelopeDigest = digest
+        return reply.signed(by: key)
     }
 
     private func timeProblem(_ e: CommandEnvelope) -> String? {
@@ -314,7 +340,8 @@ public final class CommandProcessor: @unchecked Sendable {
                                  message: "command \(c.commandID) \(c.verb ?? "?") by key \(c.keyID): \(code.rawValue)"))
         }
         guard let key = channel.replySigningKey() else { return CommandHandling(reply: nil, code: code.rawValue, ran: false, published: false) }
-        let bytes = CommandReply(device: deviceID, commandID: c.commandID, verb: c.verb, code: code, message: message, time: now).signed(by: key)
+        let bytes = CommandReply(device: deviceID, commandID: c.commandID, verb: c.verb, code: code, message: message, time: now,
+                                 envelopeDigest: c.envelopeDigest).signed(by: key)
         let published = channel.publishReply(bytes, timeout: .seconds(30))
         return CommandHandling(reply: bytes, code: code.rawValue, ran: false, published: published)
     }
