@@ -48,7 +48,8 @@ public final class CommandProcessor: @unchecked Sendable {
     /// Bytes of command messages waiting, at most (a message larger than a command frame can be is
     /// dropped at once, before it is queued).
     public static let queueByteLimit = 1 << 20
-    /// Replies to messages that are not verifiably from the head-end, per minute at most (flood guard).
+    /// Replies (and audit entries of their own) to messages that are not verifiably from the head-end,
+    /// per minute at most (flood guard); the rest share one audit summary row per minute.
     public static let unauthenticatedRepliesPerMinute = 60
 
     private let archive: ArchiveStore
@@ -68,6 +69,8 @@ public final class CommandProcessor: @unchecked Sendable {
     private var lastDropReport: ContinuousClock.Instant?
     private var stopping = false
     private var unauthenticated = (minute: Int64(0), count: 0)
+    /// Unverifiable messages beyond the allowance this minute (guarded by `lock`; issue 17 #7).
+    private var unverifiedSummary: UnverifiedAuditSummary?
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
                 executor: any CommandExecutor, clockTolerance: Duration = .seconds(300), hangLimit: Duration = .seconds(120),
@@ -153,11 +156,11 @@ public final class CommandProcessor: @unchecked Sendable {
         do {
             frame = try SignedCommandFrame.parse(bytes, magic: CommandEnvelope.magic, maximumBodyBytes: CommandEnvelope.maximumBodyBytes)
         } catch {
-            return unanswerable(keyID: "", reason: "\(error)")
+            return unanswerable(keyID: "", reason: "\(error)", bytes: bytes)
         }
         let peeked = CommandEnvelope.peekIdentity(frame.body)
         guard let commandID = peeked.id else {
-            return unanswerable(keyID: frame.keyID.hex, reason: "the body names no readable command id")
+            return unanswerable(keyID: frame.keyID.hex, reason: "the body names no readable command id", bytes: bytes)
         }
         // Every reply names the exact message it answers (issue 17 #6): a refusal of a tampered copy
         // can never be taken for the answer to the real command.
@@ -331,6 +334,7 @@ public final class CommandProcessor: @unchecked Sendable {
     private func refuse(_ code: CommandReplyCode, _ message: String, _ c: RefusalContext, authenticated: Bool) -> CommandHandling {
         let now = clock.now()
         if !authenticated, !admitUnauthenticated(now) {
+            summarise(reason: code.rawValue, digest: c.envelopeDigest ?? [], commandID: c.commandID, now: now)
             return CommandHandling(reply: nil, code: code.rawValue, ran: false, published: false)
         }
         audit(c, result: code.rawValue, message: message)
@@ -347,13 +351,37 @@ public final class CommandProcessor: @unchecked Sendable {
     }
 
     /// A message without a readable command id: logged and audited, never answered.
-    private func unanswerable(keyID: String, reason: String) -> CommandHandling {
-        if admitUnauthenticated(clock.now()) {
+    private func unanswerable(keyID: String, reason: String, bytes: [UInt8]) -> CommandHandling {
+        let now = clock.now()
+        if admitUnauthenticated(now) {
             logger.warning("commands: ignoring a command message that cannot be answered: \(reason)")
             audit(RefusalContext(commandID: "", keyID: keyID, role: "", verb: nil, arguments: ""), result: CommandReplyCode.malformed.rawValue,
                   message: "not answered: \(reason)")
+        } else {
+            summarise(reason: "unreadable", digest: CommandReply.envelopeDigest(of: bytes), commandID: "", now: now)
         }
         return CommandHandling(reply: nil, code: CommandReplyCode.malformed.rawValue, ran: false, published: false)
+    }
+
+    /// An unverifiable message beyond the allowance: counted in the minute's audit summary row, which
+    /// is rewritten at once (so the audit is never behind), and the previous minute's summary logged.
+    private func summarise(reason: String, digest: [UInt8], commandID: String, now: Timestamp) {
+        let minute = now.milliseconds / 60_000
+        let (summary, closed) = lock.withLock { () -> (UnverifiedAuditSummary, UnverifiedAuditSummary?) in
+            var closed: UnverifiedAuditSummary?
+            if var current = unverifiedSummary, current.minute == minute {
+                current.add(reason: reason, digest: digest, commandID: commandID)
+                unverifiedSummary = current
+            } else {
+                closed = unverifiedSummary
+                unverifiedSummary = UnverifiedAuditSummary(minute: minute, reason: reason, digest: digest, commandID: commandID)
+            }
+            return (unverifiedSummary!, closed)
+        }
+        if let closed { logger.warning("commands: \(closed.entry().message)") }
+        do { try archive.performBlocking(.replaceAuditSummary(summary.entry())) } catch {
+            logger.error("commands: the audit summary of unverifiable command messages was not stored: \(error)")
+        }
     }
 
     private func admitUnauthenticated(_ now: Timestamp) -> Bool {
@@ -362,7 +390,7 @@ public final class CommandProcessor: @unchecked Sendable {
             if unauthenticated.minute != minute { unauthenticated = (minute, 0) }
             unauthenticated.count += 1
             if unauthenticated.count == Self.unauthenticatedRepliesPerMinute + 1 {
-                logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are dropped unanswered")
+                logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are not answered and are counted in one audit summary row per minute (result \(UnverifiedAuditSummary.result))")
             }
             return unauthenticated.count <= Self.unauthenticatedRepliesPerMinute
         }
