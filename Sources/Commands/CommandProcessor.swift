@@ -68,7 +68,7 @@ public final class CommandProcessor: @unchecked Sendable {
     public let hangLimit: Duration
     private var lastDropReport: ContinuousClock.Instant?
     private var stopping = false
-    private var unauthenticated = (minute: Int64(0), count: 0)
+    private var unauthenticated = MinuteAllowance(perMinute: CommandProcessor.unauthenticatedRepliesPerMinute)
     /// Unverifiable messages beyond the allowance this minute (guarded by `lock`; issue 17 #7).
     private var unverifiedSummary: UnverifiedAuditSummary?
 
@@ -385,15 +385,11 @@ public final class CommandProcessor: @unchecked Sendable {
     }
 
     private func admitUnauthenticated(_ now: Timestamp) -> Bool {
-        lock.withLock {
-            let minute = now.milliseconds / 60_000
-            if unauthenticated.minute != minute { unauthenticated = (minute, 0) }
-            unauthenticated.count += 1
-            if unauthenticated.count == Self.unauthenticatedRepliesPerMinute + 1 {
-                logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are not answered and are counted in one audit summary row per minute (result \(UnverifiedAuditSummary.result))")
-            }
-            return unauthenticated.count <= Self.unauthenticatedRepliesPerMinute
+        let decision = lock.withLock { unauthenticated.take(at: now) }
+        if decision == .exhausted {
+            logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are not answered and are counted in one audit summary row per minute (result \(UnverifiedAuditSummary.result))")
         }
+        return decision.isAdmitted
     }
 
     private func audit(_ c: RefusalContext, result: String, message: String) {

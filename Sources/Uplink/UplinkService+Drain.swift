@@ -92,7 +92,7 @@ extension UplinkService {
         do {
             ack = try BatchAck.verify(bytes, deviceID: deviceID, trustedKeys: headEnd.keys(withRole: "ack"))
         } catch {
-            logger.warning("uplink: ignoring an ack that does not verify: \(error)")
+            reportBadAck("ignoring an ack that does not verify: \(error)")
             return
         }
         let sequence = Int64(bitPattern: ack.sequence)
@@ -104,7 +104,7 @@ extension UplinkService {
         }
         guard let digest else { return }  // already acknowledged
         guard digest == ack.batchDigest else {
-            logger.warning("uplink: ack for batch \(ack.sequence) names another batch's digest; ignored")
+            reportBadAck("ack for batch \(ack.sequence) names another batch's digest; ignored")
             return
         }
         switch ack.status {
@@ -148,6 +148,22 @@ extension UplinkService {
             if first {
                 logger.warning("uplink: \(text) (batch \(ack.sequence) refused); batches stay queued and are sent again until the head-end operator approves this device (headend devices pending)")
             }
+        }
+    }
+
+    /// A bad ack: one warning each, up to `badAcksLoggedPerMinute` a minute; then one line saying the
+    /// rest are only counted, and their number in the first line of a later minute (issue 17 #12).
+    func reportBadAck(_ text: @autoclosure () -> String) {
+        let (decision, counted) = lock.withLock { () -> (MinuteAllowance.Decision, Int) in
+            let decision = badAcks.take(at: clock.now())
+            return (decision, badAcks.takeCountedInPreviousMinute())
+        }
+        if counted > 0 { logger.warning("uplink: \(counted) more bad acks in the previous minute were not logged") }
+        switch decision {
+        case .admitted: logger.warning("uplink: \(text())")
+        case .exhausted:
+            logger.warning("uplink: more than \(Self.badAcksLoggedPerMinute) bad acks this minute; the rest are ignored without a line each (their number follows)")
+        case .counted: break
         }
     }
 
