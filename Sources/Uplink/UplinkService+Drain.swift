@@ -189,7 +189,8 @@ extension UplinkService {
                 nextFullCheck = .now + .seconds(5)
                 if await sealer.sealPending() > 0 {
                     let last = try? await archive.read { try $0.outboxPending(limit: 1, order: .newestFirst).first?.sequence }
-                    lock.withLock { state.lastSequence = last.flatMap { $0 } ?? state.lastSequence }
+                    // More may wait: the sealer does a bounded round per call (publishing goes between).
+                    lock.withLock { state.lastSequence = last.flatMap { $0 } ?? state.lastSequence; workPending = true }
                 }
                 if client.isConnected { await publishReady(bucket: &bucket) }
             }

@@ -75,7 +75,7 @@ struct DiskFullTests {
             if let r = try? agent.tool(["status", "--json"]), let st = try? JSONDecoder().decode(AgentStatus.self, from: Data(r.stdout.utf8)) {
                 print("diagnostic: uplink \(String(describing: st.uplink)) pending \(st.buses.map(\.pendingCommits))")
             }
-            print("diagnostic: log \(agent.log.split(separator: "\n").filter { !$0.contains(" archived ") }.suffix(8).joined(separator: "\n"))")
+            print("diagnostic: log \(agent.log.split(separator: "\n").filter { !$0.contains(" archived ") && !$0.contains("delayed interval") }.suffix(60).joined(separator: "\n"))")
             let r = try runCommand("/usr/bin/sqlite3", [dir.file("state/archive.sqlite"), "select sealed, kind, count(*), min(sequence), max(sequence), sum(attempts), max(length(payload)) from outbox group by sealed, kind;"])
             print("diagnostic: outbox \(r.stdout) \(r.stderr)")
         }
