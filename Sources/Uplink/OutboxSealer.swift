@@ -50,8 +50,10 @@ final class OutboxSealer: @unchecked Sendable {
         case deferred(String)
     }
 
-    /// At most this many entries are sealed per call, so the drain publishes between rounds.
+    /// At most this many entries, and for about this long, are sealed per call, so the drain publishes
+    /// between rounds even when sealing is slower than the buses fill the outbox (a loaded CPU).
     static let entriesPerCall = 64
+    static let timePerCall: Duration = .seconds(1)
 
     /// Seals entries oldest first until none is left, one must wait, or `entriesPerCall` are done.
     /// An entry that the listing shows unsealed but the archive finds sealed (or gone) ends the call:
@@ -62,7 +64,8 @@ final class OutboxSealer: @unchecked Sendable {
         guard ContinuousClock.now >= retryAt else { return 0 }
         var sealed = 0
         var tried = 0
-        outer: while tried < Self.entriesPerCall {
+        let deadline = ContinuousClock.now + Self.timePerCall
+        outer: while tried < Self.entriesPerCall, ContinuousClock.now < deadline {
             let entries: [OutboxEntry]
             // Events first: on a full disk they are what the reserve is kept for.
             do { entries = try archive.reader.outboxUnsealed(limit: 16, order: .priorityThenOldest) } catch {
@@ -71,6 +74,7 @@ final class OutboxSealer: @unchecked Sendable {
             }
             if entries.isEmpty { break }
             for entry in entries {
+                if tried > 0, ContinuousClock.now >= deadline { break outer }
                 tried += 1
                 switch seal(entry) {
                 case .sealed: sealed += 1
