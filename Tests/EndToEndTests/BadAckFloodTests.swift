@@ -16,13 +16,7 @@ struct BadAckFloodTests {
     @Test func twoThousandBadAcksWriteABoundedNumberOfLines() async throws {
         let f = try await CommandField()
         #expect(try await f.waitUntilCommandable(), "\(f.agent.log.suffix(2000))")
-        var logger = Logger(label: "flooder")
-        logger.logLevel = .warning
-        let client = MQTTClient(settings: MQTTClientSettings(host: "127.0.0.1", port: f.broker.port, clientID: "flooder",
-                                                             keepaliveSeconds: 10, cleanStart: true), logger: logger)
-        try client.start()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !client.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let client = try await CommandField.connectedClient(port: f.broker.port, name: "flooder")
         // The allowance is per minute of the wall clock: start the flood early in a minute.
         let second = Int(Date().timeIntervalSince1970) % 60
         if second > 50 { try await Task.sleep(for: .seconds(61 - second)) }

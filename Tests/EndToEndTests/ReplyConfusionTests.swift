@@ -22,13 +22,7 @@ struct ReplyConfusionTests {
         private var replies = 0
 
         init(port: UInt16, device: String) async throws {
-            var logger = Logger(label: "attacker")
-            logger.logLevel = .warning
-            client = MQTTClient(settings: MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "attacker-\(UUID().uuidString.prefix(6))",
-                                                             keepaliveSeconds: 10, cleanStart: true), logger: logger)
-            try client.start()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while !client.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            client = try await CommandField.connectedClient(port: port, name: "attacker")
             try await client.subscribe(filter: "intercept/v1/\(device)/cmd")
             try await client.subscribe(filter: "concentrator/v1/\(device)/reply")
             Task { [self] in
