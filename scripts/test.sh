@@ -18,6 +18,8 @@ swift build --build-tests --explicit-target-dependency-import-check error
 log=.build/test-log.txt
 status=0
 swift test --skip-build --no-parallel 2>&1 | tee "$log" || status=$?
+# The fault matrix's short form (issue 17): its JSON table in the CI log.
+scripts/fault-matrix.sh --short || status=$?
 if [ "$status" -ne 0 ]; then
     echo
     echo "=== failed tests and their recorded issues (full log: $log) ==="

@@ -25,6 +25,8 @@ public enum DrainAction: Hashable, Sendable {
 /// How loud a drain log line is.
 public enum DrainLogLevel: Hashable, Sendable {
     case notice, warning, error
+    /// A warning about a bad ack, logged within the per-minute allowance for bad acks (issue 17 #12).
+    case badAck
 }
 
 /// One sealed outbox entry as the drain sees it.
@@ -211,7 +213,7 @@ public struct OutboxDrainMachine: Sendable {
         let seq = Int64(bitPattern: ack.sequence)
         guard let digest = inFlight[seq]?.digest ?? storedDigest else { return [] }
         guard digest == ack.batchDigest else {
-            return [.log(.warning, "uplink: ack for batch \(ack.sequence) names another batch's digest; ignored")]
+            return [.log(.badAck, "ack for batch \(ack.sequence) names another batch's digest; ignored")]
         }
         inFlight[seq] = nil
         switch ack.status {

@@ -42,19 +42,30 @@ final class OutboxSealer: @unchecked Sendable {
     /// What became of one entry.
     private enum Outcome {
         case sealed
+        /// The archive had it sealed already, or it is gone (acknowledged): nothing was written.
+        case alreadySealed
         /// Nothing can ever be sent for it, and it is gone from the outbox.
         case discarded
         /// It stays in the outbox for a later attempt (a write or read error: never a reason to drop it).
         case deferred(String)
     }
 
-    /// Seals entries oldest first until none is left or one must wait. After a write or read error
+    /// At most this many entries, and for about this long, are sealed per call, so the drain publishes
+    /// between rounds even when sealing is slower than the buses fill the outbox (a loaded CPU).
+    static let entriesPerCall = 64
+    static let timePerCall: Duration = .seconds(1)
+
+    /// Seals entries oldest first until none is left, one must wait, or `entriesPerCall` are done.
+    /// An entry that the listing shows unsealed but the archive finds sealed (or gone) ends the call:
+    /// the listing is behind, and sealing it again would spin (seen after a full disk). After a write or read error
     /// nothing is tried before the back-off has passed, so a full disk costs neither a spin nor a log
     /// storm: one line, then at most one per `reportPeriod` while it lasts.
     private func sealPendingBlocking() -> Int {
         guard ContinuousClock.now >= retryAt else { return 0 }
         var sealed = 0
-        while true {
+        var tried = 0
+        let deadline = ContinuousClock.now + Self.timePerCall
+        outer: while tried < Self.entriesPerCall, ContinuousClock.now < deadline {
             let entries: [OutboxEntry]
             // Events first: on a full disk they are what the reserve is kept for.
             do { entries = try archive.reader.outboxUnsealed(limit: 16, order: .priorityThenOldest) } catch {
@@ -63,8 +74,13 @@ final class OutboxSealer: @unchecked Sendable {
             }
             if entries.isEmpty { break }
             for entry in entries {
+                if tried > 0, ContinuousClock.now >= deadline { break outer }
+                tried += 1
                 switch seal(entry) {
                 case .sealed: sealed += 1
+                case .alreadySealed:
+                    logger.debug("uplink: outbox entry \(entry.sequence) was already sealed; the listing is behind, sealing resumes next round")
+                    break outer
                 case .discarded: break
                 case .deferred(let reason):
                     deferAttempts("outbox entry \(entry.sequence) cannot be sealed now: \(reason)")
@@ -126,8 +142,8 @@ final class OutboxSealer: @unchecked Sendable {
             return discard(entry, because: "it cannot be sealed (\(error))")
         }
         do {
-            _ = try archive.performBlocking(.sealOutbox(sequence: entry.sequence, payload: batch.bytes, essential: entry.item.priority > 0))
-            return .sealed
+            let stored = try archive.performBlocking(.sealOutbox(sequence: entry.sequence, payload: batch.bytes, essential: entry.item.priority > 0))
+            return stored ? .sealed : .alreadySealed
         } catch {
             // A full disk or a locked archive is temporary: the entry stays and is sealed later (issue 17 #1).
             return .deferred("storing the sealed batch failed: \(error)")

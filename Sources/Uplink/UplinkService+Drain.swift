@@ -95,7 +95,7 @@ extension UplinkService {
         do {
             ack = try BatchAck.verify(bytes, deviceID: deviceID, trustedKeys: headEnd.keys(withRole: "ack"))
         } catch {
-            logger.warning("uplink: ignoring an ack that does not verify: \(error)")
+            reportBadAck("ignoring an ack that does not verify: \(error)")
             return
         }
         let sequence = Int64(bitPattern: ack.sequence)
@@ -174,12 +174,29 @@ extension UplinkService {
                 case .notice: logger.notice("\(message)")
                 case .warning: logger.warning("\(message)")
                 case .error: logger.error("\(message)")
+                case .badAck: reportBadAck(message)
                 }
             case .wake(let at), .rateLimited(let at):
                 wake = min(wake ?? at, at)
             }
         }
         return wake
+    }
+
+    /// A bad ack: one warning each, up to `badAcksLoggedPerMinute` a minute; then one line saying the
+    /// rest are only counted, and their number in the first line of a later minute (issue 17 #12).
+    func reportBadAck(_ text: @autoclosure () -> String) {
+        let (decision, counted) = lock.withLock { () -> (MinuteAllowance.Decision, Int) in
+            let decision = badAcks.take(at: clock.now())
+            return (decision, badAcks.takeCountedInPreviousMinute())
+        }
+        if counted > 0 { logger.warning("uplink: \(counted) more bad acks in the previous minute were not logged") }
+        switch decision {
+        case .admitted: logger.warning("uplink: \(text())")
+        case .exhausted:
+            logger.warning("uplink: more than \(Self.badAcksLoggedPerMinute) bad acks this minute; the rest are ignored without a line each (their number follows)")
+        case .counted: break
+        }
     }
 
     // MARK: Drain
@@ -224,7 +241,8 @@ extension UplinkService {
                 nextFullCheck = .now + .seconds(5)
                 if await sealer.sealPending() > 0 {
                     let last = try? await archive.read { try $0.outboxPending(limit: 1, order: .newestFirst).first?.sequence }
-                    lock.withLock { state.lastSequence = last.flatMap { $0 } ?? state.lastSequence }
+                    // More may wait: the sealer does a bounded round per call (publishing goes between).
+                    lock.withLock { state.lastSequence = last.flatMap { $0 } ?? state.lastSequence; workPending = true }
                 }
                 if await routeIsUsable(), let wake = await offerOutbox() { nextFullCheck = min(nextFullCheck, wake) }
             }

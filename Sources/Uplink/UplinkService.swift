@@ -58,6 +58,8 @@ public final class UplinkService: @unchecked Sendable {
     var progress = ContinuousClock.now
     var state: UplinkState
     var tasks: [Task<Void, Never>] = []
+    /// Bad acks (not verifying, or naming another batch) logged individually this minute (issue 17 #12).
+    var badAcks = MinuteAllowance(perMinute: UplinkService.badAcksLoggedPerMinute)
     /// Receives every message on the device's command topic (set before `start`).
     var commandHandler: (@Sendable ([UInt8]) -> Void)?
     /// The way to the head-end while the broker is unreachable (the mesh); nil: the broker only.
@@ -67,6 +69,8 @@ public final class UplinkService: @unchecked Sendable {
     /// Whether the drain machine was told "connected" because of the alternate route (not the broker).
     var routeActive = false
 
+    /// Bad acks logged one line each per minute, at most; the rest are counted (as commands are).
+    public static let badAcksLoggedPerMinute = 60
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
     /// Events waiting to be queued while the archive refuses them, at most (the oldest go first).

@@ -162,6 +162,17 @@ struct Scan: ParsableCommand {
     }
 }
 
+/// The running agent's control client; otherwise exits with the reason: 69 when no agent runs, 1
+/// when this user may not use its socket (the message names the group that grants access).
+func runningAgentClientOrExit(_ path: String) throws -> ControlClient {
+    switch ControlClient.connect(path: path) {
+    case .success(let client): return client
+    case .failure(let why):
+        Output.error(why.message)
+        throw ExitCode(why.code == "permission-denied" ? ExitStatus.failure : ExitStatus.unavailable)
+    }
+}
+
 /// The running agent's control client, or nil when no agent runs (the tool then opens the port
 /// itself); exits when an agent runs but its socket refuses this user: opening the port beside it
 /// would only fail with "locked".

@@ -27,13 +27,7 @@ struct Status: ParsableCommand {
         let setup = try loadSetupOrExit(options.config)
         let path = controlSocketPath(setup, override: controlSocket)
         repeat {
-            let client: ControlClient
-            switch ControlClient.connect(path: path) {
-            case .success(let c): client = c
-            case .failure(let why):
-                Output.error(why.message)
-                throw ExitCode(why.code == "permission-denied" ? ExitStatus.failure : ExitStatus.unavailable)
-            }
+            let client = try runningAgentClientOrExit(path)
             let reply: ControlReply
             do throws(ControlFailure) {
                 reply = try client.call(ControlRequest(op: "status"))

@@ -29,13 +29,7 @@ struct UplinkGroup: ParsableCommand {
         func run() throws {
             let setup = try loadSetupOrExit(options.config)
             let path = controlSocketPath(setup, override: controlSocket)
-            let client: ControlClient
-            switch ControlClient.connect(path: path) {
-            case .success(let c): client = c
-            case .failure(let why):
-                Output.error(why.message)
-                throw ExitCode(why.code == "permission-denied" ? ExitStatus.failure : ExitStatus.unavailable)
-            }
+            let client = try runningAgentClientOrExit(path)
             var times: [Int] = []
             for i in 1...count {
                 do throws(ControlFailure) {

@@ -145,13 +145,7 @@ final class CommandWire: @unchecked Sendable {
     private var received: [[UInt8]] = []
 
     init(port: UInt16) async throws {
-        var logger = Logger(label: "command-wire")
-        logger.logLevel = .warning
-        client = MQTTClient(settings: MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "wire-\(UUID().uuidString.prefix(8))",
-                                                         keepaliveSeconds: 10, cleanStart: true), logger: logger)
-        try client.start()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !client.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        client = try await CommandField.connectedClient(port: port, name: "wire")
         try await client.subscribe(filter: topics.reply)
         Task { [self] in
             for await message in client.messages { lock.withLock { received.append(message.payload) } }
@@ -170,4 +164,18 @@ final class CommandWire: @unchecked Sendable {
     }
 
     func stop() async { await client.stop() }
+}
+
+extension CommandField {
+    /// A test MQTT client on the loopback broker at `port`, connected (or given up after 10 s).
+    static func connectedClient(port: UInt16, name: String) async throws -> MQTTClient {
+        var logger = Logger(label: name)
+        logger.logLevel = .warning
+        let client = MQTTClient(settings: MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "\(name)-\(UUID().uuidString.prefix(8))",
+                                                             keepaliveSeconds: 10, cleanStart: true), logger: logger)
+        try client.start()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !client.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        return client
+    }
 }
