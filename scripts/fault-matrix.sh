@@ -6,8 +6,12 @@
 # lost and duplicated (and what else a test measured, such as log lines while the disk was full).
 #
 #   scripts/fault-matrix.sh            the whole matrix (about 10 minutes; 50 kill -9s)
-#   scripts/fault-matrix.sh --short    the CI form (scripts/test.sh): 5 kill -9s, without the full-chain run
-#                                      and the bad-CRC bus test (a minute each), about 3 minutes
+#   scripts/fault-matrix.sh --short    5 kill -9s, without the full-chain run and the bad-CRC bus test
+#                                      (a minute each), about 4 minutes
+#   scripts/fault-matrix.sh --tabulate ROWS LOG
+#                                      the CI form (scripts/test.sh): runs nothing; the table of the rows
+#                                      the fault tests appended to ROWS while the whole suite ran (with
+#                                      FAULT_MATRIX_OUT=ROWS, KILL_ITERATIONS=5), their results read from LOG
 #
 # Each test appends its rows to $FAULT_MATRIX_OUT (Tests/TestSupport/FaultMatrix.swift). Exit status:
 # non-zero when a test failed or a row lost or duplicated anything. Tests that cannot run here
@@ -19,8 +23,9 @@ cd "$(dirname "$0")/.."
 mode=full
 case "${1:-}" in
     --short) mode=short ;;
+    --tabulate) mode=ci ;;
     "") ;;
-    *) echo "usage: $0 [--short]" >&2; exit 64 ;;
+    *) echo "usage: $0 [--short | --tabulate ROWS LOG]" >&2; exit 64 ;;
 esac
 
 # Suites and tests (swift test --filter regular expressions), each a fault or its unit-level check.
@@ -40,17 +45,25 @@ else
     export KILL_ITERATIONS="${KILL_ITERATIONS:-5}"
 fi
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export FAULT_MATRIX_OUT="$work/rows.jsonl"
-: > "$FAULT_MATRIX_OUT"
-args=()
-for f in "${filters[@]}"; do args+=(--filter "$f"); done
 status=0
-started=$(date +%s)
-log=.build/fault-matrix-log.txt
-swift test --skip-build --no-parallel "${args[@]}" > "$log" 2>&1 || status=$?
-elapsed=$(( $(date +%s) - started ))
+if [ "$mode" = ci ]; then
+    [ $# -eq 3 ] || { echo "usage: $0 --tabulate ROWS LOG" >&2; exit 64; }
+    export FAULT_MATRIX_OUT="$2"
+    log="$3"
+    touch "$FAULT_MATRIX_OUT"
+    elapsed=0
+else
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    export FAULT_MATRIX_OUT="$work/rows.jsonl"
+    : > "$FAULT_MATRIX_OUT"
+    args=()
+    for f in "${filters[@]}"; do args+=(--filter "$f"); done
+    started=$(date +%s)
+    log=.build/fault-matrix-log.txt
+    swift test --skip-build --no-parallel "${args[@]}" > "$log" 2>&1 || status=$?
+    elapsed=$(( $(date +%s) - started ))
+fi
 
 python3 - "$FAULT_MATRIX_OUT" "$log" "$mode" "$status" "$elapsed" <<'PY'
 import json, re, sys
