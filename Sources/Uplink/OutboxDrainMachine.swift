@@ -119,6 +119,9 @@ public struct OutboxDrainMachine: Sendable {
     /// Batches published and awaiting their ack.
     public var inFlightCount: Int { inFlight.count }
 
+    /// Whether the machine takes the way out as up (`connected` came after the last `disconnected`).
+    public var isConnected: Bool { connected }
+
     /// The digest of what was sent under `sequence`, if it is in flight (else the performer looks up
     /// the stored entry for `acked`).
     public func digestInFlight(_ sequence: Int64) -> [UInt8]? { inFlight[sequence]?.digest }

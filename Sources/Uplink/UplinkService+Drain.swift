@@ -211,7 +211,9 @@ extension UplinkService {
         let route = lock.withLock { alternateRoute }
         let usable = route?.isAvailable ?? false
         lock.withLock {
-            if usable, !routeActive {
+            // The broker's reconnect attempts report `disconnected` again and again while the route
+            // carries the batches: whenever the machine was told so, the route's availability counts.
+            if usable, !machine.isConnected {
                 routeActive = true
                 machine.connected(now: .now)
             } else if !usable, routeActive {
