@@ -16,6 +16,10 @@ final class WirelessReceiverState {
     /// The last problem reported per meter (one event per distinct problem, not per telegram).
     var reported: [MeterID: String] = [:]
     var heardCount = 0
+    /// The end of the running interval; its readings are archived before any later telegram is
+    /// taken, so a telegram that arrives just after the boundary cannot replace the ended
+    /// interval's reading before it is stored.
+    var nextBoundary: Timestamp?
 
     init?(meters: [(MeterSettings, MeterProfile)]) {
         guard !meters.isEmpty, meters.allSatisfy({ $0.0.protocolKind == .wmbus }) else { return nil }
@@ -50,7 +54,7 @@ extension BusOwner {
     func runWirelessReceiver(_ w: WirelessReceiverState) {
         w.router = w.makeRouter(services) { meter, problem in reportWireless(w, meter: meter, problem: problem, security: true) }
         var decoder: IM871AProtocol?
-        var nextBoundary = intervals.nextBoundary(after: clock.now())
+        w.nextBoundary = intervals.nextBoundary(after: clock.now())
         var lastHeardPublish = ContinuousClock.now
         while !isStopRequested {
             publishUpdate { _ in }
@@ -83,11 +87,7 @@ extension BusOwner {
                 line.portFailed("read failed (errno \(code))")
                 decoder = nil
             }
-            let now = clock.now()
-            if now >= nextBoundary {
-                storeWireless(w, boundary: intervals.start(containing: now))
-                nextBoundary = intervals.nextBoundary(after: now)
-            }
+            closeIntervalIfEnded(w, now: clock.now())
             if ContinuousClock.now - lastHeardPublish > .seconds(1) {
                 lastHeardPublish = .now
                 publishHeard(w)
@@ -96,8 +96,16 @@ extension BusOwner {
         publishHeard(w)
     }
 
+    /// Archives the interval that ended, once its boundary has passed.
+    private func closeIntervalIfEnded(_ w: WirelessReceiverState, now: Timestamp) {
+        guard let boundary = w.nextBoundary, now >= boundary else { return }
+        storeWireless(w, boundary: intervals.start(containing: now))
+        w.nextBoundary = intervals.nextBoundary(after: now)
+    }
+
     private func handleWireless(_ w: WirelessReceiverState, _ frame: ReceivedRadioFrame) {
         let now = clock.now()
+        closeIntervalIfEnded(w, now: now)
         guard let reception = w.router?.receive(frame, at: now) else { return }
         switch reception {
         case .reading(let meter, _, let values, _):

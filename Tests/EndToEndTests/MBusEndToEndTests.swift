@@ -51,8 +51,7 @@ import TestSupport
     /// 50 wireless meters (mode 5 and mode 7) behind a simulated iM871A: 46 configured with the
     /// right key arrive at the head-end, one with a wrong key gives one clear event and nothing
     /// else, three unconfigured ones are listed as heard; the key is in no log.
-    @Test(.timeLimit(.minutes(4)),
-          .disabled("after the wave-2 merges (lifecycle, monitoring, mesh) one meter, w30000020, is missing from the checked interval in every run (3 of 3); it passed on the meters branch alone. To be found and fixed; the wired M-Bus test and the bus-level wireless tests still run."))
+    @Test(.timeLimit(.minutes(4)))
     func fiftyWirelessMetersWithOneWrongKeyAndThreeHeard() async throws {
         let dir = TemporaryDirectory("e2e-wmbus")
         let broker = try await MosquittoBroker()
