@@ -1,8 +1,10 @@
 import Archive
 import Bus
+import Commands
 import ConcentratorCore
 import KeyFiles
 import Logging
+import MQTT
 import Platform
 import Uplink
 import Wire
@@ -40,7 +42,9 @@ extension Agent {
                                             startupGrace: startupGrace, busHealth: { [weak self] in self?.busHealth() ?? [] })
             // The command processor starts after the uplink (its component comes later); until then
             // a command message finds none and is dropped (the head-end sends it again).
-            service.receiveCommands { [weak self] in self?.commands?.submit($0) }
+            service.receiveCommands({ [weak self] in self?.commands?.submit($0) }, dropped: { [weak self] message in
+                self?.commands?.noteDropped(DroppedCommandMessage(reason: message.reason == .oversized ? .oversized : .queueFull, payload: message.payload))
+            })
             if let recorder = events { service.reportEvents { recorder.record($0) } }
             try service.start()
             return service

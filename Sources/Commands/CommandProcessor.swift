@@ -71,6 +71,10 @@ public final class CommandProcessor: @unchecked Sendable {
     private var unauthenticated = MinuteAllowance(perMinute: CommandProcessor.unauthenticatedRepliesPerMinute)
     /// Unverifiable messages beyond the allowance this minute (guarded by `lock`; issue 17 #7).
     private var unverifiedSummary: UnverifiedAuditSummary?
+    /// Messages dropped unread since the command thread last counted them, by reason (guarded by
+    /// `lock`); one counting job at most waits on the command thread.
+    private var droppedUnread: [DroppedCommandMessage.Reason: (count: Int, last: [UInt8]?)] = [:]
+    private var droppedCountQueued = false
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
                 executor: any CommandExecutor, clockTolerance: Duration = .seconds(300), hangLimit: Duration = .seconds(120),
@@ -105,6 +109,7 @@ public final class CommandProcessor: @unchecked Sendable {
             if report {
                 logger.warning("commands: a \(bytes.count)-byte command message was dropped unread (at most \(Self.queueLimit) commands, \(Self.queueByteLimit) bytes, \(largest) bytes each); more drops this minute are not logged")
             }
+            noteDropped(DroppedCommandMessage(reason: bytes.count > largest ? .oversized : .queueFull, payload: bytes))
             return
         }
         worker.enqueue { [self] in
@@ -117,6 +122,34 @@ public final class CommandProcessor: @unchecked Sendable {
                 busySince = nil
                 queued -= 1
                 queuedBytes -= bytes.count
+            }
+        }
+    }
+
+    /// Counts a command message dropped unread, here or before it reached the processor (the MQTT
+    /// receive queue), in the minute's audit summary row (issue 17 #7: every command message leaves
+    /// an entry). Never blocks: the command thread writes the row.
+    public func noteDropped(_ message: DroppedCommandMessage) {
+        let digest = message.payload.map { CommandReply.envelopeDigest(of: $0) }
+        let schedule = lock.withLock { () -> Bool in
+            guard !stopping else { return false }
+            let previous = droppedUnread[message.reason]
+            droppedUnread[message.reason] = ((previous?.count ?? 0) + 1, digest ?? previous?.last)
+            defer { droppedCountQueued = true }
+            return !droppedCountQueued
+        }
+        guard schedule else { return }
+        worker.enqueue { [self] in
+            let dropped = lock.withLock { () -> [DroppedCommandMessage.Reason: (count: Int, last: [UInt8]?)] in
+                defer {
+                    droppedUnread = [:]
+                    droppedCountQueued = false
+                }
+                return droppedUnread
+            }
+            let now = clock.now()
+            for (reason, d) in dropped.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                summarise(reason: reason.rawValue, count: d.count, digest: d.last, commandID: "", now: now)
             }
         }
     }
@@ -334,7 +367,7 @@ public final class CommandProcessor: @unchecked Sendable {
     private func refuse(_ code: CommandReplyCode, _ message: String, _ c: RefusalContext, authenticated: Bool) -> CommandHandling {
         let now = clock.now()
         if !authenticated, !admitUnauthenticated(now) {
-            summarise(reason: code.rawValue, digest: c.envelopeDigest ?? [], commandID: c.commandID, now: now)
+            summarise(reason: code.rawValue, digest: c.envelopeDigest, commandID: c.commandID, now: now)
             return CommandHandling(reply: nil, code: code.rawValue, ran: false, published: false)
         }
         audit(c, result: code.rawValue, message: message)
@@ -365,16 +398,16 @@ public final class CommandProcessor: @unchecked Sendable {
 
     /// An unverifiable message beyond the allowance: counted in the minute's audit summary row, which
     /// is rewritten at once (so the audit is never behind), and the previous minute's summary logged.
-    private func summarise(reason: String, digest: [UInt8], commandID: String, now: Timestamp) {
+    private func summarise(reason: String, count: Int = 1, digest: [UInt8]?, commandID: String, now: Timestamp) {
         let minute = now.milliseconds / 60_000
         let (summary, closed) = lock.withLock { () -> (UnverifiedAuditSummary, UnverifiedAuditSummary?) in
             var closed: UnverifiedAuditSummary?
             if var current = unverifiedSummary, current.minute == minute {
-                current.add(reason: reason, digest: digest, commandID: commandID)
+                current.add(reason: reason, count: count, digest: digest, commandID: commandID)
                 unverifiedSummary = current
             } else {
                 closed = unverifiedSummary
-                unverifiedSummary = UnverifiedAuditSummary(minute: minute, reason: reason, digest: digest, commandID: commandID)
+                unverifiedSummary = UnverifiedAuditSummary(minute: minute, reason: reason, count: count, digest: digest, commandID: commandID)
             }
             return (unverifiedSummary!, closed)
         }

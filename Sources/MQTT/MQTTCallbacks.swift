@@ -95,11 +95,12 @@ extension MQTTConnection {
     /// A received PUBLISH: checked against the maximum packet size before anything is copied, then
     /// queued for the consumer unless the queue is full.
     func handleMessage(_ message: mosquitto_message, properties: OpaquePointer?) {
+        let topic = message.topic.map { String(cString: $0) } ?? ""
         if let limit = settings.maximumPacketSize, Int(message.payloadlen) > Int(limit) {
-            noteDropped("a \(message.payloadlen)-byte message on a subscribed topic exceeds the maximum packet size of \(limit) bytes (a broker that ignores MQTT v5 Maximum Packet Size)")
+            noteDropped("a \(message.payloadlen)-byte message on a subscribed topic exceeds the maximum packet size of \(limit) bytes (a broker that ignores MQTT v5 Maximum Packet Size)",
+                        MQTTDroppedMessage(topic: topic, size: Int(message.payloadlen), payload: nil, reason: .oversized))
             return
         }
-        let topic = message.topic.map { String(cString: $0) } ?? ""
         var payload: [UInt8] = []
         if let bytes = message.payload, message.payloadlen > 0 {
             payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(message.payloadlen)))
@@ -108,20 +109,22 @@ extension MQTTConnection {
         let result = messageSink.yield(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: message.retain,
                                                    properties: MQTTPropertyList.messageProperties(properties)))
         if case .dropped = result {
-            noteDropped("\(settings.incomingQueueLimit) received messages are already waiting for the consumer")
+            noteDropped("\(settings.incomingQueueLimit) received messages are already waiting for the consumer",
+                        MQTTDroppedMessage(topic: topic, size: payload.count, payload: payload, reason: .queueFull))
         }
     }
 
-    /// Counts a dropped message; one log line per minute at most.
-    private func noteDropped(_ reason: String) {
-        let report = lock.withLock { () -> Int? in
+    /// Counts a dropped message (one log line per minute at most) and tells the owner's handler.
+    private func noteDropped(_ reason: String, _ message: MQTTDroppedMessage) {
+        let (report, handler) = lock.withLock { () -> (Int?, (@Sendable (MQTTDroppedMessage) -> Void)?) in
             droppedMessages += 1
             let now = ContinuousClock.now
-            guard lastDropReport.map({ now - $0 >= .seconds(60) }) ?? true else { return nil }
+            guard lastDropReport.map({ now - $0 >= .seconds(60) }) ?? true else { return (nil, onDropped) }
             lastDropReport = now
-            return droppedMessages
+            return (droppedMessages, onDropped)
         }
         if let total = report { logger.warning("MQTT dropped a received message: \(reason); \(total) dropped since start") }
+        handler?(message)
     }
 
     /// Keeps the attempt's first error line (OpenSSL's reason for a TLS failure) and passes

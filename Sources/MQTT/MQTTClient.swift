@@ -51,6 +51,13 @@ public final class MQTTClient: Sendable {
         await connection.stop(timeout: timeout)
     }
 
+    /// Calls `handler` (on the network thread; it must not block) for every received message this
+    /// client drops: larger than `settings.maximumPacketSize`, or beyond `incomingQueueLimit`
+    /// waiting. Call before `start()`.
+    public func onDroppedMessage(_ handler: @escaping @Sendable (MQTTDroppedMessage) -> Void) {
+        connection.lock.withLock { connection.onDropped = handler }
+    }
+
     /// True between a successful CONNACK and the end of that connection.
     public var isConnected: Bool { connection.isConnected }
 

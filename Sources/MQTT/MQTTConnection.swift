@@ -93,6 +93,8 @@ final class MQTTConnection: @unchecked Sendable {
     var lastLoggedProblem: String?
     var droppedMessages = 0
     var lastDropReport: ContinuousClock.Instant?
+    /// Told about every received message that is dropped (set before `start`).
+    var onDropped: (@Sendable (MQTTDroppedMessage) -> Void)?
 
     init(settings: MQTTClientSettings, logger: Logger, messageSink: AsyncStream<MQTTMessage>.Continuation,
          eventSink: AsyncStream<MQTTConnectionEvent>.Continuation) {

@@ -30,6 +30,24 @@ public struct MQTTMessage: Sendable, Equatable {
     }
 }
 
+/// A received message the client dropped before its consumer saw it (libmosquitto had already
+/// acknowledged it to the broker).
+public struct MQTTDroppedMessage: Sendable, Equatable {
+    /// Why it was dropped.
+    public enum Reason: Sendable, Equatable {
+        /// Larger than the maximum packet size this client announced.
+        case oversized
+        /// The consumer's queue (`incomingQueueLimit`) was full.
+        case queueFull
+    }
+
+    public var topic: String
+    public var size: Int
+    /// The payload when it was copied (nil for an oversized message, which never is).
+    public var payload: [UInt8]?
+    public var reason: Reason
+}
+
 /// What the broker answered to a publish: for QoS 1 the PUBACK's v5 reason code, which is below
 /// 0x80 here (0x00 success, 0x10 "no matching subscribers"). Codes ≥ 0x80 throw `.rejected` instead.
 /// A PUBACK only says the broker has the message; the outbox waits for the head-end's signed ack.

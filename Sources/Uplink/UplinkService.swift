@@ -164,9 +164,16 @@ public final class UplinkService: @unchecked Sendable {
     }
 
     /// Subscribes to the device's command topic from the next connection on and hands every message
-    /// on it to `handler` (raw bytes; the handler verifies them). Call before `start()`.
-    public func receiveCommands(_ handler: @escaping @Sendable ([UInt8]) -> Void) {
+    /// on it to `handler` (raw bytes; the handler verifies them), and every message on it that the
+    /// MQTT client had to drop (too large, or its receive queue full) to `dropped`, so that the
+    /// audit still counts it. Call before `start()`.
+    public func receiveCommands(_ handler: @escaping @Sendable ([UInt8]) -> Void,
+                                dropped: @escaping @Sendable (MQTTDroppedMessage) -> Void = { _ in }) {
         lock.withLock { commandHandler = handler }
+        let commandTopic = topics.command
+        client.onDroppedMessage { message in
+            if message.topic == commandTopic { dropped(message) }
+        }
     }
 
     /// Publishes a signed command reply to the device's reply topic (QoS 1); returns at the broker's PUBACK.

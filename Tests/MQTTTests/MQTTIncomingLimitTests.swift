@@ -31,6 +31,8 @@ struct MQTTIncomingLimitTests {
         var settings = testSettings(1883, clientID: "unit")
         settings.maximumPacketSize = 4096
         let client = MQTTClient(settings: settings, logger: testLogger("unit"))
+        let drops = DropRecorder()
+        client.onDroppedMessage { drops.add($0) }
         let recorder = StreamRecorder(client.messages)
         let size = 64 << 20
         let buffer = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
@@ -54,12 +56,15 @@ struct MQTTIncomingLimitTests {
         try await Task.sleep(for: .milliseconds(100))
         #expect(recorder.all.map(\.payload.count) == [16], "only the small message is delivered")
         #expect(residentKiB() - residentBefore < 16 * 1024, "the 64 MiB payload was copied")
+        #expect(drops.all == [MQTTDroppedMessage(topic: "cmd", size: size, payload: nil, reason: .oversized)], "the owner is told (issue 17 #7)")
     }
 
     @Test func theQueueOfReceivedMessagesIsBounded() async throws {
         var settings = testSettings(1883, clientID: "unit")
         settings.incomingQueueLimit = 4
         let client = MQTTClient(settings: settings, logger: testLogger("unit"))
+        let drops = DropRecorder()
+        client.onDroppedMessage { drops.add($0) }
         var payload: [UInt8] = [1]
         "q".withCString { topic in
             payload.withUnsafeMutableBytes { raw in
@@ -74,6 +79,8 @@ struct MQTTIncomingLimitTests {
         #expect(await recorder.wait { $0.count >= 4 })
         try await Task.sleep(for: .milliseconds(200))
         #expect(recorder.all.count == 4, "\(recorder.all.count) messages were queued with a limit of 4")
+        #expect(drops.all == Array(repeating: MQTTDroppedMessage(topic: "q", size: 1, payload: [1], reason: .queueFull), count: 16),
+                "every dropped message reaches the owner's handler (issue 17 #7)")
     }
 
     private func residentKiB() -> Int {
@@ -81,4 +88,12 @@ struct MQTTIncomingLimitTests {
         let line = text.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
+}
+
+/// The dropped messages a client reported.
+private final class DropRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [MQTTDroppedMessage] = []
+    func add(_ m: MQTTDroppedMessage) { lock.withLock { items.append(m) } }
+    var all: [MQTTDroppedMessage] { lock.withLock { items } }
 }
