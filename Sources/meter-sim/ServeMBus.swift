@@ -53,7 +53,8 @@ extension Serve {
                                            linkMode: wmbusMode == "c1" ? .c1 : .t1, seed: seed)
                 next += UInt32(group.count)
             }
-            configuration = WirelessReceiverConfiguration(meters: meters, seed: seed, clock: simulatorClock(), linkPath: link)
+            configuration = WirelessReceiverConfiguration(meters: meters, seed: seed, clock: simulatorClock(), linkPath: link,
+                                                          servedLogPath: servedLog)
         } catch {
             writeStandardError("meter-sim: \(error)\n")
             throw ExitCode(ExitStatus.config)

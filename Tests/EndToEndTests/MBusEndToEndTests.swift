@@ -42,10 +42,23 @@ import TestSupport
         let at = exported.filter { $0.interval_start == interval }
         #expect(Set(at.map(\.meter)) == Set((1...20).map { "heat\($0)" }), "\(agent.log.split(separator: "\n").filter { $0.contains("offline") }.prefix(3))")
         #expect(at.count == Set(at.map(\.meter)).count, "each meter once")
+        // Every value at the head-end equals what the simulated slave sent (its served log names a
+        // slave `p<primary>` or by its 8-digit id).
+        let served = ServedLogReader.servedValues(sim.served)
+        var compared = 0
         for s in at {
             #expect(!s.values.isEmpty && s.values.allSatisfy { $0.value != nil }, "\(s.meter): \(s.values.filter { $0.value == nil }.map(\.quantity))")
             #expect((s.values.first { $0.quantity == "heat_energy" }?.value ?? 0) > 0)
+            let n = Int(s.meter.dropFirst("heat".count)) ?? 0
+            let slave = n <= 10 ? "p\(n)" : String(30_000_000 + n - 11)
+            for v in s.values {
+                guard let value = v.value else { continue }
+                #expect(served["\(slave)/\(v.quantity)"]?.contains(value) == true,
+                        "\(s.meter) \(v.quantity) = \(value) differs from what meter-sim served: \(served["\(slave)/\(v.quantity)"].map { Array($0).prefix(3) } ?? [])")
+                compared += 1
+            }
         }
+        #expect(compared >= 20 * 3, "\(compared) values compared")
     }
 
     /// 50 wireless meters (mode 5 and mode 7) behind a simulated iM871A: 46 configured with the
@@ -94,6 +107,18 @@ import TestSupport
         #expect(at.count == Set(at.map(\.meter)).count, "each meter once per interval")
         #expect(exported.count == Set(exported.map { "\($0.meter)/\($0.interval_start)" }).count, "nothing twice at the head-end")
         #expect(at.allSatisfy { s in !s.values.isEmpty && s.values.allSatisfy { $0.value != nil } })
+        // Every value at the head-end is one a telegram of that meter carried (meter-sim's served log).
+        let served = ServedLogReader.servedValues(sim.served)
+        var compared = 0
+        for s in at {
+            let id = String(s.meter.dropFirst())
+            for v in s.values {
+                guard let value = v.value else { continue }
+                #expect(served["\(id)/\(v.quantity)"]?.contains(value) == true, "\(s.meter) \(v.quantity) = \(value) was never sent")
+                compared += 1
+            }
+        }
+        #expect(compared >= expected.count * 2, "\(compared) values compared")
         #expect(!exported.contains { $0.meter == "w\(wrong)" }, "nothing from the meter with the wrong key")
         // One clear event for the wrong key, naming the meter; the key is nowhere in the logs.
         let security = agent.log.split(separator: "\n").filter { $0.contains("w\(wrong)") && $0.contains("security") }

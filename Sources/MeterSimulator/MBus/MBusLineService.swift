@@ -39,17 +39,20 @@ extension SimulatedBus {
     /// segment; its answer (echo, E5s, RSP_UD, or a collision's garble) is paced like any answer.
     func serveMBus(_ frame: ReceivedFrame, on pty: PseudoTerminal, assembler: inout FrameAssembler) {
         let now = configuration.clock.now()
-        let answer: [UInt8] = lock.withLock {
-            guard var segment = mbusSegment else { return [] }
-            let bytes = segment.respond(to: frame.bytes, at: now)
+        let (answer, served): ([UInt8], [ServedRecord]) = lock.withLock {
+            guard var segment = mbusSegment else { return ([], []) }
+            let result = segment.respondServing(to: frame.bytes, at: now)
             mbusSegment = segment
-            if !bytes.isEmpty { answered += 1 }
-            return bytes
+            if !result.bytes.isEmpty { answered += 1 }
+            return result
         }
         guard !answer.isEmpty else { return }
         // EN 13757-2: at least 11 bit times before the answer; the simulator waits 3 characters.
         let start = frame.end.adding(nanoseconds: 3 * configuration.line.characterNanoseconds)
-        let outcome = transmit(answer, startingAt: start, on: pty, assembler: &assembler) {}
+        // Logged just before the answer's last byte, as for Modbus answers.
+        let outcome = transmit(answer, startingAt: start, on: pty, assembler: &assembler) { [servedLog] in
+            for record in served { servedLog?.append(record) }
+        }
         if outcome != .reached { logger.info("M-Bus answer cut", metadata: ["reason": "\(outcome)"]) }
     }
 }

@@ -47,6 +47,19 @@ public struct MBusSimulatedSlave: Sendable {
 
     /// Requests answered with data so far.
     public private(set) var readouts = 0
+    /// The values of the telegram last sent (new, not a repeat), as a client decodes them, for the
+    /// served log; nil once logged (`takeServed()`).
+    private var served: [ServedValue]?
+    private var lastServed: [ServedValue]?
+
+    /// The served log's name of this slave: `p<primary>` at a primary address, else its 8-digit id.
+    public var servedName: String { setup.primaryAddress.map { "p\($0)" } ?? setup.identity.numberText }
+
+    /// The values of the newest telegram not logged yet (and forgets them).
+    public mutating func takeServed() -> [ServedValue]? {
+        defer { served = nil }
+        return served
+    }
 
     /// Whether a frame to `address` is for this slave.
     private func addressed(_ address: UInt8) -> Bool {
@@ -78,7 +91,10 @@ public struct MBusSimulatedSlave: Sendable {
             guard addressed(address) else { return nil }
             let fcv = control & MBusControl.fcv != 0
             let fcb = control & MBusControl.fcb != 0
-            if fcv, let last = lastFCB, last == fcb, let lastAnswer { return lastAnswer }
+            if fcv, let last = lastFCB, last == fcb, let lastAnswer {
+                served = lastServed // a repeat: logged again (the first may not have reached the master)
+                return lastAnswer
+            }
             if fcv { lastFCB = fcb }
             let answer = telegram(at: time)
             lastAnswer = answer
@@ -102,6 +118,12 @@ public struct MBusSimulatedSlave: Sendable {
         var data = MBusTransportHeader.encode(setup.identity)
         data += [accessNumber, setup.status, 0x00, 0x00]
         data += parts[index]
+        if let block = try? MBusRecordDecoder.decode(parts[index]) {
+            served = MBusProfileDecoder.read(block.records, map: setup.map).values.compactMap { v in
+                v.value.map { ServedValue(quantity: v.quantity, value: $0) }
+            }
+            lastServed = served
+        }
         if more { data.append(0x1F) }
         return MBusFrame.long(control: MBusControl.rspUD, address: setup.primaryAddress ?? 0, ci: MBusCI.responseLongHeader,
                               data: data).encode()
@@ -141,15 +163,27 @@ public struct MBusSimulatedSegment: Sendable {
     /// What the master reads after writing `request` (possibly nothing). An unreadable request is
     /// ignored by every slave (a real slave sees a checksum error and stays silent).
     public mutating func respond(to request: [UInt8], at time: Timestamp) -> [UInt8] {
+        respondServing(to: request, at: time).bytes
+    }
+
+    /// `respond(to:at:)` and a served-log record for each slave that sent a new telegram alone on
+    /// the line (overlapping answers garble; nobody receives their values).
+    public mutating func respondServing(to request: [UInt8], at time: Timestamp) -> (bytes: [UInt8], served: [ServedRecord]) {
         let prefix = echo ? request : []
-        guard let frame = try? MBusFrame.decode(request) else { return prefix }
+        guard let frame = try? MBusFrame.decode(request) else { return (prefix, []) }
         var answers: [(offset: Int, bytes: [UInt8])] = []
+        var served: [ServedRecord] = []
         for i in slaves.indices {
             if let bytes = slaves[i].respond(to: frame, at: time) {
                 answers.append((slaves[i].setup.turnaroundCharacters, bytes))
             }
+            if let values = slaves[i].takeServed() {
+                var record = ServedRecord(time: time, slave: slaves[i].setup.primaryAddress ?? 0, function: 0, values: values)
+                record.device = slaves[i].servedName
+                served.append(record)
+            }
         }
-        return prefix + Self.superpose(answers)
+        return (prefix + Self.superpose(answers), answers.count == 1 ? served : [])
     }
 
     /// Overlays answers by their start offsets (in character times): overlapping bytes are ANDed,

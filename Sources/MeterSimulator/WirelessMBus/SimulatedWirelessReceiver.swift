@@ -13,12 +13,17 @@ public struct WirelessReceiverConfiguration: Sendable {
     /// The time the meters' schedules and values follow (an `AcceleratedClock` speeds them up).
     public var clock: any WallClock
     public var linkPath: String?
+    /// Where each telegram sent is logged with its values (`--served-log`), the meter named by its
+    /// 8-digit id.
+    public var servedLogPath: String?
 
-    public init(meters: [WirelessMeterSetup], seed: UInt64 = 1, clock: any WallClock = SystemClock(), linkPath: String? = nil) {
+    public init(meters: [WirelessMeterSetup], seed: UInt64 = 1, clock: any WallClock = SystemClock(), linkPath: String? = nil,
+                servedLogPath: String? = nil) {
         self.meters = meters
         self.seed = seed
         self.clock = clock
         self.linkPath = linkPath
+        self.servedLogPath = servedLogPath
     }
 }
 
@@ -36,6 +41,7 @@ public final class SimulatedWirelessReceiver: @unchecked Sendable {
     private var stopRequested = false
     private var running = false
     private var sent = 0
+    private var servedLog: ServedLog?
     private let onLineOpened: @Sendable (LineEndpoint) -> Void
 
     public init(configuration: WirelessReceiverConfiguration,
@@ -61,6 +67,7 @@ public final class SimulatedWirelessReceiver: @unchecked Sendable {
     public var status: (sent: Int, mode: WirelessLinkMode) { lock.withLock { (sent, emulator.mode) } }
 
     public func start() throws(SimulatorError) {
+        servedLog = try configuration.servedLogPath.map { path throws(SimulatorError) in try ServedLog(path: path) }
         let terminal = try PseudoTerminal.open(linkedAt: configuration.linkPath)
         pty = terminal
         running = true
@@ -99,6 +106,15 @@ public final class SimulatedWirelessReceiver: @unchecked Sendable {
             let now = Double(configuration.clock.now().milliseconds - origin.milliseconds) / 1000
             for telegram in field.telegrams(upTo: now) {
                 guard let bytes = lock.withLock({ emulator.indication(for: telegram) }) else { continue }
+                if let servedLog {
+                    let meter = field.meters[telegram.meterIndex]
+                    let time = origin.adding(milliseconds: Int64(telegram.secondsAfterOrigin * 1000))
+                    let values = MBusRecordEncoder.expectedValues(for: meter.setup.map, model: meter.model, at: time)
+                    var record = ServedRecord(time: time, slave: 0, function: 0,
+                                              values: values.sorted { $0.key.rawValue < $1.key.rawValue }.map { ServedValue(quantity: $0.key, value: $0.value) })
+                    record.device = meter.setup.identity.numberText
+                    servedLog.append(record)
+                }
                 pty.write(bytes[...])
                 lock.withLock { sent += 1 }
             }
