@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcentratorCore
+import ExportOptions
 import HeadEnd
 import Platform
 
@@ -42,4 +43,5 @@ func loadConfigurationOrExit(_ path: String) throws -> HeadEndConfiguration {
 }
 
 TerminationSignals.block()
+ExportOptions.additionalFormats = MonitoringExport.formats
 HeadEndCommand.main()
