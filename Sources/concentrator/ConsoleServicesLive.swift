@@ -63,6 +63,29 @@ struct ConsoleDirectBus: DirectBusAccess {
             .mapError { ServiceProblem($0.description) }
     }
 
+    func scanProtocol(configText: String, bus: String, target: ScanTarget, timeoutMilliseconds: Int,
+                      cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
+        let setup: AgentSetup
+        switch self.setup(configText, meters: { _ in false }) {
+        case .success(let s): setup = s
+        case .failure(let p): return .failure(p)
+        }
+        let direct = DirectBus(setup: setup, bus: BusName(bus), logger: consoleLogger)
+        let wait = Duration.milliseconds(Int64(timeoutMilliseconds))
+        let result: Result<[ScanHit], BusError>
+        switch target {
+        case .iec(let addresses):
+            let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .iec62056_21 }.sorted { $0.id < $1.id }
+            result = direct.owner.scanIEC(addresses: addresses, profiles: profiles, reactionLimit: wait, cancellation: cancellation, progress: progress)
+        case .dlms(let addresses):
+            result = direct.owner.scanHDLC(addresses: addresses.map { UInt16($0) }, timeout: wait, cancellation: cancellation, progress: progress)
+        case .modbus(let addresses):
+            return scan(configText: configText, bus: bus, addresses: addresses, timeoutMilliseconds: timeoutMilliseconds,
+                        cancellation: cancellation, progress: progress)
+        }
+        return result.mapError { ServiceProblem($0.description) }
+    }
+
     func read(configText: String, meter: String, cancellation: ActionCancellation) -> Result<MeterSnapshot, ServiceProblem> {
         let setup: AgentSetup
         switch self.setup(configText, meters: { $0["id"]?.stringValue == meter }) {

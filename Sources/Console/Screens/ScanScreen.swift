@@ -45,12 +45,18 @@ extension ConsoleSession {
         }
         let line = lineSettings(of: working.bus(named: bus) ?? .object([]))
         let limits = ConfigurationLoader.modbusAddressRange
-        let addresses = try ui.ask("Addresses (a list such as 10-29,100-121)",
-                                   default: lastScans[bus].map { AddressSelection.text($0.addresses) } ?? "1-247",
-                                   help: ["Modbus addresses to probe: a range such as 1-247, one address, or a list",
-                                          "of ranges such as 10-29,100-121,200-221 (only those are probed).",
-                                          "IEC 62056-21 and DLMS addresses come with those protocols."]) { text in
-            AddressSelection.list(text, within: limits)
+        let target = try ui.ask("Addresses (a list such as 10-29,100-121)",
+                                default: lastScans[bus].map { AddressSelection.text($0.addresses) } ?? "1-247",
+                                help: ["Modbus addresses to probe: a range such as 1-247, one address, or a list",
+                                       "of ranges such as 10-29,100-121,200-221 (only those are probed).",
+                                       "iec and a list scans IEC 62056-21 device addresses with an addressed",
+                                       "sign-on: iec 1-20, iec 00000001-00000020, iec 12345678,87654321.",
+                                       "dlms and a list scans DLMS HDLC server addresses: dlms 16-40."]) { text in
+            ScanTarget.parse(text, modbusLimits: limits)
+        }
+        guard case .modbus(let addresses) = target else {
+            try protocolScan(bus: bus, target: target, route: route, line: line)
+            return
         }
         let timeout = try ui.ask("Timeout per address, ms", default: "250",
                                  help: ["How long to wait for an answer before moving on (20-5000).",

@@ -72,6 +72,32 @@ struct FakeDirectBus: DirectBusAccess {
         return .success(found)
     }
 
+    /// What an IEC or DLMS scan finds, by device address text.
+    var protocolHits: [ScanHit] = []
+    let protocolTargets = TargetLog()
+
+    /// The targets the protocol scans were asked for (the fake is a value; the log is shared).
+    final class TargetLog: @unchecked Sendable {
+        var targets: [ScanTarget] = []
+    }
+
+    func scanProtocol(configText: String, bus: String, target: ScanTarget, timeoutMilliseconds: Int, cancellation: ActionCancellation,
+                      progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
+        protocolTargets.targets.append(target)
+        if let portDown { return .failure(ServiceProblem(portDown)) }
+        let addresses: [String]
+        switch target {
+        case .iec(let a): addresses = a
+        case .dlms(let a), .modbus(let a): addresses = a.map(String.init)
+        }
+        var found: [ScanHit] = []
+        for (i, a) in addresses.enumerated() {
+            found += protocolHits.filter { $0.addressText == a && $0.protocolKind == target.protocolKind }
+            progress(ScanProgress(address: 0, done: i + 1, total: addresses.count, found: found.count, deviceAddress: a))
+        }
+        return .success(found)
+    }
+
     func read(configText: String, meter: String, cancellation: ActionCancellation) -> Result<MeterSnapshot, ServiceProblem> {
         .success(MeterSnapshot(meter: MeterID(meter), intervalStart: Timestamp(seconds: 0), gatewayTime: Timestamp(seconds: 1_800_000_000),
                                values: [QuantityValue(quantity: "voltage_l1", value: 231.5), QuantityValue(quantity: "current_l1", value: 150),
