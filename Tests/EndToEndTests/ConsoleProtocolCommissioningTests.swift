@@ -89,7 +89,7 @@ import TestSupport
         #expect(dlms.states.contains { $0.hasPrefix("9/9  found 2") }, "\(dlms.states)")
         #expect(screen.contains("9 probed: 2 answered (2 new), 0 garbled, 7 silent"), "\(screen)")
         try ui.answer("", then: "Meter id prefix (id = prefix + address) [bus1-d]:")
-        try ui.answer("", then: "Profile for the meters the scan could not name, or skip [skip]:")
+        try ui.answer("", then: ">", containing: "Profile for the meters the scan could not name, or skip [skip]:")
         try ui.answer("kamstrup-omnipower", then: "main:", containing: "Added 2 dlms meters to bus1")
 
         // The test read: values, the meter clock and its offset against the gateway's.
@@ -142,12 +142,12 @@ import TestSupport
         let ui = ConsoleDriver(console)
         try ui.expect("main:", containing: "agent running")
         try console.type("heard")
-        try ui.pageThrough(until: "Adopt which? an id from the list, or Enter to go back [back]:")
+        try ui.pageThrough(until: ">", containing: "Adopt which? an id from the list, or Enter to go back [back]:")
         let list = try console.capture()
         #expect(list.contains("2 meters heard but not configured"), "\(list)")
-        #expect(list.split(separator: "\n").contains { $0.hasPrefix("30000001 SEN") && $0.contains("dBm") && $0.contains(" 5 ") && $0.contains("radio") },
+        #expect(list.split(separator: "\n").contains { $0.hasPrefix("30000001 ") && $0.contains(" SEN ") && $0.contains("dBm") && $0.contains(" 5 ") && $0.contains("radio") },
                 "\(list)")
-        try ui.rejects("99999999", at: "Adopt which? an id from the list, or Enter to go back [back]:")
+        try ui.rejects("99999999", at: ">")
         try ui.answer("30000001", then: "Meter id [radio-w30000001]:")
         try ui.answer("", then: ">", containing: "[sensus-iperl]:")
         try ui.answer("", then: ">", containing: "Key: 32 hex + 8 check digits (not shown):")

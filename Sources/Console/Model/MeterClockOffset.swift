@@ -1,7 +1,7 @@
 import ConcentratorCore
 
-/// The meter clock of a test read against the gateway clock: `meter clock 2026-12-02T07:55:03Z,
-/// 4 min 2 s behind the gateway (07:59:05Z)`. The offset is meter time minus gateway time at the
+/// The meter clock of a test read against the gateway clock: `meter clock 2026-12-02T07:55:03Z:
+/// 4 min 2 s behind the gateway`. The offset is meter time minus gateway time at the
 /// moment the read finished. Pure.
 public enum MeterClockOffset {
     /// The offset in milliseconds (positive: the meter is ahead).
@@ -30,7 +30,6 @@ public enum MeterClockOffset {
         } else {
             relation = "\(size(offset)) \(offset > 0 ? "ahead of" : "behind") the gateway"
         }
-        return "meter clock \(ISO8601.format(meter)), \(relation), gateway \(ISO8601.format(snapshot.gatewayTime))"
-            + (snapshot.clockUnsynced ? "; the gateway clock is NOT synchronised" : "")
+        return "meter clock \(ISO8601.format(meter)): \(relation)" + (snapshot.clockUnsynced ? "; the gateway clock is NOT synchronised" : "")
     }
 }

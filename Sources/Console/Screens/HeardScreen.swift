@@ -9,7 +9,7 @@ extension ConsoleSession {
         ui.heading("Heard wireless meters")
         guard agent.isRunning else {
             ui.problem("the agent is not running: only the running agent listens to the wireless receivers. "
-                + "Configure a receiver bus, apply (\(MenuItem.apply.reference)), then come back.")
+                + "Configure a receiver bus, apply it (menu \(MenuItem.apply.number)), then come back.")
             return
         }
         let status: AgentStatus

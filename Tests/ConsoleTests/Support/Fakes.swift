@@ -8,7 +8,8 @@ import TestSupport
 let shippedProfiles = ProfileLibrary.load(directories: [BuiltProducts.profilesDirectory])
 
 @Sendable func testValidator(_ text: String, _ source: String) -> ValidationFailure? {
-    let context = ConfigurationContext(profiles: Array(shippedProfiles.profiles.values))
+    // Every protocol, as the agent's validator in this build (`AgentSetup.validate`) accepts them.
+    let context = ConfigurationContext(profiles: Array(shippedProfiles.profiles.values), supportedProtocols: Set(MeterProtocolKind.allCases))
     do {
         _ = try ConfigurationLoader.load(text: text, source: source, context: context)
         return nil
