@@ -94,7 +94,7 @@ import TestSupport
 
         // The test read: values, the meter clock and its offset against the gateway's.
         try ui.answer("read", then: "Meters: ids, addresses such as 1-5,7, or all:")
-        try console.type("bus1-i00000003 bus1-d21")
+        try console.type("bus1-d21 bus1-i00000003")
         try ui.pageThrough(until: "main:", containing: "2 meters read: 2 answered, 0 failed", timeout: .seconds(40))
         let history = try console.history()
         let clockLines = history.split(separator: "\n").filter { $0.contains("meter clock ") }.map(String.init)
@@ -103,14 +103,17 @@ import TestSupport
             // 5 min behind, give or take the read's own duration.
             #expect(line.contains("behind the gateway") && (line.contains(" 5 min ") || line.contains(" 4 min 5")), "\(line)")
         }
-        #expect(history.contains("bus1-i00000003  OK: 2 values, all plausible"), "\(history)")
+        let words = history.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+        #expect(words.contains("bus1-i00000003 OK: 2 values, all plausible"), "\(history)")
+        #expect(words.contains("bus1-d21 OK: 10 values, all plausible"), "\(history)")
         #expect(console.overlongLines.isEmpty, "\(console.overlongLines)")
         try ui.answer("q", then: "Answer (y/N):")
         try console.type("y")
         #expect(ContinuousClock.now - started < .seconds(60), "the test took \(ContinuousClock.now - started)")
     }
 
-    /// The agent listens to a receiver hearing two unconfigured encrypted meters; the installer
+    /// The agent listens to a receiver hearing three encrypted meters, one configured (the agent
+    /// runs a receiver bus only with a wireless meter configured on it) and two not; the installer
     /// adopts one with its key and applies: the configuration names it, the key file is 0600 and
     /// holds the key, no screen showed it.
     @Test(.timeLimit(.minutes(2))) func aHeardWirelessMeterIsAdoptedWithItsKey() async throws {
@@ -122,9 +125,12 @@ import TestSupport
         let key: [UInt8] = [0x51, 0x72, 0x89, 0x10, 0xE6, 0x6D, 0x83, 0xF8, 0xA2, 0x0B, 0x4C, 0x37, 0x95, 0xD1, 0x2E, 0x68]
         let keyText = KeyText.format(key)
         let sim = try MeterSimProcess(name: "radio", directory: dir, meters: [], baud: 57_600,
-                                      extra: ["--wmbus", "2:sensus-iperl:mode5:4:\(keyText)", "--wmbus-id-base", "30000000"])
+                                      extra: ["--wmbus", "3:sensus-iperl:mode5:4:\(keyText)", "--wmbus-id-base", "30000000"])
         defer { _ = sim.child.stop(signal: SIGTERM) }
-        let config = try ProtocolAgentConfig(buses: [#"{"name": "radio", "device": "\#(sim.link)", "baud": 57600}"#], meters: []).write(to: dir)
+        let config = try ProtocolAgentConfig(buses: [#"{"name": "radio", "device": "\#(sim.link)", "baud": 57600}"#],
+                                             meters: [#"{"id": "w30000000", "bus": "radio", "protocol": "wmbus", "address": "30000000", "profile": "sensus-iperl"}"#])
+            .write(to: dir)
+        try ProtocolAgentConfig.writeKeyFile(directory: dir, meter: "w30000000", secrets: ["encryption": key])
         let agent = try AgentProcess(config: config, directory: dir)
         defer { _ = agent.child.stop() }
         #expect(agent.waitUntilRunning(), "\(agent.log.suffix(2000))")
@@ -133,7 +139,7 @@ import TestSupport
         var heard = ""
         while ContinuousClock.now < deadline {
             heard = try agent.tool(["status", "--json"]).stdout
-            if heard.contains("30000000"), heard.contains("30000001") { break }
+            if heard.contains("30000001"), heard.contains("30000002") { break }
             Thread.sleep(forTimeInterval: 0.5)
         }
         #expect(heard.contains("30000001"), "\(agent.log.suffix(2000))")
@@ -149,11 +155,11 @@ import TestSupport
                 "\(list)")
         try ui.rejects("99999999", at: ">")
         try ui.answer("30000001", then: "Meter id [radio-w30000001]:")
-        try ui.answer("", then: ">", containing: "[sensus-iperl]:")
+        try ui.answer("", then: "Profile (SEN", containing: "[sensus-iperl]:")
         try ui.answer("", then: ">", containing: "Key: 32 hex + 8 check digits (not shown):")
         try ui.answer(keyText, then: "main:", containing: "Adopted 30000001 as radio-w30000001")
         try console.type("apply")
-        try ui.pageThrough(until: "Answer (y/N):", containing: "Validation: ok (1 buses, 1 meters)")
+        try ui.pageThrough(until: "Answer (y/N):", containing: "Validation: ok (1 buses, 2 meters)")
         try ui.answer("y", then: "main:", containing: "Applied: configuration applied", timeout: .seconds(60))
         let written = try String(contentsOfFile: config, encoding: .utf8)
         #expect(written.contains("\"radio-w30000001\"") && written.contains("\"wmbus\""), "\(written)")
