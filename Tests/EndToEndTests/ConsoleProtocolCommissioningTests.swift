@@ -52,7 +52,7 @@ import TestSupport
                                       extra: ["--profiles", profiles, "--iec-meters", "00000001:test-iec-clock", "--iec-meters", "00000003:test-iec-clock",
                                               "--iec-reaction", "200", "--clock-origin", ISO8601.format(origin)])
         defer { _ = sim.child.stop(signal: SIGTERM) }
-        var config = ProtocolAgentConfig(buses: [#"{"name": "bus1", "device": "\#(sim.link)", "baud": 9600}"#], meters: [])
+        var config = ProtocolAgentConfig(buses: [#"{"name": "bus1", "device": "\#(sim.link)", "baud": 9600, "responseTimeoutMilliseconds": {"min": 200, "max": 1500}}"#], meters: [])
         config.profileDirectories = [profiles]
         let configPath = try config.write(to: dir)
 
