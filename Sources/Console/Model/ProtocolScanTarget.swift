@@ -99,15 +99,8 @@ public enum ScanTarget: Hashable, Sendable {
 /// The table of an IEC or DLMS scan: one row per address that answered, with the configured meter
 /// there (if any), the fitting profile and what the meter said. Pure.
 public enum ProtocolScanView {
-    /// A configured meter of the scanned protocol, by its address text.
-    public struct Configured: Hashable, Sendable {
-        public var id: String
-        public var profile: String
-        public init(id: String, profile: String) {
-            self.id = id
-            self.profile = profile
-        }
-    }
+    /// A configured meter (id and profile), as the Modbus comparison names it.
+    public typealias Configured = ScanComparison.Configured
 
     /// The meters of `kind` on `bus` in a working copy's meter list, by address text (IEC device
     /// address, DLMS server address).

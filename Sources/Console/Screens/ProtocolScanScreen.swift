@@ -43,16 +43,7 @@ extension ConsoleSession {
             return cancellation.isCancelled ? .failure(ServiceProblem("cancelled")) : result
         }
         progress.finish()
-        let hits: [ScanHit]
-        switch outcome {
-        case .success(let h): hits = h
-        case .failure(let problem) where problem.description == "cancelled":
-            ui.warning("Scan stopped; nothing was added.")
-            return
-        case .failure(let problem):
-            ui.problem("scan failed, nothing was learned: \(problem)")
-            return
-        }
+        guard let hits = scanHits(outcome) else { return }
         let configured = ProtocolScanView.configured(working.meters, bus: bus, kind: kind)
         var lines = ["\(hits.filter { !$0.isGarbled }.count) \(kind.rawValue) meters answered on \(bus), \(target.text), "
             + "in \(ProgressText.clock(progress.elapsed))"]

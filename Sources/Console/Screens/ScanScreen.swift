@@ -95,16 +95,7 @@ extension ConsoleSession {
             return cancellation.isCancelled ? .failure(ServiceProblem("cancelled")) : result
         }
         progress.finish()
-        let hits: [ScanHit]
-        switch outcome {
-        case .success(let h): hits = h
-        case .failure(let problem) where problem.description == "cancelled":
-            ui.warning("Scan stopped; nothing was added.")
-            return
-        case .failure(let problem):
-            ui.problem("scan failed, nothing was learned: \(problem)")
-            return
-        }
+        guard let hits = scanHits(outcome) else { return }
         let record = ScanRecord(bus: bus, addresses: addresses, hits: hits, line: line.summary, time: services.clock.now())
         lastScans[bus] = record
         let rows = ScanComparison.rows(record, configured: configuredMeters(onBus: bus))
@@ -118,6 +109,18 @@ extension ConsoleSession {
                 + "termination and the line settings. They are not offered for adding.")
         }
         try addFound(hits.filter { !$0.isGarbled && configuredMeters(onBus: bus)[Int($0.address)] == nil }, bus: bus)
+    }
+
+    /// The hits of a finished scan, or nil after saying why there are none (stopped, failed).
+    func scanHits(_ outcome: Result<[ScanHit], ServiceProblem>) -> [ScanHit]? {
+        switch outcome {
+        case .success(let hits): return hits
+        case .failure(let problem) where problem.description == "cancelled":
+            ui.warning("Scan stopped; nothing was added.")
+        case .failure(let problem):
+            ui.problem("scan failed, nothing was learned: \(problem)")
+        }
+        return nil
     }
 
     /// The working copy's meters on `bus` by address, with their profiles.
