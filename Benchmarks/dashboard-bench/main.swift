@@ -28,7 +28,7 @@ let runs = max(1, option("--runs", 5))
 
 var template = Array("/tmp/dashboard-bench-XXXXXX".utf8CString)
 guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else { fatalError("mkdtemp") }
-let directory = String(cString: template)
+let directory = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 let headEndPath = directory + "/headend.sqlite"
 let now = Timestamp(seconds: 1_767_225_600 + 45 * 86_400)
 

@@ -22,7 +22,7 @@ public struct PendingFile: Hashable, Sendable {
 
 /// The screens of the main menu, in menu order (the number is the position).
 public enum MenuItem: String, CaseIterable, Sendable {
-    case status, bus, scan, meters, `import`, read, poll, uplink, keys, time, events, export, apply, report, mesh
+    case status, bus, scan, meters, `import`, read, poll, uplink, keys, time, events, export, apply, report, mesh, heard
 
     var summary: String {
         switch self {
@@ -41,6 +41,7 @@ public enum MenuItem: String, CaseIterable, Sendable {
         case .apply: return "show the changes, validate, apply (rolls back on failure)"
         case .report: return "commissioning report: save it, send it to the head-end"
         case .mesh: return "mesh: neighbours, link quality, route, duty budget, network key"
+        case .heard: return "wireless meters heard but not configured; adopt one"
         }
     }
 
@@ -155,6 +156,7 @@ public final class ConsoleSession: @unchecked Sendable {
         case .apply: try applyScreen()
         case .report: try reportScreen()
         case .mesh: try meshScreen()
+        case .heard: try heardScreen()
         }
     }
 

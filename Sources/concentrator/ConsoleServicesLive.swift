@@ -49,18 +49,47 @@ struct ConsoleDirectBus: DirectBusAccess {
         }
     }
 
+    /// The working copy's bus settings (no meters) and a bus owner on its port, for a scan.
+    private func scanOwner(_ configText: String, bus: String) -> Result<(AgentSetup, DirectBus), ServiceProblem> {
+        self.setup(configText, meters: { _ in false }).map { ($0, DirectBus(setup: $0, bus: BusName(bus), logger: consoleLogger)) }
+    }
+
     func scan(configText: String, bus: String, addresses: [Int], timeoutMilliseconds: Int,
               cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
-        let setup: AgentSetup
-        switch self.setup(configText, meters: { _ in false }) {
-        case .success(let s): setup = s
+        let setup: AgentSetup, direct: DirectBus
+        switch scanOwner(configText, bus: bus) {
+        case .success(let s): (setup, direct) = s
         case .failure(let p): return .failure(p)
         }
-        let direct = DirectBus(setup: setup, bus: BusName(bus), logger: consoleLogger)
         let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
         return direct.owner.scan(addresses: addresses.map { UInt8($0) }, profiles: profiles,
                                  timeout: .milliseconds(Int64(timeoutMilliseconds)), cancellation: cancellation, progress: progress)
             .mapError { ServiceProblem($0.description) }
+    }
+
+    func scanProtocol(configText: String, bus: String, target: ScanTarget, timeoutMilliseconds: Int,
+                      cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
+        if case .modbus(let addresses) = target {
+            return scan(configText: configText, bus: bus, addresses: addresses, timeoutMilliseconds: timeoutMilliseconds,
+                        cancellation: cancellation, progress: progress)
+        }
+        let setup: AgentSetup, direct: DirectBus
+        switch scanOwner(configText, bus: bus) {
+        case .success(let s): (setup, direct) = s
+        case .failure(let p): return .failure(p)
+        }
+        let wait = Duration.milliseconds(Int64(timeoutMilliseconds))
+        let result: Result<[ScanHit], BusError>
+        switch target {
+        case .iec(let addresses):
+            let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .iec62056_21 }.sorted { $0.id < $1.id }
+            result = direct.owner.scanIEC(addresses: addresses, profiles: profiles, reactionLimit: wait, cancellation: cancellation, progress: progress)
+        case .dlms(let addresses):
+            result = direct.owner.scanHDLC(addresses: addresses.map { UInt16($0) }, timeout: wait, cancellation: cancellation, progress: progress)
+        case .modbus:
+            return .failure(ServiceProblem("a Modbus scan is not a protocol scan"))
+        }
+        return result.mapError { ServiceProblem($0.description) }
     }
 
     func read(configText: String, meter: String, cancellation: ActionCancellation) -> Result<MeterSnapshot, ServiceProblem> {

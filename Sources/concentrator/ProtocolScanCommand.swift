@@ -11,21 +11,7 @@ import Platform
 /// progress bar; each find with its address and the installed profile that fits.
 extension Scan {
     /// The IEC device addresses: `a,b,c` or `FIRST-LAST` (decimal, FIRST's width kept).
-    static func iecAddresses(_ text: String) -> [String]? {
-        let parts = text.split(separator: ",").map { String($0.filter { $0 != " " }) }
-        var out: [String] = []
-        for part in parts where !part.isEmpty {
-            let ends = part.split(separator: "-", maxSplits: 1).map(String.init)
-            if ends.count == 2, let a = Int(ends[0]), let b = Int(ends[1]), a <= b, b - a < 1000 {
-                let width = ends[0].count
-                out += (a...b).map { n in String(repeating: "0", count: max(0, width - String(n).count)) + String(n) }
-            } else {
-                guard part.utf8.count <= 32, !part.contains(where: { "/?!".contains($0) }) else { return nil }
-                out.append(part)
-            }
-        }
-        return out.isEmpty || out.count > 1000 ? nil : out
-    }
+    static func iecAddresses(_ text: String) -> [String]? { try? ScanTarget.deviceAddresses(text).get() }
 
     var protocolKind: MeterProtocolKind? { MeterProtocolKind(rawValue: meterProtocol) }
 

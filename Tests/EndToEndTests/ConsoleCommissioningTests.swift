@@ -295,7 +295,7 @@ import TestSupport
 }
 
 /// Steps of a console session: type, then wait for the next prompt; check rejections.
-private struct ConsoleDriver {
+struct ConsoleDriver {
     let console: TmuxTerminal
 
     init(_ console: TmuxTerminal) { self.console = console }

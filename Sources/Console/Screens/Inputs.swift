@@ -87,7 +87,7 @@ extension ConsoleSession {
     /// Whether the protocol of profile `id` uses meter keys (DLMS/COSEM does; Modbus and
     /// IEC 62056-21 do not); nil for an unknown profile.
     func profileUsesKeys(_ id: String, library: ProfileLibrary? = nil) -> Bool? {
-        (library ?? profiles).profile(id: id).map { $0.protocolKind == .dlms }
+        (library ?? profiles).profile(id: id).map { $0.protocolKind == .dlms || $0.protocolKind == .wmbus }
     }
 
     /// The validator's problems with `document` (nil = valid).

@@ -121,11 +121,12 @@ extension ConsoleSession {
         guard let meter = try askMeter() else { return }
         if let profile = working.meter(id: meter)?["profile"]?.stringValue, profileUsesKeys(profile) == false {
             ui.problem("meter \(meter) (profile \(profile)) speaks a protocol that uses no key: nothing to import. "
-                + "Keys are for DLMS/COSEM meters.")
+                + "Keys are for DLMS/COSEM and encrypted wireless M-Bus meters.")
             return
         }
         let kind = try ui.ask("Key kind: encryption or authentication", default: "encryption",
-                              help: ["The DLMS/COSEM global unicast encryption key or the authentication key."]) { text in
+                              help: ["The DLMS/COSEM global unicast encryption key or the authentication key;",
+                                     "a wireless M-Bus meter's OMS key is its encryption key."]) { text in
             Parse.oneOf(text.lowercased(), MeterKeyFile.kinds, what: "the kind")
         }
         let key = try ui.ask("Key: 32 hex + 8 check digits (not shown)", help: [

@@ -29,6 +29,7 @@ public enum ReadingView {
     /// The verdict, then one line per quantity (an error's text continues on its own lines).
     public static func lines(_ snapshot: MeterSnapshot, meter: MeterEntry?, milliseconds: Int? = nil) -> [String] {
         var out = TextLayout.wrap(verdict(snapshot, meter: meter, milliseconds: milliseconds), width: TextLayout.width, indent: 4)
+        if let clock = MeterClockOffset.line(snapshot) { out += TextLayout.wrap("  " + clock, width: TextLayout.width, indent: 4) }
         for v in snapshot.values {
             let definition = QuantityCatalog.definition(of: v.quantity)
             let unit = definition?.unit.rawValue ?? ""

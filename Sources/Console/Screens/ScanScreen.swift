@@ -45,12 +45,18 @@ extension ConsoleSession {
         }
         let line = lineSettings(of: working.bus(named: bus) ?? .object([]))
         let limits = ConfigurationLoader.modbusAddressRange
-        let addresses = try ui.ask("Addresses (a list such as 10-29,100-121)",
-                                   default: lastScans[bus].map { AddressSelection.text($0.addresses) } ?? "1-247",
-                                   help: ["Modbus addresses to probe: a range such as 1-247, one address, or a list",
-                                          "of ranges such as 10-29,100-121,200-221 (only those are probed).",
-                                          "IEC 62056-21 and DLMS addresses come with those protocols."]) { text in
-            AddressSelection.list(text, within: limits)
+        let target = try ui.ask("Addresses (a list such as 10-29,100-121)",
+                                default: lastScans[bus].map { AddressSelection.text($0.addresses) } ?? "1-247",
+                                help: ["Modbus addresses to probe: a range such as 1-247, one address, or a list",
+                                       "of ranges such as 10-29,100-121,200-221 (only those are probed).",
+                                       "iec and a list scans IEC 62056-21 device addresses with an addressed",
+                                       "sign-on: iec 1-20, iec 00000001-00000020, iec 12345678,87654321.",
+                                       "dlms and a list scans DLMS HDLC server addresses: dlms 16-40."]) { text in
+            ScanTarget.parse(text, modbusLimits: limits)
+        }
+        guard case .modbus(let addresses) = target else {
+            try protocolScan(bus: bus, target: target, route: route, line: line)
+            return
         }
         let timeout = try ui.ask("Timeout per address, ms", default: "250",
                                  help: ["How long to wait for an answer before moving on (20-5000).",
@@ -89,16 +95,7 @@ extension ConsoleSession {
             return cancellation.isCancelled ? .failure(ServiceProblem("cancelled")) : result
         }
         progress.finish()
-        let hits: [ScanHit]
-        switch outcome {
-        case .success(let h): hits = h
-        case .failure(let problem) where problem.description == "cancelled":
-            ui.warning("Scan stopped; nothing was added.")
-            return
-        case .failure(let problem):
-            ui.problem("scan failed, nothing was learned: \(problem)")
-            return
-        }
+        guard let hits = scanHits(outcome) else { return }
         let record = ScanRecord(bus: bus, addresses: addresses, hits: hits, line: line.summary, time: services.clock.now())
         lastScans[bus] = record
         let rows = ScanComparison.rows(record, configured: configuredMeters(onBus: bus))
@@ -112,6 +109,18 @@ extension ConsoleSession {
                 + "termination and the line settings. They are not offered for adding.")
         }
         try addFound(hits.filter { !$0.isGarbled && configuredMeters(onBus: bus)[Int($0.address)] == nil }, bus: bus)
+    }
+
+    /// The hits of a finished scan, or nil after saying why there are none (stopped, failed).
+    func scanHits(_ outcome: Result<[ScanHit], ServiceProblem>) -> [ScanHit]? {
+        switch outcome {
+        case .success(let hits): return hits
+        case .failure(let problem) where problem.description == "cancelled":
+            ui.warning("Scan stopped; nothing was added.")
+        case .failure(let problem):
+            ui.problem("scan failed, nothing was learned: \(problem)")
+        }
+        return nil
     }
 
     /// The working copy's meters on `bus` by address, with their profiles.

@@ -17,6 +17,19 @@ public protocol DirectBusAccess: Sendable {
         -> Result<[ScanHit], ServiceProblem>
     /// Reads the meter `meter` of the configuration `configText` once.
     func read(configText: String, meter: String, cancellation: ActionCancellation) -> Result<MeterSnapshot, ServiceProblem>
+    /// Scans an IEC 62056-21 (addressed sign-on and readout) or DLMS (HDLC SNRM/UA) target on the
+    /// bus `bus`, with the bus owner's protocol scan and the installed profiles of that protocol.
+    func scanProtocol(configText: String, bus: String, target: ScanTarget, timeoutMilliseconds: Int,
+                      cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void)
+        -> Result<[ScanHit], ServiceProblem>
+}
+
+extension DirectBusAccess {
+    public func scanProtocol(configText: String, bus: String, target: ScanTarget, timeoutMilliseconds: Int,
+                             cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void)
+        -> Result<[ScanHit], ServiceProblem> {
+        .failure(ServiceProblem("this build scans \(target.protocolKind.rawValue) meters only through the running agent"))
+    }
 }
 
 /// What the installer needs about a head-end public key.

@@ -8,7 +8,8 @@ import TestSupport
 let shippedProfiles = ProfileLibrary.load(directories: [BuiltProducts.profilesDirectory])
 
 @Sendable func testValidator(_ text: String, _ source: String) -> ValidationFailure? {
-    let context = ConfigurationContext(profiles: Array(shippedProfiles.profiles.values))
+    // Every protocol, as the agent's validator in this build (`AgentSetup.validate`) accepts them.
+    let context = ConfigurationContext(profiles: Array(shippedProfiles.profiles.values), supportedProtocols: Set(MeterProtocolKind.allCases))
     do {
         _ = try ConfigurationLoader.load(text: text, source: source, context: context)
         return nil
@@ -68,6 +69,32 @@ struct FakeDirectBus: DirectBusAccess {
         let found = hits.filter { addresses.contains(Int($0.address)) }
         for (i, a) in addresses.enumerated() {
             progress(ScanProgress(address: UInt8(a), done: i + 1, total: addresses.count, found: found.filter { Int($0.address) <= a }.count))
+        }
+        return .success(found)
+    }
+
+    /// What an IEC or DLMS scan finds, by device address text.
+    var protocolHits: [ScanHit] = []
+    let protocolTargets = TargetLog()
+
+    /// The targets the protocol scans were asked for (the fake is a value; the log is shared).
+    final class TargetLog: @unchecked Sendable {
+        var targets: [ScanTarget] = []
+    }
+
+    func scanProtocol(configText: String, bus: String, target: ScanTarget, timeoutMilliseconds: Int, cancellation: ActionCancellation,
+                      progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
+        protocolTargets.targets.append(target)
+        if let portDown { return .failure(ServiceProblem(portDown)) }
+        let addresses: [String]
+        switch target {
+        case .iec(let a): addresses = a
+        case .dlms(let a), .modbus(let a): addresses = a.map(String.init)
+        }
+        var found: [ScanHit] = []
+        for (i, a) in addresses.enumerated() {
+            found += protocolHits.filter { $0.addressText == a && $0.protocolKind == target.protocolKind }
+            progress(ScanProgress(address: 0, done: i + 1, total: addresses.count, found: found.count, deviceAddress: a))
         }
         return .success(found)
     }
