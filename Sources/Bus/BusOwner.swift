@@ -132,7 +132,7 @@ public final class BusOwner: @unchecked Sendable {
             PolledMeter(settings: $0.0, profile: $0.1, responseBounds: settings.responseTimeoutMilliseconds, liveQuantities: live)
         }
         line = BusLine(settings: settings, logger: log)
-        wireless = WirelessReceiverState(meters: meters)
+        wireless = WirelessReceiverState(meters: meters, declared: settings.receiver != nil)
         intervalSchedule = IntervalSchedule(minutes: schedule.archive.intervalMinutes)
         profileSchedule = schedule.archive.profileIntervalMinutes.map { IntervalSchedule(minutes: $0) }
         published = BusStatus(name: settings.name, device: settings.device, line: settings.line.summary, portOpen: false,

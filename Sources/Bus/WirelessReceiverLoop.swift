@@ -21,8 +21,9 @@ final class WirelessReceiverState {
     /// interval's reading before it is stored.
     var nextBoundary: Timestamp?
 
-    init?(meters: [(MeterSettings, MeterProfile)]) {
-        guard !meters.isEmpty, meters.allSatisfy({ $0.0.protocolKind == .wmbus }) else { return nil }
+    /// Nil unless the bus is a receiver: declared (`receiver`), or every meter on it is a wireless one.
+    init?(meters: [(MeterSettings, MeterProfile)], declared: Bool = false) {
+        guard declared || !meters.isEmpty, meters.allSatisfy({ $0.0.protocolKind == .wmbus }) else { return nil }
         self.meters = Dictionary(meters.map { ($0.0.id, (settings: $0.0, profile: $0.1)) }, uniquingKeysWith: { a, _ in a })
     }
 

@@ -126,10 +126,14 @@ public struct BusSettings: Hashable, Sendable {
     public var interFrameGapMilliseconds: Int
     /// Retries of a failed transaction for a meter that was healthy (0–3).
     public var retries: Int
+    /// The wireless M-Bus receiver on the port (`"receiver"`): the bus listens even before any
+    /// wireless meter is configured (commissioning by listening). Nil: a receiver bus only when every
+    /// meter on it is a `wmbus` one.
+    public var receiver: WirelessReceiverModel?
 
     public init(name: BusName, device: String, line: LineSettings = LineSettings(), rs485: RS485Settings = RS485Settings(),
                 responseTimeoutMilliseconds: ClosedRange<Int> = 100...1000, interFrameGapMilliseconds: Int = 0,
-                retries: Int = 1) {
+                retries: Int = 1, receiver: WirelessReceiverModel? = nil) {
         self.name = name
         self.device = device
         self.line = line
@@ -137,7 +141,14 @@ public struct BusSettings: Hashable, Sendable {
         self.responseTimeoutMilliseconds = responseTimeoutMilliseconds
         self.interFrameGapMilliseconds = interFrameGapMilliseconds
         self.retries = retries
+        self.receiver = receiver
     }
+}
+
+/// A wireless M-Bus receiver family the agent drives (Docs/configuration.md, receiver bus).
+public enum WirelessReceiverModel: String, Hashable, Sendable, CaseIterable {
+    /// IMST iM871A (57600 8N1, HCI messages).
+    case im871a
 }
 
 /// Where a meter answers on its bus. The form depends on the protocol.

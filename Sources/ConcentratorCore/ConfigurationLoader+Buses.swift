@@ -67,10 +67,11 @@ extension ConfigurationLoader {
         }
         let gap = r.int("interFrameGapMilliseconds", in: interFrameGapRange) ?? defaults.interFrameGapMilliseconds
         let retries = r.int("retries", in: retriesRange) ?? defaults.retries
+        let receiver = r.string("receiver", allowed: WirelessReceiverModel.allCases.map(\.rawValue)).flatMap(WirelessReceiverModel.init(rawValue:))
         r.finish()
         guard let name, let device, r.collector.issues.count == issuesBefore else { return nil }
         return BusSettings(name: name, device: device, line: line, rs485: rs485, responseTimeoutMilliseconds: timeout,
-                           interFrameGapMilliseconds: gap, retries: retries)
+                           interFrameGapMilliseconds: gap, retries: retries, receiver: receiver)
     }
 
     /// `path` without empty and `.` components, `..` applied lexically, no trailing slash.

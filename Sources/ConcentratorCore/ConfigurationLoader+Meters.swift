@@ -13,6 +13,8 @@ extension ConfigurationLoader {
         /// The configured bus names; empty when the buses section is broken (its issue says so, and
         /// repeating "unknown bus" for every meter would only add noise).
         let busNames: [BusName]
+        /// The buses with a wireless receiver (`"receiver"`): only `wmbus` meters may name them.
+        var receiverBuses: Set<BusName> = []
         /// How many meters name each bus, over the whole section.
         let totalByBus: [BusName: Int]
         var pathByID: [String: String] = [:]
@@ -34,6 +36,7 @@ extension ConfigurationLoader {
             if let name = element.value["bus"]?.stringValue { totals[BusName(name), default: 0] += 1 }
         }
         var seen = MetersSeen(busNames: draft.busNames, totalByBus: totals)
+        seen.receiverBuses = Set(draft.buses.filter { $0.receiver != nil }.map(\.name))
         for element in elements {
             guard let r = input.collector.object(element.value, at: element.path, line: element.line) else { continue }
             if let meter = readMeter(r, seen: &seen, draft: &draft, context: input.context) { draft.meters.append(meter) }
@@ -57,6 +60,11 @@ extension ConfigurationLoader {
         let bus = identifier(r, "bus", required: true).map { BusName($0) }
         if let bus { checkBus(bus, reader: r, seen: &seen) }
         let protocolKind = readProtocol(r, context: context)
+        if let bus, let protocolKind, protocolKind != .wmbus, seen.receiverBuses.contains(bus) {
+            r.collector.add(path: r.path + ".bus", line: r.member("bus")?.line,
+                            problem: "bus \"\(bus)\" is a wireless M-Bus receiver, but this meter's protocol is \(protocolKind.rawValue)",
+                            value: .string(bus.rawValue), expected: "a bus that speaks \(protocolKind.rawValue), or \"protocol\": \"wmbus\"")
+        }
         var address: MeterAddress?
         if let member = r.member("address", required: true), let protocolKind {
             address = meterAddress(member.value, protocolKind: protocolKind, path: r.path + ".address", line: member.line,

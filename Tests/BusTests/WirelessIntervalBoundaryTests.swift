@@ -61,6 +61,42 @@ import TestSupport
     }
 }
 
+
+/// A bus declared a receiver (`"receiver": "im871a"`) listens with no meter configured, and lists
+/// what it hears for the installer (commissioning by listening on a new site).
+@Suite(.serialized) struct DeclaredReceiverTests {
+    @Test(.timeLimit(.minutes(1))) func aDeclaredReceiverWithNoMetersListsWhatItHears() throws {
+        let directory = TemporaryDirectory("wmbus-declared")
+        let clock = ManualClock(Timestamp(seconds: 1_790_000_000))
+        let profile = try #require(WirelessIntervalBoundaryTests.library.profile(id: "sensus-iperl"))
+        let map = try #require(profile.mbus)
+        let model = map.identifications[0]
+        let identity = MBusIdentity(number: 0x3000_0042, manufacturer: model.manufacturer, version: model.versions.first ?? 1,
+                                    medium: model.media.first ?? 7)
+        let setup = WirelessMeterSetup(identity: identity, map: map, security: .mode5, key: MeterKey(bytes: [UInt8](repeating: 7, count: 16)),
+                                       intervalSeconds: 1, linkMode: .c1, rssiDBm: -61)
+        let receiver = try SimulatedWirelessReceiver(configuration: WirelessReceiverConfiguration(meters: [setup], clock: clock,
+                                                                                                  linkPath: directory.file("radio")))
+        try receiver.start()
+        defer { receiver.stop() }
+        let undeclared = BusSettings(name: "radio", device: directory.file("radio"), line: IM871AProtocol.line)
+        #expect(BusOwner(settings: undeclared, meters: [], schedule: BusSchedule(archive: ArchiveSettings()), clock: clock, sink: ArchiveLikeSink(),
+                         logger: testLogger).wireless == nil, "without the declaration an empty bus is no receiver")
+        var declared = undeclared
+        declared.receiver = .im871a
+        let owner = BusOwner(settings: declared, meters: [], schedule: BusSchedule(archive: ArchiveSettings()), clock: clock, sink: ArchiveLikeSink(),
+                             logger: testLogger, clockSynchronised: { true })
+        owner.start()
+        defer { owner.stop() }
+        for _ in 0..<40 where owner.status().heard?.isEmpty ?? true {
+            clock.advance(milliseconds: 1000)
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        let heard = owner.status().heard ?? []
+        #expect(heard.map(\.id) == [identity.numberText] && heard.first?.lastRSSI == -61, "\(heard)")
+    }
+}
+
 private func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     let end = Date().addingTimeInterval(seconds)
     while Date() < end {

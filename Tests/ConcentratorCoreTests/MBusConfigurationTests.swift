@@ -41,6 +41,22 @@ import TestSupport
         }
     }
 
+    /// `"receiver": "im871a"` makes a bus a wireless receiver with no meter configured yet (it
+    /// listens, for commissioning); only wireless meters may then name it; other values are refused.
+    @Test func aDeclaredReceiverBusLoadsEmptyAndRefusesWiredMeters() throws {
+        let buses = #"[{"name": "bus1", "device": "/dev/ttyS1"}, {"name": "radio", "device": "/dev/ttyUSB0", "baud": 57600, "receiver": "im871a"}]"#
+        let empty = try ConfigurationLoader.load(text: F.document(buses: buses, meters: [F.meter("m1", address: 1)]), source: "t", context: Self.context)
+        #expect(empty.buses.map(\.receiver) == [nil, .im871a])
+        let wrong = Self.issues(F.document(buses: buses, meters: [
+            #"{"id": "h1", "bus": "radio", "protocol": "mbus", "address": 5, "profile": "kam-403"}"#,
+            #"{"id": "w1", "bus": "radio", "protocol": "wmbus", "address": "12345699", "profile": "sen-iperl"}"#,
+        ]), context: Self.context)
+        #expect(wrong.map(\.path) == ["$.meters[0].bus"] && wrong.first?.problem.contains("wireless M-Bus receiver") == true, "\(wrong)")
+        let unknown = Self.issues(F.document(buses: #"[{"name": "bus1", "device": "/dev/ttyS1", "receiver": "amb8465"}]"#, meters: [F.meter("m1", address: 1)]),
+                                  context: Self.context)
+        #expect(unknown.map(\.path) == ["$.buses[0].receiver"], "\(unknown)")
+    }
+
     @Test func badMBusAddressesAreNamed() {
         let text = F.document(meters: [
             #"{"id": "h1", "bus": "bus1", "protocol": "mbus", "address": 251, "profile": "kam-403"}"#,
