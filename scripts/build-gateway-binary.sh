@@ -7,7 +7,7 @@
 #     which exported ~23,000 symbols (2.4 MB of .dynsym/.dynstr/.gnu.hash) and kept every one of them
 #     alive through --gc-sections; --no-export-dynamic (after it on the line) turns that off;
 #   - relative relocations packed (-z pack-relative-relocs, DT_RELR): 1.4 MB of RELA entries become
-#     12 KB; needs glibc 2.36 (Debian 12), which dpkg-shlibdeps records in the package's Depends;
+#     12 KB; needs glibc 2.36 (Debian 12); scripts/make-deb.sh raises the libc6 dependency to match;
 #   - full RELRO (relocations resolved at start, then read-only; scripts/lib/restore-relro.py keeps it
 #     through objcopy);
 #   - symbols stripped, and the unwind tables (.eh_frame, .eh_frame_hdr) removed: Swift does not
