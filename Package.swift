@@ -42,7 +42,6 @@ let package = Package(
         // Pure codecs: bytes in, values or typed errors out.
         .target(name: "MeterProtocols", dependencies: [
             "ConcentratorCore", .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: strict),
         .target(name: "Bus", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", "CModbus", "CSerialPort",

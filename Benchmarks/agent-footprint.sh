@@ -4,6 +4,9 @@
 #
 #   Benchmarks/agent-footprint.sh [CYCLES]
 #
+# SIM_BIN_DIR=<dir> takes meter-sim from <dir> instead of building it in .build/release (it only
+# plays the meters; any recent release build of it will do).
+#
 # The lines run at 115200 baud with 0–1 ms turnaround and the virtual clock 1440× (an hour every
 # 2.5 s): a 64-meter cycle takes about 2 s, so each bus snapshots every virtual hour without overrunning,
 # as on a real gateway, only faster. RSS is what matters here, not line timing.
@@ -12,8 +15,11 @@ cd "$(dirname "$0")/.."
 cycles=${1:-1000}
 scripts/install-deps.sh
 scripts/build-gateway-binary.sh >/dev/null
-swift build -c release --product meter-sim >/dev/null
-bin=.build/release
+bin=${SIM_BIN_DIR:-}
+if [ -z "$bin" ]; then
+  swift build -c release --product meter-sim >/dev/null
+  bin=.build/release
+fi
 work=$(mktemp -d /tmp/footprint-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 agent_binary=.build-gateway/concentrator

@@ -2,7 +2,12 @@
 # The gateway binary as shipped, in .build-gateway/concentrator (its own build directory, so these
 # flags never churn the ordinary release build):
 #   - release, optimised for size (-Osize), the Swift runtime linked in statically;
-#   - unused sections collected and identical code folded (--gc-sections, --icf=all);
+#   - linked by lld: unused sections collected and identical code folded (--gc-sections, --icf=all);
+#   - no dynamic symbol table of our own: the toolchain's static-stdlib-args.lnk passes -export-dynamic,
+#     which exported ~23,000 symbols (2.4 MB of .dynsym/.dynstr/.gnu.hash) and kept every one of them
+#     alive through --gc-sections; --no-export-dynamic (after it on the line) turns that off;
+#   - relative relocations packed (-z pack-relative-relocs, DT_RELR): 1.4 MB of RELA entries become
+#     12 KB; needs glibc 2.36 (Debian 12); scripts/make-deb.sh raises the libc6 dependency to match;
 #   - full RELRO (relocations resolved at start, then read-only; scripts/lib/restore-relro.py keeps it
 #     through objcopy);
 #   - symbols stripped, and the unwind tables (.eh_frame, .eh_frame_hdr) removed: Swift does not
@@ -15,7 +20,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scratch=.build-gateway-work
 swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product concentrator \
-  -Xswiftc -Osize -Xlinker --gc-sections -Xlinker --icf=all -Xlinker -z -Xlinker now
+  -Xswiftc -Osize -Xswiftc -use-ld=lld -Xlinker --gc-sections -Xlinker --icf=all -Xlinker -z -Xlinker now \
+  -Xlinker --no-export-dynamic -Xlinker -z -Xlinker pack-relative-relocs
 built=$(swift build -c release --scratch-path "$scratch" --show-bin-path)/concentrator
 mkdir -p .build-gateway
 strip --strip-all --remove-section=.comment --remove-section=.note -o .build-gateway/concentrator.tmp "$built"

@@ -88,6 +88,11 @@ trap 'rm -rf "$shlibs_dir"' EXIT
 mkdir -p "$shlibs_dir/debian"
 printf 'Source: concentrator\n\nPackage: concentrator\nArchitecture: any\n' >"$shlibs_dir/debian/control"
 shlibs=$(cd "$shlibs_dir" && dpkg-shlibdeps -O -e"$stage/usr/bin/concentrator" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+# Packed relative relocations (DT_RELR, scripts/build-gateway-binary.sh) need glibc 2.36; Debian 12's
+# symbols file does not map GLIBC_ABI_DT_RELR to a version, so dpkg-shlibdeps alone says 2.35.
+if readelf -V "$stage/usr/bin/concentrator" | grep GLIBC_ABI_DT_RELR >/dev/null; then
+  shlibs=$(printf '%s' "$shlibs" | sed -E 's/libc6 \(>= 2\.3[0-5]\)/libc6 (>= 2.36)/')
+fi
 installed_kb=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 cat >"$stage/DEBIAN/control" <<CONTROL
 Package: concentrator

@@ -53,7 +53,7 @@ enum MBusMeterReader {
         case .failure(let e): return MeterPoll(failed: .securityFailure, quantities: quantities, detail: e.description)
         }
         var session = MBusReadoutSession(target: link.target, options: MBusSessionOptions(line: bus.settings.line), key: key,
-                                         cipher: key == nil ? nil : SwiftCryptoOMSCipher())
+                                         cipher: key == nil ? nil : AESOMSCipher())
         let run = IECMeterReader.run(&session, meter: meter, bus: bus)
         var poll: MeterPoll
         switch run.result {

@@ -44,7 +44,7 @@ final class WirelessReceiverState {
             }
             entries.append(WirelessMeterEntry(meter: id, address: address, key: key, map: m.profile.mbus))
         }
-        return WirelessMeterRouter(meters: entries, cipher: SwiftCryptoOMSCipher())
+        return WirelessMeterRouter(meters: entries, cipher: AESOMSCipher())
     }
 }
 

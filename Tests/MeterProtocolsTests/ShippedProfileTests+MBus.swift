@@ -25,12 +25,12 @@ extension ShippedProfileTests {
             }
             #expect(MBusControl.isResponseWithData(control))
             let application = try MBusApplicationLayer.decode([ci] + data, ciOffset: 0, linkIdentity: nil, key: key,
-                                                              cipher: SwiftCryptoOMSCipher(), alreadyDecrypted: vector.decrypted)
+                                                              cipher: AESOMSCipher(), alreadyDecrypted: vector.decrypted)
             return (application.meter, application.records)
         }
         let frame = try WirelessLinkFrame.decode(vector.telegram, crc: .detect)
         let telegram = try WirelessTelegramDecoder.decode(try WirelessTelegramDecoder.peel(frame), key: key,
-                                                          cipher: SwiftCryptoOMSCipher(), alreadyDecrypted: vector.decrypted)
+                                                          cipher: AESOMSCipher(), alreadyDecrypted: vector.decrypted)
         return (telegram.meter, telegram.records)
     }
 

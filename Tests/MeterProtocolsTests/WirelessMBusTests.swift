@@ -5,7 +5,7 @@ import ConcentratorCore
 /// EN 13757-4 frames and CRCs, the ELL/AFL/TPL layers, and OMS security modes 5 and 7 against the
 /// published examples.
 @Suite struct WirelessMBusTests {
-    static let cipher = SwiftCryptoOMSCipher()
+    static let cipher = AESOMSCipher()
 
     /// OMS Vol.2 Annex N, N.2.1 "wM-Bus meter with security profile A" with its format A CRCs
     /// (as reproduced in the Rust oms-parser tests and the wireless-mbus-parser CRC tests), key
@@ -75,6 +75,21 @@ import ConcentratorCore
         #expect(encrypted == Hex.decode("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2"))
         #expect(Self.cipher.decryptCBC(encrypted ?? [], key: key, iv: iv) == Array(message.prefix(32)))
         #expect(Self.cipher.decryptCBC([1, 2, 3], key: key, iv: iv) == nil)
+    }
+
+    /// FIPS-197 Appendix C.1 (AES-128, key 00 01 … 0F): the block under the OMS cipher, both ways;
+    /// and the S-box's first entries from FIPS-197 Figure 7 (the table is computed, not typed in).
+    @Test func aesBlockMatchesFIPS197() throws {
+        let aes = try #require(AES128(key: Array(0...15)))
+        let plain = Hex.decode("00112233445566778899aabbccddeeff")!
+        let cipherText = Hex.decode("69c4e0d86a7b0430d8cdb78070b4c55a")!
+        #expect(aes.encrypt(plain) == cipherText)
+        #expect(aes.decrypt(cipherText) == plain)
+        #expect(AES128(key: Array(0...14)) == nil)
+        #expect(Array(AESTables.substitution.prefix(4)) == [0x63, 0x7C, 0x77, 0x7B])
+        #expect(AESTables.substitution[0x53] == 0xED)
+        #expect(Self.cipher.cmac(Array(plain), key: [1, 2, 3]) == nil)
+        #expect(Self.cipher.encryptCBC(plain, key: Array(0...15), iv: [0]) == nil)
     }
 
     @Test func annexN21Mode5Decrypts() throws {

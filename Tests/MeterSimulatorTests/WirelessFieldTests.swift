@@ -38,7 +38,7 @@ import TestSupport
             entries.append(WirelessMeterEntry(meter: MeterID("w\(i)"), address: MBusSecondaryAddress(exactly: s.identity),
                                               key: i == wrongKey ? Self.key(99) : s.key, map: s.map))
         }
-        var router = WirelessMeterRouter(meters: entries, cipher: SwiftCryptoOMSCipher())
+        var router = WirelessMeterRouter(meters: entries, cipher: AESOMSCipher())
         var field = WirelessMeterField(meters: setups, seed: 5, origin: Self.origin)
         var receiver = IM871AEmulator()
         // The host sets C1+T1 first (before that the stick hears T1 only).
@@ -111,10 +111,10 @@ import TestSupport
         let setup = Self.meters()[1] // mode 7, qundis
         var meter = SimulatedWirelessMeter(setup: setup, seed: 5)
         let time = Self.origin.adding(seconds: 3600)
-        let frame = meter.nextFrame(at: time, cipher: SwiftCryptoOMSCipher())
+        let frame = meter.nextFrame(at: time, cipher: AESOMSCipher())
         let layers = try WirelessTelegramDecoder.peel(try WirelessLinkFrame.decode(frame, crc: .absent))
         #expect(layers.afl?.fields?.mac.count == 8)
-        let telegram = try WirelessTelegramDecoder.decode(layers, key: setup.key, cipher: SwiftCryptoOMSCipher())
+        let telegram = try WirelessTelegramDecoder.decode(layers, key: setup.key, cipher: AESOMSCipher())
         for value in MBusProfileDecoder.read(telegram.records, map: setup.map).values {
             #expect(abs((value.value ?? .nan) - meter.model.value(value.quantity, at: time)) <= 0.5, "\(value.quantity)")
         }

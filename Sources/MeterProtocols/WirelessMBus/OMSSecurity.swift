@@ -1,7 +1,7 @@
 import ConcentratorCore
 
 /// The AES operations OMS security needs, behind a protocol so the telegram decoders stay pure
-/// and can be fuzzed without a crypto library. `SwiftCryptoOMSCipher` is the production one.
+/// and can be fuzzed without a crypto library. `AESOMSCipher` is the production one.
 public protocol OMSCipher: Sendable {
     /// AES-128-CBC without padding; nil when the key is not 16 bytes or the data not whole blocks.
     func decryptCBC(_ data: [UInt8], key: [UInt8], iv: [UInt8]) -> [UInt8]?

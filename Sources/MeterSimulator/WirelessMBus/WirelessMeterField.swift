@@ -20,7 +20,7 @@ public struct WirelessMeterField: Sendable {
     /// The wall-clock time of second 0 of the schedule (dates the values).
     public let origin: Timestamp
 
-    public init(meters: [WirelessMeterSetup], seed: UInt64, origin: Timestamp, cipher: any OMSCipher = SwiftCryptoOMSCipher()) {
+    public init(meters: [WirelessMeterSetup], seed: UInt64, origin: Timestamp, cipher: any OMSCipher = AESOMSCipher()) {
         self.meters = meters.map { SimulatedWirelessMeter(setup: $0, seed: seed) }
         sent = Array(repeating: 0, count: meters.count)
         self.cipher = cipher
