@@ -22,7 +22,8 @@ struct MeshDisciplinedClockTests {
         for minute in 0..<minutes {
             let elapsed = Int64(minute) * 60_000
             let ad = MeshTimeAdvertisement(time: utc0.adding(milliseconds: elapsed), stratum: stratum, errorMilliseconds: 5)
-            #expect(d.offer(ad, from: gateway, receivedAtLocal: local(elapsed)))
+            let used = d.offer(ad, from: gateway, receivedAtLocal: local(elapsed))
+            #expect(used)
         }
         let base = ManualClock(local(Int64(minutes - 1) * 60_000))
         return (base, d, local)
@@ -58,7 +59,8 @@ struct MeshDisciplinedClockTests {
         let (base, heard, local) = setUp(behind: 3_000, drift: 0, minutes: 10, stratum: 2)
         var d = heard
         let wild = MeshTimeAdvertisement(time: utc0.adding(milliseconds: 10 * 60_000 + 45_000), stratum: 2, errorMilliseconds: 5)
-        #expect(!d.offer(wild, from: gateway, receivedAtLocal: local(10 * 60_000)))
+        let usedWild = d.offer(wild, from: gateway, receivedAtLocal: local(10 * 60_000))
+        #expect(!usedWild)
         let clock = MeshDisciplinedClock(base: base)
         clock.update(d)
         base.set(local(10 * 60_000))
@@ -85,7 +87,8 @@ struct MeshDisciplinedClockTests {
         // Unsynchronised beacons (stratum 16) never discipline.
         var none = MeshClockDiscipline()
         let ad = MeshTimeAdvertisement(time: utc0, stratum: MeshTimeAdvertisement.unsynchronised, errorMilliseconds: 0)
-        #expect(!none.offer(ad, from: gateway, receivedAtLocal: local(0)))
+        let usedNone = none.offer(ad, from: gateway, receivedAtLocal: local(0))
+        #expect(!usedNone)
         clock.update(none)
         #expect(clock.now() == base.now())
         clock.update(nil)
