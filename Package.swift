@@ -176,6 +176,7 @@ let package = Package(
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "MeshTests", dependencies: [
             "Mesh", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+            "Agent", "MQTT", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring",

@@ -49,8 +49,8 @@ extension Agent {
         try life.start(uplinkComponent(setup, startupGrace: .seconds(2)), unwindBudget: budget)
         try life.start(AgentPart("mesh", start: { [self] in startMesh(setup) }, stop: { [self] _ in
             let service = lock.withLock { () -> MeshService? in
-                defer { mesh = nil }
-                return mesh
+                defer { meshService = nil }
+                return meshService
             }
             uplink?.useAlternateRoute(nil)
             progress.unregister(name: "mesh")
@@ -114,7 +114,7 @@ extension Agent {
             created.value = service
             uplink = service
             // The mesh (when running) carries batches while the broker is unreachable.
-            if let mesh = lock.withLock({ mesh }) {
+            if let mesh {
                 service?.useAlternateRoute(mesh)
                 service?.decorateStatus { $0.mesh = mesh.state }
             }

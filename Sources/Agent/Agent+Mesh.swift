@@ -18,7 +18,8 @@ extension Agent {
                 guard let uplink = self?.uplink else { return }
                 Task { await uplink.acknowledgementArrived(bytes) }
             },
-            onCommand: { [weak self] bytes in self?.commands?.submit(bytes) })
+            onCommand: { [weak self] bytes in self?.commands?.submit(bytes) },
+            ownClockSynchronised: options.ownClockSynchronised, disciplinedClock: intervalClock)
         do {
             try service.start()
         } catch {
@@ -30,5 +31,14 @@ extension Agent {
         uplink?.useAlternateRoute(service)
         uplink?.decorateStatus { $0.mesh = service.state }
         progress.register(name: "mesh") { service.lastProgress }
+    }
+
+    /// Whether readings are taken on a good clock (else they carry the clock-unsynced flag): the local
+    /// clock is synchronised (`AgentOptions.ownClockSynchronised`), or the mesh disciplines it (a
+    /// stratum-2…15 estimate).
+    func clockSynchronisedForReadings() -> @Sendable () -> Bool {
+        let own = options.ownClockSynchronised
+        let clock = intervalClock
+        return { own() || clock.isDisciplined }
     }
 }

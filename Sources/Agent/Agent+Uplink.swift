@@ -38,7 +38,7 @@ extension Agent {
         guard let keys else { return nil }
         do {
             let service = try UplinkService(settings: settings, deviceID: setup.config.device.id, keys: keys, archive: archive,
-                                            schedules: Self.schedules(setup.config.archive), clock: options.clock, logger: logger,
+                                            schedules: Self.schedules(setup.config.archive), clock: intervalClock, logger: logger,
                                             startupGrace: startupGrace, busHealth: { [weak self] in self?.busHealth() ?? [] })
             // The command processor starts after the uplink (its component comes later); until then
             // a command message finds none and is dropped (the head-end sends it again).

@@ -31,6 +31,18 @@ public struct AgentOptions: Sendable {
 
     /// Set to 1 to enable test-only control operations (`test.stall`); never set in production.
     public static let testHooksVariable = "CONCENTRATOR_TEST_HOOKS"
+    /// With the test hooks on, set to 1 to have the agent treat its clock as not synchronised (a node
+    /// without NTP that disciplines its clock from mesh beacons); never set in production.
+    public static let testClockUnsynchronisedVariable = "CONCENTRATOR_TEST_CLOCK_UNSYNCHRONISED"
+
+    /// Whether the local clock is the time (the mesh then beacons stratum 1 and follows nobody): the
+    /// kernel's NTP state; always with a virtual clock (`checkClockSync` off); never under the test hook
+    /// `CONCENTRATOR_TEST_CLOCK_UNSYNCHRONISED=1`.
+    public var ownClockSynchronised: @Sendable () -> Bool {
+        if environment[Self.testHooksVariable] == "1", environment[Self.testClockUnsynchronisedVariable] == "1" { return { false } }
+        if !checkClockSync { return { true } }
+        return { ClockSynchronisation.isSynchronised() }
+    }
 }
 
 /// Why the agent could not start (after its configuration was accepted).
@@ -64,6 +76,9 @@ public enum AgentExit: Sendable {
 public final class Agent: AgentControl, @unchecked Sendable {
     let options: AgentOptions
     let logger: Logger
+    /// The clock of interval timestamps: `options.clock`, corrected from mesh beacons while it is not
+    /// synchronised (`MeshDisciplinedClock`). Retention and clock-step detection read `options.clock`.
+    let intervalClock: MeshDisciplinedClock
     private let startedAt: Timestamp
     let notifier: SystemdNotifier
     /// The loops that must progress for systemd's watchdog to be fed (see `ProgressWatchdog`).
@@ -107,7 +122,12 @@ public final class Agent: AgentControl, @unchecked Sendable {
     }
     let lock = ConditionLock()
     /// The mesh (when configured): relays for others, and carries this device's batches while its broker is unreachable.
-    var mesh: MeshService?
+    var mesh: MeshService? {
+        get { lock.withLock { meshService } }
+        set { lock.withLock { meshService = newValue } }
+    }
+    /// Under `lock`.
+    var meshService: MeshService?
     private var stopping = false
     var maintenanceRunning = false
     var maintenanceStop = false
@@ -127,6 +147,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
         currentSetup = setup
         self.options = options
         self.logger = logger
+        intervalClock = MeshDisciplinedClock(base: options.clock)
         startedAt = options.clock.now()
         notifier = SystemdNotifier(environment: options.environment)
     }
@@ -173,11 +194,10 @@ public final class Agent: AgentControl, @unchecked Sendable {
     func startBuses(_ setup: AgentSetup, sink: ArchiveSnapshotSink) {
         guard let recorder = events else { return }
         let schedule = busSchedule(setup)
-        let checkSync = options.checkClockSync
         let services = archive.map { meterServices(setup, archive: $0) } ?? .none
         let owners = setup.config.buses.map { bus in
-            BusOwner(settings: bus, meters: setup.meters(on: bus.name), schedule: schedule, clock: options.clock, sink: sink,
-                     logger: logger, clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true },
+            BusOwner(settings: bus, meters: setup.meters(on: bus.name), schedule: schedule, clock: intervalClock, sink: sink,
+                     logger: logger, clockSynchronised: clockSynchronisedForReadings(),
                      services: services, onEvent: { recorder.record($0) })
         }
         lock.withLock { buses = owners }
@@ -317,7 +337,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
                                  newestInterval: range?.upperBound, oldestInterval: range?.lowerBound, lastError: nil)
         }
         return AgentStatus(device: setup.config.device.id, version: ConcentratorVersion.current, startedAt: startedAt,
-                           now: options.clock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
+                           now: intervalClock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
                            buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState(),
                            mesh: mesh?.state)
     }

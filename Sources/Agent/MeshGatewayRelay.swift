@@ -97,7 +97,8 @@ final class MeshGatewayRelay: @unchecked Sendable {
         Task { [self] in
             await subscribe(device: message.deviceID)
             do {
-                _ = try await client.publish(topic: topic, payload: message.body, qos: .atLeastOnce)
+                _ = try await client.publish(topic: topic, payload: message.body, qos: .atLeastOnce,
+                                             properties: MQTTMessageProperties(userProperties: Self.pathNote(message, gateway: deviceID)))
                 done(true)
             } catch {
                 logger.info("mesh: relayed \(message.key) not published: \(error)")
@@ -105,6 +106,16 @@ final class MeshGatewayRelay: @unchecked Sendable {
             }
         }
     }
+
+    /// The optional path note (Docs/mqtt-api.md §2): MQTT v5 user properties beside the payload, which
+    /// stays the origin's sealed bytes. A head-end may show them; it needs none of them.
+    static func pathNote(_ message: MeshDeliveredMessage, gateway: String) -> [String: String] {
+        [Self.hopsProperty: "\(message.hopCount)", Self.gatewayProperty: gateway]
+    }
+
+    /// User property names of the path note.
+    static let hopsProperty = "mesh-hops"
+    static let gatewayProperty = "mesh-gateway"
 
     private func subscribe(device: String) async {
         guard device != deviceID, let client = lock.withLock({ client }), client.isConnected,

@@ -53,10 +53,16 @@ public final class MeshService: BatchRoute, @unchecked Sendable {
     private let onCommand: @Sendable ([UInt8]) -> Void
     /// The device's own broker connection (gateway health needs both it and the relay connection).
     private let ownUplinkConnected: @Sendable () -> Bool
+    /// Whether the local clock is synchronised (NTP, GNSS): then the node is a stratum-1 time source.
+    private let ownClockSynchronised: @Sendable () -> Bool
+    /// Receives the clock discipline about once a second (the agent's interval clock).
+    private let disciplinedClock: MeshDisciplinedClock?
 
     public init(settings: MeshSettings, deviceID: String, stateDirectory: String, uplink: UplinkSettings?, clock: any WallClock,
                 logger: Logger, ownUplinkConnected: @escaping @Sendable () -> Bool, onAck: @escaping @Sendable ([UInt8]) -> Void,
-                onCommand: @escaping @Sendable ([UInt8]) -> Void) {
+                onCommand: @escaping @Sendable ([UInt8]) -> Void,
+                ownClockSynchronised: @escaping @Sendable () -> Bool = { ClockSynchronisation.isSynchronised() },
+                disciplinedClock: MeshDisciplinedClock? = nil) {
         self.settings = settings
         self.deviceID = deviceID
         self.stateDirectory = stateDirectory
@@ -67,6 +73,8 @@ public final class MeshService: BatchRoute, @unchecked Sendable {
         self.ownUplinkConnected = ownUplinkConnected
         self.onAck = onAck
         self.onCommand = onCommand
+        self.ownClockSynchronised = ownClockSynchronised
+        self.disciplinedClock = disciplinedClock
         relay = uplink.flatMap { settings.gateway == .never ? nil : MeshGatewayRelay(uplink: $0, deviceID: deviceID, logger: log) }
     }
 
@@ -212,7 +220,8 @@ public final class MeshService: BatchRoute, @unchecked Sendable {
                     actions += node.setUplink(health: health, at: now)
                     lastHealth = health
                 }
-                node.setLocalClockSynchronised(ClockSynchronisation.isSynchronised())
+                node.setLocalClockSynchronised(ownClockSynchronised())
+                disciplinedClock?.update(node.clock)
             }
             for job in jobs { actions += job(node, now) }
             if let wake = node.nextWakeup(), wake <= now.monotonic { actions += node.tick(at: now) }

@@ -10,6 +10,7 @@ enum MQTTPropertyList {
     static let correlationData = identifier(MQTT_PROP_CORRELATION_DATA)
     static let reasonString = identifier(MQTT_PROP_REASON_STRING)
     static let maximumPacketSize = identifier(MQTT_PROP_MAXIMUM_PACKET_SIZE)
+    static let userProperty = identifier(MQTT_PROP_USER_PROPERTY)
 
     private static func identifier(_ value: mqtt5_property) -> Int32 { Int32(truncatingIfNeeded: value.rawValue) }
 
@@ -44,12 +45,36 @@ enum MQTTPropertyList {
             let rc = data.withUnsafeBytes { mosquitto_property_add_binary(&list, correlationData, $0.baseAddress, UInt16(data.count)) }
             precondition(rc == MosquittoCode.success, "out of memory building PUBLISH properties")
         }
+        for (name, value) in properties.userProperties.sorted(by: { $0.key < $1.key }) {
+            guard mosquitto_property_add_string_pair(&list, userProperty, name, value) == MosquittoCode.success else {
+                mosquitto_property_free_all(&list)
+                throw .invalidRequest(operation: operation, problem: "the user property \"\(name)\" is not valid UTF-8")
+            }
+        }
         return list
     }
 
     /// The properties of a received PUBLISH.
     static func messageProperties(_ list: OpaquePointer?) -> MQTTMessageProperties {
-        MQTTMessageProperties(responseTopic: string(list, responseTopic), correlationData: binary(list, correlationData))
+        MQTTMessageProperties(responseTopic: string(list, responseTopic), correlationData: binary(list, correlationData),
+                              userProperties: stringPairs(list, userProperty))
+    }
+
+    static func stringPairs(_ list: OpaquePointer?, _ identifier: Int32) -> [String: String] {
+        var pairs: [String: String] = [:]
+        var current = list
+        var skipFirst = false
+        while let from = current {
+            var name: UnsafeMutablePointer<CChar>?
+            var value: UnsafeMutablePointer<CChar>?
+            guard let found = mosquitto_property_read_string_pair(from, identifier, &name, &value, skipFirst) else { break }
+            if let name, let value { pairs[String(cString: name)] = String(cString: value) }
+            free(name)
+            free(value)
+            current = found
+            skipFirst = true
+        }
+        return pairs
     }
 
     static func string(_ list: OpaquePointer?, _ identifier: Int32) -> String? {

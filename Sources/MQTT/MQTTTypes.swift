@@ -1,14 +1,18 @@
-/// The MQTT v5 properties the uplink reads and writes on a PUBLISH (request/response pattern).
+/// The MQTT v5 properties the uplink reads and writes on a PUBLISH (request/response pattern, and
+/// user properties such as a mesh gateway's path note).
 public struct MQTTMessageProperties: Sendable, Equatable {
     public var responseTopic: String?
     public var correlationData: [UInt8]?
+    /// User properties (MQTT v5, 3.3.2.3.7), name → value (a name given twice keeps the last value).
+    public var userProperties: [String: String]
 
-    public init(responseTopic: String? = nil, correlationData: [UInt8]? = nil) {
+    public init(responseTopic: String? = nil, correlationData: [UInt8]? = nil, userProperties: [String: String] = [:]) {
         self.responseTopic = responseTopic
         self.correlationData = correlationData
+        self.userProperties = userProperties
     }
 
-    var isEmpty: Bool { responseTopic == nil && correlationData == nil }
+    var isEmpty: Bool { responseTopic == nil && correlationData == nil && userProperties.isEmpty }
 }
 
 /// A message the broker delivered to one of the client's subscriptions. The payload is the exact

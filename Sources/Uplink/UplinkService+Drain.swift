@@ -203,7 +203,7 @@ extension UplinkService {
 
     /// Whether batches can go now: through the broker, or (while it is unreachable) through the
     /// alternate route (the mesh). The drain machine sees the route's availability as a connection.
-    func routeIsUsable() async -> Bool {
+    func routeIsUsable() -> Bool {
         if client.isConnected {
             lock.withLock { routeActive = false }
             return true
@@ -246,7 +246,7 @@ extension UplinkService {
                     // More may wait: the sealer does a bounded round per call (publishing goes between).
                     lock.withLock { state.lastSequence = last.flatMap { $0 } ?? state.lastSequence; workPending = true }
                 }
-                if await routeIsUsable(), let wake = await offerOutbox() { nextFullCheck = min(nextFullCheck, wake) }
+                if routeIsUsable(), let wake = await offerOutbox() { nextFullCheck = min(nextFullCheck, wake) }
             }
             try? await Task.sleep(for: .milliseconds(100))
         }

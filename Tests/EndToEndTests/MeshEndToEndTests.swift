@@ -16,6 +16,8 @@ import Testing
     /// The agents' virtual clocks start now and run ahead; commands carry a day's validity.
     static let origin = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
     static let devices = ["gw-a", "gw-b", "relay-1", "leaf-2"]
+    /// How far the leaf's clock starts behind the others (virtual time).
+    static let leafBehindMilliseconds: Int64 = 3 * 3_600_000
 
     struct DeviceRow: Decodable {
         var device: String
@@ -88,8 +90,14 @@ import Testing
         #expect(headEndProcess.waitForOutput("subscribed to", inStderr: true, timeout: .seconds(30)))
         try proxyA.open()
 
+        // The leaf's clock starts three hours behind and says it is not synchronised (issue 12 §4): it
+        // takes the time from relay-1's beacons and files its intervals on everyone else's.
         let agents = try Self.devices.indices.map { i in
-            try AgentProcess(config: configs[i], directory: dirs[i], name: Self.devices[i], clockOrigin: Self.origin, clockRate: Self.rate)
+            let leafClock = Self.devices[i] == "leaf-2"
+            return try AgentProcess(config: configs[i], directory: dirs[i], name: Self.devices[i],
+                                    clockOrigin: leafClock ? Self.origin.adding(milliseconds: -Self.leafBehindMilliseconds) : Self.origin,
+                                    clockRate: Self.rate,
+                                    environment: leafClock ? ["CONCENTRATOR_TEST_HOOKS": "1", "CONCENTRATOR_TEST_CLOCK_UNSYNCHRONISED": "1"] : [:])
         }
         for agent in agents { #expect(agent.waitUntilRunning(timeout: .seconds(60)), "\(agent.log.suffix(2000))") }
 
@@ -122,6 +130,14 @@ import Testing
         let leafMesh = try? JSONDecoder().decode(AgentStatus.self, from: Data(leafStatus.stdout.utf8)).mesh
         #expect(leafMesh?.role == "relay", "the leaf routes over the mesh: \(leafStatus.stdout.prefix(1500))")
         #expect(leafMesh?.route?.hops == 2, "leaf-2 reaches the gateway through relay-1: \(String(describing: leafMesh?.route))")
+        // §4 Time: the leaf follows relay-1's clock (stratum 1: a virtual clock is the time), and its
+        // newest archived interval is the relay's (hourly intervals; undisciplined it would be 3 h behind).
+        #expect(leafMesh?.time.source == "mesh" && leafMesh?.time.stratum == 2, "leaf time: \(String(describing: leafMesh?.time))")
+        let offset = leafMesh?.time.offsetMilliseconds ?? 0
+        #expect(abs(offset - Double(Self.leafBehindMilliseconds)) < 600_000, "the leaf's offset \(offset) ms (the agents' start skew × \(Self.rate) aside)")
+        let leafNewest = agents[3].archivedLines.last?.interval.milliseconds ?? 0
+        let relayNewest = agents[2].archivedLines.last?.interval.milliseconds ?? 0
+        #expect(abs(leafNewest - relayNewest) <= 3_600_000, "newest intervals: leaf \(leafNewest), relay \(relayNewest)")
 
         // Phase 2: gateway B's broker appears, then A loses its own.
         try proxyB.open()

@@ -20,7 +20,8 @@ struct MQTTClientBrokerTests {
             let receipt = try await publisher.client.publish(topic: "round/\(index)", payload: payload, qos: .atLeastOnce)
             #expect(receipt.reasonCode == 0x00, "a subscriber exists, so the PUBACK says success")
         }
-        let properties = MQTTMessageProperties(responseTopic: "round/reply", correlationData: [0x00, 0x01, 0x00])
+        let properties = MQTTMessageProperties(responseTopic: "round/reply", correlationData: [0x00, 0x01, 0x00],
+                                               userProperties: ["mesh-hops": "2", "mesh-gateway": "gw-0001"])
         _ = try await publisher.client.publish(topic: "round/props", payload: [0x2A], properties: properties)
 
         let all = await subscriber.messages.wait { $0.count >= payloads.count + 1 }

@@ -2,6 +2,7 @@ import ConcentratorCore
 import Foundation
 import Testing
 import TestSupport
+import Wire
 
 /// Issue 10 §4f: every key of the agent status document (`status --json`) is documented as a
 /// contract in Docs/mqtt-api.md §11.10.
@@ -21,6 +22,16 @@ import TestSupport
         return out
     }
 
+    /// A mesh state with every optional key set.
+    static let mesh = MeshState(
+        node: "00112233445566ff", role: "relay", route: MeshState.Route(nextHop: "0a0b0c0d0e0f1011", gateway: "1213141516171819", metric: 512, hops: 2),
+        neighbours: [MeshState.Neighbour(node: "0a0b0c0d0e0f1011", link: "lora0", reception: 0.9, cost: 284, uplinkHealth: 0)],
+        relayQueueDepth: 1, relayQueueBytes: 800,
+        dutyCycle: [MeshState.DutyBudget(link: "lora0", usedMilliseconds: 1200, limitMilliseconds: 36_000, windowSeconds: 3600, refusals: 0)],
+        time: MeshState.TimeSource(source: "mesh", stratum: 2, offsetMilliseconds: 600_000, driftPPM: 12.5, errorMilliseconds: 40,
+                                   from: "1213141516171819"),
+        rejectedFrames: 0, relayed: 3, publishedUpstream: 0, keyFingerprint: "ab12cd34")
+
     @Test func everyKeyTheAgentWritesIsInTheDocumentedTable() throws {
         let t = Timestamp(milliseconds: 1_795_255_200_000)
         let meter = MeterStatus(id: "m-1", address: "1", profile: "eastron-sdm630", state: .online, lastError: "timeout", lastSuccess: t,
@@ -36,7 +47,7 @@ import TestSupport
         let status = AgentStatus(device: "gw-0001", version: "0.1.0", startedAt: t, now: t, clockSynchronised: true, buses: [bus],
                                  archive: ArchiveStatus(path: "/var/lib/concentrator/archive.sqlite", fileBytes: 1024, newestInterval: t,
                                                         oldestInterval: t, lastError: "e"),
-                                 uplink: uplink)
+                                 uplink: uplink, mesh: Self.mesh)
         let json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(status))
         let written = Self.paths(json)
         #expect(written.count > 50)
@@ -44,6 +55,29 @@ import TestSupport
         let section = try #require(doc.range(of: "### 11.10").map { String(doc[$0.lowerBound...]) })
         for path in written.sorted() {
             #expect(section.contains("| `\(path)` |"), "status key \(path) is not documented in mqtt-api.md §11.10")
+        }
+    }
+
+    @Test func everyTopLevelKeyOfTheMQTTStatusDocumentIsInSection7() throws {
+        var document = UplinkStatusDocument(device: "gw-0001", state: "online")
+        document.unexpected = false
+        document.since = "2026-11-21T10:00:00Z"
+        document.agent = "0.1.0"
+        document.uptimeSeconds = 60
+        document.buses = [UplinkStatusDocument.Bus(name: "bus1", portOpen: true, metersAnswering: 1, meters: 1)]
+        document.lastSequence = 42
+        document.pending = 3
+        document.oldestUnacknowledgedInterval = "2026-11-21T09:00:00Z"
+        document.droppedUnsent = 0
+        document.mesh = Self.mesh
+        let json = try #require(try JSONSerialization.jsonObject(with: try JSONEncoder().encode(document)) as? [String: Any])
+        #expect(json.keys.contains("mesh") && json.count >= 12)
+        let doc = try String(contentsOfFile: BuiltProducts.packageRoot + "/Docs/mqtt-api.md", encoding: .utf8)
+        let start = try #require(doc.range(of: "## 7. Status document"))
+        let end = try #require(doc.range(of: "## 8. ", range: start.upperBound..<doc.endIndex))
+        let section = String(doc[start.lowerBound..<end.lowerBound])
+        for key in json.keys.sorted() {
+            #expect(section.contains("| `\(key)` |"), "status document key \(key) is not in mqtt-api.md §7")
         }
     }
 }

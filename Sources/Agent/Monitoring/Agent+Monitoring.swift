@@ -14,13 +14,12 @@ extension Agent {
     func startMonitoring(_ setup: AgentSetup) {
         guard let archive else { return }
         stopMonitoring()
-        let checkSync = options.checkClockSync
         let environment = MonitoringEnvironment(
-            archive: archive, clock: options.clock, logger: logger,
+            archive: archive, clock: intervalClock, logger: logger,
             reportsToUplink: { [weak self] in self?.setup.config.uplink != nil },
             workArrived: { [weak self] in self?.uplink?.workArrived() },
             noteStored: { [weak self] in self?.events?.noteStored($0) },
-            clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true })
+            clockSynchronised: clockSynchronisedForReadings())
         let service = MonitoringService(setup: setup, environment: environment) { [weak self] meter, on in
             self?.currentBuses.first { $0.owns(meter) }?.setRelay(meter: meter, connected: on, startDeadline: .seconds(30))
         }

@@ -34,6 +34,8 @@ final class RN2483Emulator: @unchecked Sendable {
     let air: EmulatedAir
     let master: Int32
     let slave: Int32
+    /// The slave side's path (what an agent's `mesh.radios[].port` names).
+    let path: String
     private let lock = ConditionLock()
     private var listening = false
     private var stopped = false
@@ -49,6 +51,7 @@ final class RN2483Emulator: @unchecked Sendable {
         _ = cplatform_set_nonblocking(s, 1)
         master = m
         slave = s
+        path = String(cString: name)
         self.index = index
         self.air = air
         air.lock.withLock { air.modems.append(self) }
