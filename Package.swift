@@ -39,7 +39,10 @@ let package = Package(
             "ConcentratorCore", "CPlatform", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // Pure codecs: bytes in, values or typed errors out.
-        .target(name: "MeterProtocols", dependencies: ["ConcentratorCore"], swiftSettings: strict),
+        .target(name: "MeterProtocols", dependencies: [
+            "ConcentratorCore", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: strict),
         .target(name: "Bus", dependencies: [
             "ConcentratorCore", "MeterProtocols", "Platform", "CModbus", "CSerialPort",
             .product(name: "Logging", package: "swift-log"),
@@ -64,6 +67,11 @@ let package = Package(
             "ConcentratorCore", "Platform", "Archive", "Wire", "KeyFiles", "MQTT",
             .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // Mesh relay between concentrators: frames, fragmentation, links (simulated, UDP, serial LoRa radio),
+        // routing, store-carry-forward, time from beacons, the deterministic simulation. Docs/mesh.md.
+        .target(name: "Mesh", dependencies: [
+            "ConcentratorCore", "Platform", .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
         // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
         .target(name: "Commands", dependencies: [
             "ConcentratorCore", "Platform", "Archive", "Wire", .product(name: "Logging", package: "swift-log"),
@@ -80,6 +88,9 @@ let package = Package(
         .target(name: "Console", dependencies: ["ConcentratorCore", "Platform"], swiftSettings: strict),
         // The PostgreSQL client over libpq (blocking; used on dedicated threads). Head-end only.
         .target(name: "PostgreSQL", dependencies: ["CPostgreSQL", "ConcentratorCore"], swiftSettings: strict),
+        // Edge monitoring, pure: alarm rules, schedules, solar times, zone rules (TZif), load curves, CER exports.
+        // Time is injected; the agent and the head-end wire it in (Docs/edge-monitoring.md).
+        .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
         // The reference head-end: no agent archive, no outbox; its own stores (SQLite, PostgreSQL) through the one migrator.
         .target(name: "HeadEnd", dependencies: [
             "ConcentratorCore", "Platform", "SQLite", "PostgreSQL", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
@@ -89,17 +100,22 @@ let package = Package(
             "ConcentratorCore", "Platform", "Wire", "MQTT", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
+        // The flags and checks the export commands of both front ends share.
+        .target(name: "ExportOptions", dependencies: [
+            "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
         // Thin command-line front ends.
         .executableTarget(name: "concentrator", dependencies: [
-            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console",
+            "Agent", "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "MQTT", "Console", "ExportOptions", "Mesh",
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform",
+            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
-            "MeterSimulator", "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "fleet-sim", dependencies: [
             "FleetSimulation", "HeadEnd", "KeyFiles", "Wire", "ConcentratorCore", "Platform",
@@ -121,7 +137,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/fleet-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", "MeterProtocols"], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "CPlatform", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),
@@ -135,7 +151,7 @@ let package = Package(
         ]),
         // The wire codecs, and the key files in their formats (they share the key fixtures).
         .testTarget(name: "WireTests", dependencies: ["Wire", "KeyFiles", "ConcentratorCore", "Platform", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Wire", "Archive", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -150,6 +166,10 @@ let package = Package(
         .testTarget(name: "AgentTests", dependencies: [
             "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
+        .testTarget(name: "MeshTests", dependencies: [
+            "Mesh", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "HeadEnd", "FleetSimulation",

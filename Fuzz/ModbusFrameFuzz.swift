@@ -1,8 +1,9 @@
 // libFuzzer entry for the Modbus codecs: RTU frame decoders, request delimiting, the register value
 // codec and the block decoder. Built and run by scripts/fuzz.sh (swiftc -sanitize=fuzzer,address),
-// compiled together with Sources/MeterProtocols/*.swift against the ConcentratorCore module.
+// against the ConcentratorCore and MeterProtocols modules.
 // Besides "never crash", it checks that every accepted frame encodes back to the same bytes.
 import ConcentratorCore
+@testable import MeterProtocols
 
 /// The request a fuzz input answers: its first six bytes choose the function, slave, start and count.
 private func request(from b: [UInt8]) -> ModbusRequest {

@@ -1,10 +1,11 @@
 // libFuzzer entry for the decoders of untrusted input besides Modbus: the JSON parser (configs,
 // profiles, board files, control requests, command bodies), the configuration and profile loaders,
 // and the sealed batch bodies the head-end decodes after opening (interval and event bodies). Built
-// and run by scripts/fuzz.sh wire; compiled together with the body codecs of Sources/Uplink against
-// the ConcentratorCore module. Besides "never crash", it checks that every body the decoders accept
-// decodes again to the same values after re-encoding.
+// and run by scripts/fuzz.sh wire, against the ConcentratorCore and Wire modules. Besides "never
+// crash", it checks that every body the decoders accept decodes again to the same values after
+// re-encoding.
 import ConcentratorCore
+import Wire
 
 private let context = ConfigurationContext(profiles: [
     "eastron-sdm630": .init(protocolKind: .modbus, quantities: ["voltage_l1", "active_energy_import"]),

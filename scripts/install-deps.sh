@@ -15,6 +15,7 @@ packages=(
   make                          # the Makefile's entry points
   procps                        # ps/pgrep in scripts
   postgresql libpq-dev          # the head-end's PostgreSQL store: libpq to build, a throwaway server for tests and the fleet demo
+  tzdata                        # /usr/share/zoneinfo: the zone rules schedules follow (Monitoring.ZoneRules)
 )
 
 missing=()

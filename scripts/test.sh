@@ -4,12 +4,17 @@
 # meter-sim, mosquitto, the agent, the head-end, tmux). One at a time: many tests measure line timing,
 # reconnect delays and keepalives, which parallel suites on two cores would distort.
 #
+# The build refuses a module imported by a target that does not declare it
+# (--explicit-target-dependency-import-check error). After the tests, every fuzz target runs
+# briefly (scripts/fuzz.sh all, FUZZ_SECONDS each, default 15; FUZZ_SECONDS=0 skips them); a fuzz
+# finding fails the run like a failed test.
+#
 # The full test log is kept in .build/test-log.txt; when a test fails, its recorded issues are
 # printed again at the end, so the last lines of a CI log name what failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-swift build --build-tests
+swift build --build-tests --explicit-target-dependency-import-check error
 log=.build/test-log.txt
 status=0
 swift test --skip-build --no-parallel 2>&1 | tee "$log" || status=$?
@@ -19,5 +24,17 @@ if [ "$status" -ne 0 ]; then
     # Recorded issues ("✘ … recorded an issue", with their "↳" comments) and failed tests and
     # suites, each line cut at 400 characters.
     grep -E '^(✘|↳)' "$log" | cut -c1-400 | head -80 || true
+fi
+fuzz_seconds="${FUZZ_SECONDS:-15}"
+if [ "$fuzz_seconds" -gt 0 ]; then
+    fuzz_status=0
+    scripts/fuzz.sh all "$fuzz_seconds" >.build/fuzz-log.txt 2>&1 || fuzz_status=$?
+    # One line per build step and run, the final stats, and any sanitizer or libFuzzer report.
+    grep -E '^(building|fuzzing|fuzz|Done|#[0-9]+ +DONE|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' .build/fuzz-log.txt || true
+    if [ "$fuzz_status" -ne 0 ]; then
+        echo "=== fuzzing failed: a crashing input or a build error (full log: .build/fuzz-log.txt) ==="
+        tail -40 .build/fuzz-log.txt
+        status=1
+    fi
 fi
 exit "$status"

@@ -48,7 +48,7 @@ func integer(_ n: Int) -> JSONValue { .number(Double(n), text: "\(n)") }
 
 /// A fresh PostgreSQL database in the benchmark's cluster.
 var databaseCount = 0
-func freshPostgres() throws -> HeadEndDatabaseLocation {
+@MainActor func freshPostgres() throws -> HeadEndDatabaseLocation {
     databaseCount += 1
     let name = "bench_\(getpid())_\(databaseCount)"
     let admin = try PostgresConnection(url: postgresBase + "/postgres", location: "bench")
@@ -58,7 +58,7 @@ func freshPostgres() throws -> HeadEndDatabaseLocation {
 }
 
 /// A fresh SQLite file under $BENCH_DIR or /tmp.
-func freshSQLite() -> HeadEndDatabaseLocation {
+@MainActor func freshSQLite() -> HeadEndDatabaseLocation {
     let base = getenv("BENCH_DIR").map { String(cString: $0) } ?? "/tmp"
     var template = Array("\(base)/fleet-bench-XXXXXX".utf8CString)
     precondition(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) } != nil)
@@ -77,7 +77,7 @@ let valuesPerBatch = fleet[0].valuesPerBatch
 let totalValues = sealed.count * valuesPerBatch
 let directory = RegisteredDevices(Dictionary(uniqueKeysWithValues: fleet.map { ($0.id, [$0.signingKey.publicKey]) }))
 
-func register(_ store: any HeadEndStore) throws {
+@MainActor func register(_ store: any HeadEndStore) throws {
     for device in fleet { try store.registerDevice(device.id, keys: [device.publicDocument], at: now) }
 }
 
@@ -88,39 +88,52 @@ let opened = try sealed.map { try opener.open($0.batch.bytes) }
 let openSeconds = seconds(ContinuousClock.now - t0)
 
 // 1b. Storing opened batches with `threads` threads, each with its own connection.
-func storeOnly(_ location: HeadEndDatabaseLocation, threads: Int) throws -> Double {
+/// Carries a store (used by one thread only) and the threads' outcome across threads.
+final class StoreThreads: @unchecked Sendable {
+    let stores: [any HeadEndStore]
+    let batches: [OpenedBatch]
+    let lock = ConditionLock()
+    var finished = 0
+    var failure: (any Error)?
+
+    init(stores: [any HeadEndStore], batches: [OpenedBatch]) {
+        self.stores = stores
+        self.batches = batches
+    }
+}
+
+@MainActor func storeOnly(_ location: HeadEndDatabaseLocation, threads: Int) throws -> Double {
     let setup = try HeadEndStores.open(location, now: now)
     try register(setup)
     setup.close()
-    let stores = try (0..<threads).map { _ in try HeadEndStores.open(location, now: now) }
-    let done = ConditionLock()
-    var finished = 0
-    var failure: (any Error)?
+    let shared = StoreThreads(stores: try (0..<threads).map { _ in try HeadEndStores.open(location, now: now) }, batches: opened)
+    let received = now
     let start = ContinuousClock.now
-    for (index, store) in stores.enumerated() {
+    for index in 0..<threads {
         DedicatedThread.start(name: "store-\(index)") {
+            let store = shared.stores[index]
             do {
-                for i in stride(from: index, to: opened.count, by: threads) {
-                    guard case .stored = try store.store(opened[i], receivedAt: now) else { fatalError("not stored") }
+                for i in stride(from: index, to: shared.batches.count, by: threads) {
+                    guard case .stored = try store.store(shared.batches[i], receivedAt: received) else { fatalError("not stored") }
                 }
             } catch {
-                done.withLock { failure = error }
+                shared.lock.withLock { shared.failure = error }
             }
-            done.withLock { finished += 1 }
-            done.broadcast()
+            shared.lock.withLock { shared.finished += 1 }
+            shared.lock.broadcast()
         }
     }
-    done.lock()
-    while finished < threads { done.wait() }
-    done.unlock()
+    shared.lock.lock()
+    while shared.finished < threads { shared.lock.wait() }
+    shared.lock.unlock()
     let elapsed = seconds(ContinuousClock.now - start)
-    stores.forEach { $0.close() }
-    if let failure { throw failure }
+    shared.stores.forEach { $0.close() }
+    if let failure = shared.failure { throw failure }
     return Double(totalValues) / elapsed
 }
 
 // 2. The whole path through mosquitto with `workers` in-process head-end workers.
-func pipeline(_ location: HeadEndDatabaseLocation, workers: Int) async throws -> (valuesPerSecond: Double, p50: Double, p95: Double, resends: Int) {
+@MainActor func pipeline(_ location: HeadEndDatabaseLocation, workers: Int) async throws -> (valuesPerSecond: Double, p50: Double, p95: Double, resends: Int) {
     let setup = try HeadEndStores.open(location, now: now)
     try register(setup)
     setup.close()

@@ -24,7 +24,7 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
         // Right after a reload the uplink may still be connecting: wait for it, within the timeout.
         while ContinuousClock.now < deadline {
             if let uplink = agent.uplink, uplink.isConnected {
-                let sent = awaitBlocking { () async -> Bool in
+                let sent = waitForAsync { () async -> Bool in
                     do { try await uplink.publishReply(bytes) } catch { return false }
                     return true
                 }
@@ -75,7 +75,7 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
 
     func queueBackfill(from: Timestamp, to: Timestamp, meters: [MeterID], series: [SeriesKind]) -> Result<Int, CommandOperationFailure>? {
         guard let uplink = agent.uplink else { return nil }
-        return awaitBlocking { () async -> Result<Int, CommandOperationFailure> in
+        return waitForAsync { () async -> Result<Int, CommandOperationFailure> in
             do { return .success(try await uplink.backfill(from: from, to: to, meters: meters, series: series)) } catch {
                 return .failure(CommandOperationFailure("\(error)"))
             }
@@ -97,24 +97,4 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
     func requestRestart() { agent.requestRestart() }
 
     private func bus(owning meter: MeterID) -> BusOwner? { agent.currentBuses.first { $0.owns(meter) } }
-}
-
-/// A value handed from a task to a waiting thread.
-private final class BlockingBox<T>: @unchecked Sendable {
-    var value: T?
-}
-
-/// Runs async work from a dedicated (non-pool) thread and blocks that thread until it finishes.
-func awaitBlocking<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
-    let box = BlockingBox<T>()
-    let done = ConditionLock()
-    Task {
-        let value = await work()
-        done.withLock { box.value = value }
-        done.broadcast()
-    }
-    done.lock()
-    defer { done.unlock() }
-    while box.value == nil { done.wait(for: .seconds(1)) }
-    return box.value!
 }

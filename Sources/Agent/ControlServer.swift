@@ -3,6 +3,7 @@ import ConcentratorCore
 import FoundationEssentials
 import Logging
 import Platform
+import Synchronization
 import Uplink
 
 /// Serves the local control socket (`<runtime dir>/control.sock`, mode 0660): one JSON request
@@ -12,8 +13,7 @@ final class ControlServer: @unchecked Sendable {
     private let listener: UnixListener
     private let handler: ControlRequestHandler
     private let logger: Logger
-    private let lock = ConditionLock()
-    private var connections = 0
+    private let connections = Mutex(0)
     private let maxConnections = 8
 
     init(path: String, handler: ControlRequestHandler, logger: Logger) throws(FileError) {
@@ -27,7 +27,7 @@ final class ControlServer: @unchecked Sendable {
     func start() {
         DedicatedThread.start(name: "control-accept") { [self] in
             while let connection = listener.accept() {
-                let admitted = lock.withLock { () -> Bool in
+                let admitted = connections.withLock { connections -> Bool in
                     guard connections < maxConnections else { return false }
                     connections += 1
                     return true
@@ -38,7 +38,7 @@ final class ControlServer: @unchecked Sendable {
                 }
                 DedicatedThread.start(name: "control-conn") { [self] in
                     serve(connection)
-                    lock.withLock { connections -= 1 }
+                    connections.withLock { $0 -= 1 }
                 }
             }
         }
@@ -88,7 +88,7 @@ protocol AgentControl: AnyObject, Sendable {
 
 /// Answers control requests against the running agent.
 final class ControlRequestHandler: @unchecked Sendable {
-    private unowned let agent: any AgentControl
+    unowned let agent: any AgentControl
     /// Whether test-only operations are allowed (CONCENTRATOR_TEST_HOOKS=1 at start).
     let testHooks: Bool
 
@@ -140,14 +140,31 @@ final class ControlRequestHandler: @unchecked Sendable {
             guard let bus = buses.first(where: { $0.name == name }) else {
                 return reply(failure("unknown-bus", "no bus \(name); configured: \(buses.map(\.name.rawValue).joined(separator: ", "))"))
             }
-            let from = request.from ?? 1, to = request.to ?? 247
-            guard (1...247).contains(from), (from...247).contains(to) else {
-                return reply(failure("bad-request", "scan range must lie within 1–247 (got \(from)–\(to))"))
+            let addresses: [Int]
+            if let list = request.addresses {
+                guard !list.isEmpty, list.allSatisfy({ (1...247).contains($0) }) else {
+                    return reply(failure("bad-request", "scan addresses must be 1–247 (got \(list.count) addresses)"))
+                }
+                addresses = list
+            } else {
+                let from = request.from ?? 1, to = request.to ?? 247
+                guard (1...247).contains(from), (from...247).contains(to) else {
+                    return reply(failure("bad-request", "scan range must lie within 1–247 (got \(from)–\(to))"))
+                }
+                addresses = Array(from...to)
+            }
+            var line: LineSettings?
+            if let given = request.line {
+                guard let settings = given.lineSettings else {
+                    return reply(failure("bad-request", "scan line settings are not valid (baud \(given.baud), \(given.dataBits) data bits, "
+                        + "parity \(given.parity), \(given.stopBits) stop bits)"))
+                }
+                line = settings
             }
             let profiles = agent.setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
             let timeout = Duration.milliseconds(Int64(request.timeoutMilliseconds ?? 250))
-            let cancellation = CancellationFlag()
-            let result = bus.scan(addresses: UInt8(from)...UInt8(to), profiles: profiles, timeout: timeout,
+            let cancellation = ActionCancellation()
+            let result = bus.scan(addresses: addresses.map { UInt8($0) }, profiles: profiles, timeout: timeout, line: line,
                                   cancellation: cancellation) { p in
                 // A client that hung up (Ctrl-C) cancels the scan at the next address.
                 if !send(ControlReply(done: false, progress: p), true) { cancellation.cancel() }
@@ -160,17 +177,28 @@ final class ControlRequestHandler: @unchecked Sendable {
             guard let uplink = agent.uplink else {
                 return reply(failure("no-uplink", "no uplink is configured or it could not start (see the agent's log)"))
             }
-            let timeout = Duration.milliseconds(Int64(min(max(request.timeoutMilliseconds ?? 60_000, 1000), 600_000)))
-            switch waitForAsync({ await uplink.roundTrip(timeout: timeout) }) {
+            let timeout = Duration.milliseconds(Int64(min(max(request.timeoutMilliseconds ?? 60_000, 1000), 900_000)))
+            let enrol = request.enrol == true ? (installer: request.installer ?? "", note: request.note ?? "") : nil
+            let trip = waitForAsync {
+                await uplink.roundTrip(timeout: timeout, enrol: enrol) { p in
+                    // Where the check stands; a client that hung up (Ctrl-C) stops it.
+                    send(ControlReply(done: false, error: ControlFailure(code: p.code, message: p.message), message: p.message), true)
+                }
+            }
+            switch trip {
             case .success(let trip):
                 reply(ControlReply(message: "the head-end acknowledged test batch \(trip.sequence) after \(trip.milliseconds) ms",
                                    roundTripMilliseconds: trip.milliseconds))
             case .failure(let f): reply(ControlReply(error: f))
             }
+        case "poll":
+            reply(pollNow(request, buses: buses, send: send))
+        case "commissioning.report":
+            reply(recordCommissioningReport(request, events: agent.events, now: agent.status().now))
         case "test.stall":
             reply(stall(request, buses: buses))
         default:
-            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, relay, events, audit, reload, uplink.check"))
+            reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, poll, relay, events, audit, reload, uplink.check, commissioning.report"))
         }
     }
 
@@ -201,6 +229,7 @@ final class ControlRequestHandler: @unchecked Sendable {
         case .cancelled: "cancelled"
         case .unsupported: "unsupported"
         case .transaction: "meter-error"
+        case .portUnavailable: "port-unavailable"
         }
         return failure(code, error.description)
     }

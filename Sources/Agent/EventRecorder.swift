@@ -2,18 +2,22 @@ import Archive
 import ConcentratorCore
 import Logging
 import Platform
+import Synchronization
 
 /// Keeps the newest gateway events in memory (status, console) and writes every event to the
 /// archive's events table on its own thread, so a bus thread never waits for it.
-public final class EventRecorder: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var recent: [GatewayEvent] = []
+public final class EventRecorder: Sendable {
+    private struct State {
+        var recent: [GatewayEvent] = []
+        /// Called for every event after it is recorded (the uplink sends events right away).
+        var listeners: [@Sendable (GatewayEvent) -> Void] = []
+    }
+
+    private let state = Mutex(State())
     private let capacity = 200
     private let worker = SerialWorker(name: "events")
     private let archive: ArchiveStore
     private let logger: Logger
-    /// Called for every event after it is recorded (the uplink sends events right away).
-    private var listeners: [@Sendable (GatewayEvent) -> Void] = []
 
     public init(archive: ArchiveStore, logger: Logger) {
         self.archive = archive
@@ -21,15 +25,15 @@ public final class EventRecorder: @unchecked Sendable {
     }
 
     public func addListener(_ listener: @escaping @Sendable (GatewayEvent) -> Void) {
-        lock.withLock { listeners.append(listener) }
+        state.withLock { $0.listeners.append(listener) }
     }
 
     /// Records `event`. Safe from any thread; returns at once.
     public func record(_ event: GatewayEvent) {
-        let targets = lock.withLock { () -> [@Sendable (GatewayEvent) -> Void] in
-            recent.append(event)
-            if recent.count > capacity { recent.removeFirst(recent.count - capacity) }
-            return listeners
+        let targets = state.withLock { s -> [@Sendable (GatewayEvent) -> Void] in
+            s.recent.append(event)
+            if s.recent.count > capacity { s.recent.removeFirst(s.recent.count - capacity) }
+            return s.listeners
         }
         worker.enqueue { [archive, logger] in
             do {
@@ -43,7 +47,7 @@ public final class EventRecorder: @unchecked Sendable {
 
     /// The newest `limit` events, oldest first.
     public func newest(_ limit: Int) -> [GatewayEvent] {
-        lock.withLock { Array(recent.suffix(max(0, limit))) }
+        state.withLock { Array($0.recent.suffix(max(0, limit))) }
     }
 
     public func stop() { worker.stop() }

@@ -1,4 +1,5 @@
 import Platform
+import Synchronization
 
 /// The loops whose progress keeps the systemd watchdog fed. Each loop registers a source that
 /// tells when it last made progress; `WATCHDOG=1` is sent only while every source made progress
@@ -9,22 +10,21 @@ import Platform
 /// way: `agent.progress.register(name: "uplink") { client.lastProgress }`. A source must report
 /// progress at least every few seconds even when idle (a loop that waits for work wakes up at
 /// least once a second and counts that as progress).
-public final class ProgressWatchdog: @unchecked Sendable {
+public final class ProgressWatchdog: Sendable {
     /// One registered loop.
     public struct Source: Sendable {
         public let name: String
         public let lastProgress: @Sendable () -> ContinuousClock.Instant
     }
 
-    private let lock = ConditionLock()
-    private var sources: [Source] = []
+    private let sources = Mutex<[Source]>([])
 
     public init() {}
 
     /// Adds a loop to watch, replacing one of the same name (a bus restarted by a reload). Safe from
     /// any thread, at any time.
     public func register(name: String, lastProgress: @escaping @Sendable () -> ContinuousClock.Instant) {
-        lock.withLock {
+        sources.withLock { sources in
             sources.removeAll { $0.name == name }
             sources.append(Source(name: name, lastProgress: lastProgress))
         }
@@ -32,15 +32,15 @@ public final class ProgressWatchdog: @unchecked Sendable {
 
     /// Stops watching a loop (a bus removed by a reload, an uplink stopped).
     public func unregister(name: String) {
-        lock.withLock { sources.removeAll { $0.name == name } }
+        sources.withLock { $0.removeAll { $0.name == name } }
     }
 
     /// Names of the registered loops.
-    public var names: [String] { lock.withLock { sources.map(\.name) } }
+    public var names: [String] { sources.withLock { $0.map(\.name) } }
 
     /// The loops that made no progress within `limit` before `now`, in registration order.
     public func stalled(now: ContinuousClock.Instant, limit: Duration) -> [String] {
-        let current = lock.withLock { sources }
+        let current = sources.withLock { $0 }
         return current.filter { now - $0.lastProgress() > limit }.map(\.name)
     }
 }

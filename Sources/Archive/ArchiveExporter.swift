@@ -94,14 +94,8 @@ public struct ArchiveExporter: Sendable {
     public func export(_ request: ExportRequest, toFileDescriptor fd: Int32,
                        progress: ((ExportProgress) -> Void)? = nil) throws(ArchiveError) -> ExportSummary {
         try export(request, to: { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError(path: "file descriptor \(fd)", operation: "write the export to")
-                }
-                offset += n
+            do throws(FileDescriptorWriteError) { try FileDescriptor.writeAll(fd, bytes) } catch {
+                throw FileError(path: "file descriptor \(fd)", operation: "write the export to", errnoCode: error.errnoCode)
             }
         }, progress: progress)
     }

@@ -46,6 +46,7 @@ public final class ArchiveReader: @unchecked Sendable {
     }
 
     /// Every meter that has ever been stored, in number order.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func meters() throws(ArchiveError) -> [MeterID] {
         try locked("list meters") {
             try refreshMeters()
@@ -54,6 +55,7 @@ public final class ArchiveReader: @unchecked Sendable {
     }
 
     /// The snapshots of one meter with interval starts in `from..<to`.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func snapshots(meter: MeterID, from: Timestamp, to: Timestamp,
                           series: SeriesKind = .interval) throws(ArchiveError) -> [MeterSnapshot] {
         var out: [MeterSnapshot] = []
@@ -62,6 +64,7 @@ public final class ArchiveReader: @unchecked Sendable {
     }
 
     /// The snapshots of every meter for the interval starting at `intervalStart`.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func snapshots(intervalStart: Timestamp, series: SeriesKind = .interval) throws(ArchiveError) -> [MeterSnapshot] {
         var out: [MeterSnapshot] = []
         try forEachSnapshot(from: intervalStart, to: intervalStart.adding(milliseconds: 1), series: series) {
@@ -73,6 +76,7 @@ public final class ArchiveReader: @unchecked Sendable {
     /// Calls `body` for each stored snapshot with an interval start in `from..<to` (of one meter, or of
     /// all), without holding the whole range in memory. `body` runs outside the reader's lock and may
     /// use the reader. Stops at the first error `body` throws and rethrows it wrapped.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func forEachSnapshot(from: Timestamp, to: Timestamp, meter: MeterID? = nil, series: SeriesKind = .interval,
                                 _ body: (MeterSnapshot) throws -> Void) throws(ArchiveError) {
         let firstMinute = max(0, ReadingKey.minuteCeiling(from))
@@ -104,6 +108,7 @@ public final class ArchiveReader: @unchecked Sendable {
     }
 
     /// How many snapshots lie in `from..<to` (all meters); for progress estimates.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func snapshotCount(from: Timestamp, to: Timestamp, series: SeriesKind = .interval) throws(ArchiveError) -> Int {
         let lo = ReadingKey.first(ofMinute: max(0, ReadingKey.minuteCeiling(from)))
         let hi = ReadingKey.first(ofMinute: min(ReadingKey.minuteCeiling(to), 1 << 46))
@@ -115,6 +120,7 @@ public final class ArchiveReader: @unchecked Sendable {
 
     /// The first and last stored interval start of `series`, or nil when none is stored. Scans from each
     /// end of the table to the first row of the series: instant when both series are stored.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func storedRange(series: SeriesKind = .interval) throws(ArchiveError) -> ClosedRange<Timestamp>? {
         try locked("read stored range") {
             var first: Int64?

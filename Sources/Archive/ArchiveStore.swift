@@ -141,7 +141,8 @@ public final class ArchiveStore: @unchecked Sendable {
     }
 
     /// Like `perform`, for dedicated threads (a bus owner): blocks the calling thread until durable.
-    /// Never call it from async code.
+    /// Never call it from async code (the compiler refuses it there).
+    @available(*, noasync, message: "blocks its thread; await perform(_:) instead")
     public func performBlocking<T: Sendable>(_ write: ArchiveWrite<T>) throws(ArchiveError) -> T {
         try checkOpen(write.operation)
         do {
@@ -164,6 +165,7 @@ public final class ArchiveStore: @unchecked Sendable {
     /// Lets queued writes finish, closes the connections and ends the threads. Blocks until the file is
     /// closed; call it from `main` or a dedicated thread (async code gets the `async` variant). Every
     /// write that returned was already durable. Later calls fail with "archive is closed".
+    @available(*, noasync, message: "blocks its thread; await close() instead")
     public func close() {
         guard markClosed() else { return }
         try? writerThread.runBlocking { [self] in writer.connection.close() }

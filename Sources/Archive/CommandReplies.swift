@@ -34,6 +34,7 @@ extension ArchiveWrite where Result == Void {
 
 extension ArchiveReader {
     /// The stored reply to command `id`, or nil when no command with this id ran (or it was pruned).
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func commandReply(id: String) throws(ArchiveError) -> StoredCommandReply? {
         try locked("read the reply to command \(id)") { () throws -> StoredCommandReply? in
             try connection.withStatement("SELECT key_id, time, reply FROM command_replies WHERE command_id = ?") {

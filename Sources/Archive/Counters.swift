@@ -36,6 +36,7 @@ extension ArchiveWrite where Result == Bool {
 
 extension ArchiveReader {
     /// The counter's stored value, or nil if it was never set.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func counterValue(_ name: String) throws(ArchiveError) -> Int64? {
         try locked("read counter \(name)") {
             try connection.queryInt64("SELECT value FROM counters WHERE name = ?", [.text(name)])

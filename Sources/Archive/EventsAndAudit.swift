@@ -76,6 +76,7 @@ extension ArchiveWrite where Result == Void {
 
 extension ArchiveReader {
     /// Events with `from <= time < to`, oldest first, at most `limit`.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func events(from: Timestamp, to: Timestamp, limit: Int = 1000) throws(ArchiveError) -> [ArchiveEvent] {
         try locked("read events") { () throws -> [ArchiveEvent] in
             try connection.withStatement("""
@@ -93,12 +94,14 @@ extension ArchiveReader {
     }
 
     /// Audit entries with `from <= time < to`, oldest first, at most `limit`, skipping the first `offset`.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func auditEntries(from: Timestamp, to: Timestamp, limit: Int = 1000, offset: Int = 0) throws(ArchiveError) -> [AuditEntry] {
         try auditQuery("WHERE time >= ? AND time < ? ORDER BY time, id LIMIT ? OFFSET ?",
                        [.integer(from.milliseconds), .integer(to.milliseconds), .integer(Int64(max(0, limit))), .integer(Int64(max(0, offset)))])
     }
 
     /// The newest `limit` audit entries, newest first (for the console).
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func newestAuditEntries(limit: Int) throws(ArchiveError) -> [AuditEntry] {
         try auditQuery("ORDER BY time DESC, id DESC LIMIT ?", [.integer(Int64(max(0, limit)))])
     }

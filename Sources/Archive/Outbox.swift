@@ -115,11 +115,13 @@ extension ArchiveWrite where Result == Bool {
 
 extension ArchiveReader {
     /// Up to `limit` sealed, unacknowledged entries (ready to send), in `order`.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func outboxPending(limit: Int, order: OutboxOrder = .oldestFirst) throws(ArchiveError) -> [OutboxEntry] {
         try outboxEntries(sealed: true, limit: limit, order: order)
     }
 
     /// The sealed payload of entry `sequence`, or nil if it is gone (acknowledged) or not sealed yet.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func outboxSealedPayload(sequence: Int64) throws(ArchiveError) -> [UInt8]? {
         try locked("read an outbox entry") { () throws -> [UInt8]? in
             try connection.withStatement("SELECT payload FROM outbox WHERE sequence = ? AND sealed = 1") { (s: SQLiteStatement) throws -> [UInt8]? in
@@ -130,6 +132,7 @@ extension ArchiveReader {
     }
 
     /// Whether entry `sequence` is still in the outbox (sealed or not), i.e. not acknowledged yet.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func outboxContains(sequence: Int64) throws(ArchiveError) -> Bool {
         try locked("read the outbox") {
             try connection.queryInt64("SELECT count(*) FROM outbox WHERE sequence = ?", [.integer(sequence)]) == 1
@@ -137,6 +140,7 @@ extension ArchiveReader {
     }
 
     /// Up to `limit` entries still waiting to be sealed, oldest first.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func outboxUnsealed(limit: Int) throws(ArchiveError) -> [OutboxEntry] {
         try outboxEntries(sealed: false, limit: limit, order: .oldestFirst)
     }
@@ -170,11 +174,13 @@ extension ArchiveReader {
     }
 
     /// How many entries wait for acknowledgement.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func outboxDepth() throws(ArchiveError) -> Int {
         try locked("count the outbox") { Int(try connection.queryInt64("SELECT count(*) FROM outbox") ?? 0) }
     }
 
     /// The earliest interval start covered by an unacknowledged entry, or nil.
+    @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
     public func oldestUnacknowledgedInterval() throws(ArchiveError) -> Timestamp? {
         try locked("read the outbox") {
             try connection.queryInt64("SELECT min(interval_from) FROM outbox").map(Timestamp.init(milliseconds:))

@@ -24,12 +24,22 @@ final class BusLine {
         self.logger = logger
     }
 
+    /// Line settings that replace the bus's own for the current step only (a scan with the
+    /// installer's settings that are not applied yet); nil = the bus's settings.
+    var lineOverride: LineSettings? {
+        didSet { if lineOverride != oldValue { modbus = nil } }
+    }
+
+    /// The line settings in use now.
+    var effectiveLine: LineSettings { lineOverride ?? settings.line }
+
     /// Opens the port if needed. Returns the failure while the port is unavailable; retries at
-    /// most every `reopenDelay` (1 s doubling to 60 s), logging only state changes.
+    /// most every `reopenDelay` (1 s doubling to 60 s), logging only state changes. `retryNow`
+    /// tries at once (work an installer waits for must not be answered from an old failure).
     @discardableResult
-    func ensureOpen() -> SerialPortError? {
+    func ensureOpen(retryNow: Bool = false) -> SerialPortError? {
         if port != nil { return nil }
-        guard ContinuousClock.now >= nextOpenAttempt else { return openError }
+        guard retryNow || ContinuousClock.now >= nextOpenAttempt else { return openError }
         do {
             let opened = try SerialPort(path: settings.device, line: settings.line)
             if settings.rs485.enabled, !opened.configureRS485(settings.rs485), !warnedNoRS485 {
@@ -74,8 +84,8 @@ final class BusLine {
     /// The Modbus master on the open port, with the bus's Modbus line settings applied.
     func modbusMaster() -> ModbusMaster? {
         guard let port else { return nil }
-        if port.line != settings.line {
-            do { try port.apply(settings.line) } catch {
+        if port.line != effectiveLine {
+            do { try port.apply(effectiveLine) } catch {
                 logger.error("\(error.description)")
                 return nil
             }
@@ -89,7 +99,7 @@ final class BusLine {
     /// The silence every frame must be preceded by: the protocol minimum (3.5 characters for
     /// Modbus RTU) plus the configured extra gap.
     var interFrameSilence: Duration {
-        .microseconds(Int64(settings.line.modbusInterFrameMicroseconds) + Int64(settings.interFrameGapMilliseconds) * 1000)
+        .microseconds(Int64(effectiveLine.modbusInterFrameMicroseconds) + Int64(settings.interFrameGapMilliseconds) * 1000)
     }
 
     /// Sleeps until the line has been silent long enough for the next frame.

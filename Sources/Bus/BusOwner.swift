@@ -312,7 +312,7 @@ public final class BusOwner: @unchecked Sendable {
         switch meter.settings.protocolKind {
         case .modbus:
             result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line)
-        case .iec62056_21, .dlms:
+        case .iec62056_21, .dlms, .mbus, .wmbus:
             result = MeterPoll(values: meter.profile.quantities.map { QuantityValue(quantity: $0, error: .malformedResponse) },
                                transportFailure: .malformedResponse)
         }

@@ -1,5 +1,6 @@
 import ConcentratorCore
 import Platform
+import Synchronization
 
 /// Order in which the bus owner serves its work. Lower runs first; equal priorities run in order
 /// of arrival. Work is done in steps (one meter, one scan address), so an urgent read waits at
@@ -28,41 +29,30 @@ protocol BusTask: AnyObject {
 
 /// A result handed from the bus thread to a waiting caller, with a start deadline: work that has
 /// not started by then is abandoned with `busBusy`.
-final class PendingResult<T>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var result: Result<T, BusError>?
-    private var started = false
+final class PendingResult<T>: Sendable {
+    private let result = OneShot<Result<T, BusError>>()
+    /// Whether the bus thread began the work; decided against the deadline under this lock.
+    private let started = Mutex(false)
 
+    /// Called by the bus thread before it starts; false when the caller already gave up.
     func markStarted() -> Bool {
-        lock.withLock {
-            if result != nil { return false }
+        started.withLock { started in
+            if result.current != nil { return false }
             started = true
             return true
         }
     }
 
-    func finish(_ r: Result<T, BusError>) {
-        lock.withLock { if result == nil { result = r } }
-        lock.broadcast()
-    }
+    func finish(_ r: Result<T, BusError>) { result.set(r) }
 
     /// Waits for the result. If the work has not started within `startDeadline`, gives up.
     func wait(startDeadline: Duration, bus: BusName) -> Result<T, BusError> {
         let begin = ContinuousClock.now
-        lock.lock()
-        defer { lock.unlock() }
-        while result == nil {
-            if !started {
-                let waited = ContinuousClock.now - begin
-                if waited >= startDeadline {
-                    result = .failure(.busBusy(bus, waitedMilliseconds: Int(waited.inMilliseconds)))
-                    break
-                }
-                lock.wait(for: startDeadline - waited)
-            } else {
-                lock.wait()
-            }
+        if let r = result.wait(timeout: startDeadline) { return r }
+        started.withLock { started in
+            guard !started else { return }
+            result.set(.failure(.busBusy(bus, waitedMilliseconds: Int((ContinuousClock.now - begin).inMilliseconds))))
         }
-        return result!
+        return result.wait()
     }
 }

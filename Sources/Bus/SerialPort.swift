@@ -4,6 +4,8 @@ import Glibc
 import CPlatform
 import CSerialPort
 import ConcentratorCore
+import MeterProtocols
+import Platform
 
 /// Why a serial port could not be opened or configured. Carries the path, what failed and what an
 /// installer should check; never stops other buses.
@@ -61,6 +63,9 @@ public final class SerialPort {
     public private(set) var line: LineSettings
     /// Whether the port went through libserialport (false: POSIX fallback for PTYs).
     public let viaLibserialport: Bool
+    /// Set while the port runs 8N1 for a 7-bit line with parity that it refused (Linux PTYs answer
+    /// EINVAL to 7E1): the parity bit is then computed in software (`wireBytes`, `characters`).
+    public private(set) var softwareParity: SoftwareParity?
     private var spPort: OpaquePointer?
 
     /// Opens `path` with `line` settings and takes the bus lock.
@@ -100,7 +105,53 @@ public final class SerialPort {
     deinit { close() }
 
     /// Switches the line settings (mixed-protocol buses change them between transactions).
+    ///
+    /// A 7-bit framing with parity (7E1, 7O1) that the port refuses (EINVAL, as Linux PTYs answer,
+    /// or kept as 8 bits without parity by an older kernel) runs as 8N1 with software parity: the
+    /// frame on the wire is the same 10 bits. `line` still reports 7E1 and `softwareParity` is set;
+    /// writes and reads then go through `wireBytes(for:)` and `characters(fromWire:)`.
     public func apply(_ settings: LineSettings) throws(SerialPortError) {
+        let emulable = settings.dataBits == 7 && settings.parity != .none && settings.stopBits == 1
+        let refusal = applyFraming(settings)
+        if refusal == nil, !emulable || framingHolds(settings) {
+            softwareParity = nil
+            line = settings
+            return
+        }
+        if let refusal, !emulable || refusal.code != EINVAL {
+            throw SerialPortError(kind: .configuration, path: path, detail: "cannot set \(settings.summary): \(refusal.reason)")
+        }
+        var eightBits = settings
+        eightBits.dataBits = 8
+        eightBits.parity = .none
+        if let failure = applyFraming(eightBits) {
+            throw SerialPortError(kind: .configuration, path: path,
+                                  detail: "cannot set \(settings.summary), nor \(eightBits.summary) for software parity: \(failure.reason)")
+        }
+        softwareParity = SoftwareParity(settings.parity)
+        line = settings
+    }
+
+    /// Whether the terminal settings really hold 7 data bits with the asked parity.
+    private func framingHolds(_ settings: LineSettings) -> Bool {
+        TerminalFraming.holdsSevenBitsWithParity(fd, odd: settings.parity == .odd)
+    }
+
+    /// The bytes to write for 7-bit `characters`: as they are, or each with its parity bit when the
+    /// port runs software parity.
+    public func wireBytes(for characters: [UInt8]) -> [UInt8] {
+        softwareParity.map { $0.adding(to: characters) } ?? characters
+    }
+
+    /// The characters in bytes read from the port: as they are, or parity-checked and stripped when
+    /// the port runs software parity (a wrong parity bit throws, with its offset).
+    public func characters(fromWire bytes: [UInt8]) throws(SoftwareParityError) -> [UInt8] {
+        guard let softwareParity else { return bytes }
+        return try softwareParity.stripping(bytes)
+    }
+
+    /// Sets the framing and speed; nil on success, else the errno and what it means.
+    private func applyFraming(_ settings: LineSettings) -> (code: Int32, reason: String)? {
         if viaLibserialport, let spPort {
             let parity: sp_parity = switch settings.parity {
             case .none: SP_PARITY_NONE
@@ -113,28 +164,27 @@ public final class SerialPort {
                   sp_set_stopbits(spPort, Int32(settings.stopBits)) == SP_OK,
                   sp_set_flowcontrol(spPort, SP_FLOWCONTROL_NONE) == SP_OK
             else {
-                throw SerialPortError(kind: .configuration, path: path,
-                                      detail: "cannot set \(settings.summary): \(String(cString: sp_last_error_message()))")
+                return (sp_last_error_code(), String(cString: sp_last_error_message()))
             }
-        } else {
-            var tio = termios()
-            guard tcgetattr(fd, &tio) == 0 else { throw .fromErrno(errno, path: path, operation: "read line settings") }
-            cfmakeraw(&tio)
-            tio.c_cflag |= tcflag_t(CLOCAL | CREAD)
-            tio.c_cflag &= ~(tcflag_t(CSIZE) | tcflag_t(PARENB) | tcflag_t(PARODD) | tcflag_t(CSTOPB) | tcflag_t(CRTSCTS))
-            tio.c_cflag |= tcflag_t(settings.dataBits == 7 ? CS7 : CS8)
-            if settings.parity != .none { tio.c_cflag |= tcflag_t(PARENB) }
-            if settings.parity == .odd { tio.c_cflag |= tcflag_t(PARODD) }
-            if settings.stopBits == 2 { tio.c_cflag |= tcflag_t(CSTOPB) }
-            let speed = Self.speedConstant(settings.baud)
-            cfsetispeed(&tio, speed)
-            cfsetospeed(&tio, speed)
-            guard tcsetattr(fd, TCSANOW, &tio) == 0 else {
-                throw SerialPortError(kind: .configuration, path: path,
-                                      detail: "cannot set \(settings.summary): \(String(cString: strerror(errno)))")
-            }
+            return nil
         }
-        line = settings
+        var tio = termios()
+        guard tcgetattr(fd, &tio) == 0 else { return (errno, "read line settings: " + String(cString: strerror(errno))) }
+        cfmakeraw(&tio)
+        tio.c_cflag |= tcflag_t(CLOCAL | CREAD)
+        tio.c_cflag &= ~(tcflag_t(CSIZE) | tcflag_t(PARENB) | tcflag_t(PARODD) | tcflag_t(CSTOPB) | tcflag_t(CRTSCTS))
+        tio.c_cflag |= tcflag_t(settings.dataBits == 7 ? CS7 : CS8)
+        if settings.parity != .none { tio.c_cflag |= tcflag_t(PARENB) }
+        if settings.parity == .odd { tio.c_cflag |= tcflag_t(PARODD) }
+        if settings.stopBits == 2 { tio.c_cflag |= tcflag_t(CSTOPB) }
+        let speed = Self.speedConstant(settings.baud)
+        cfsetispeed(&tio, speed)
+        cfsetospeed(&tio, speed)
+        guard tcsetattr(fd, TCSANOW, &tio) == 0 else {
+            let code = errno
+            return (code, String(cString: strerror(code)))
+        }
+        return nil
     }
 
     /// Enables the kernel RS-485 mode. Returns false when the port does not support it (PTYs and

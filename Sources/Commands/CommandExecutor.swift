@@ -29,7 +29,7 @@ public struct CommandOutcome: Sendable {
         case .unknownMeter(let m): return .failed(.unknownMeter, "no meter \(m) on its bus")
         case .busBusy: return .failed(.busBusy, error.description)
         case .unsupported: return .failed(.notSupported, error.description)
-        case .transaction: return .failed(.meterError, error.description)
+        case .transaction, .portUnavailable: return .failed(.meterError, error.description)
         case .stopping, .cancelled: return .failed(.internalError, error.description)
         }
     }

@@ -2,6 +2,7 @@ import Archive
 import ConcentratorCore
 import Logging
 import Platform
+import Synchronization
 import Wire
 
 /// What happened to one received command message (for logs and tests).
@@ -55,10 +56,14 @@ public final class CommandProcessor: @unchecked Sendable {
     private let executor: any CommandExecutor
     private let onEvent: @Sendable (GatewayEvent) -> Void
     private let worker = SerialWorker(name: "commands")
-    private let lock = ConditionLock()
-    private var queued = 0
-    private var stopping = false
-    private var unauthenticated = (minute: Int64(0), count: 0)
+    private struct State {
+        var queued = 0
+        var stopping = false
+        /// Replies to unverifiable messages this minute (the flood guard).
+        var unauthenticated = (minute: Int64(0), count: 0)
+    }
+
+    private let state = Mutex(State())
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
                 executor: any CommandExecutor, clockTolerance: Duration = .seconds(300),
@@ -75,9 +80,9 @@ public final class CommandProcessor: @unchecked Sendable {
 
     /// Queues a message received on the command topic (never blocks the caller).
     public func submit(_ bytes: [UInt8]) {
-        let admitted = lock.withLock { () -> Bool in
-            guard !stopping, queued < Self.queueLimit else { return false }
-            queued += 1
+        let admitted = state.withLock { s -> Bool in
+            guard !s.stopping, s.queued < Self.queueLimit else { return false }
+            s.queued += 1
             return true
         }
         guard admitted else {
@@ -86,25 +91,17 @@ public final class CommandProcessor: @unchecked Sendable {
         }
         worker.enqueue { [self] in
             // Commands still queued at shutdown are not run: the head-end hears nothing and may ask again.
-            if !lock.withLock({ stopping }) { _ = process(bytes) }
-            lock.withLock { queued -= 1 }
+            if !state.withLock({ $0.stopping }) { _ = process(bytes) }
+            state.withLock { $0.queued -= 1 }
         }
     }
 
     /// Takes no more commands, lets the one running finish (at most `timeout`) and ends the thread.
     public func stop(timeout: Duration = .seconds(30)) {
-        lock.withLock { stopping = true }
-        let done = ConditionLock()
-        final class Flag: @unchecked Sendable { var value = false }
-        let flag = Flag()
-        worker.enqueue {
-            done.withLock { flag.value = true }
-            done.broadcast()
-        }
-        let deadline = ContinuousClock.now + timeout
-        done.lock()
-        while !flag.value, ContinuousClock.now < deadline { done.wait(for: .milliseconds(100)) }
-        done.unlock()
+        state.withLock { $0.stopping = true }
+        let done = OneShot<Void>()
+        worker.enqueue { done.set(()) }
+        _ = done.wait(timeout: timeout)
         worker.stop()
     }
 
@@ -292,15 +289,17 @@ public final class CommandProcessor: @unchecked Sendable {
     }
 
     private func admitUnauthenticated(_ now: Timestamp) -> Bool {
-        lock.withLock {
+        let (admitted, firstRefused) = state.withLock { s -> (Bool, Bool) in
             let minute = now.milliseconds / 60_000
-            if unauthenticated.minute != minute { unauthenticated = (minute, 0) }
-            unauthenticated.count += 1
-            if unauthenticated.count == Self.unauthenticatedRepliesPerMinute + 1 {
-                logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are dropped unanswered")
-            }
-            return unauthenticated.count <= Self.unauthenticatedRepliesPerMinute
+            if s.unauthenticated.minute != minute { s.unauthenticated = (minute, 0) }
+            s.unauthenticated.count += 1
+            return (s.unauthenticated.count <= Self.unauthenticatedRepliesPerMinute,
+                    s.unauthenticated.count == Self.unauthenticatedRepliesPerMinute + 1)
         }
+        if firstRefused {
+            logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are dropped unanswered")
+        }
+        return admitted
     }
 
     private func audit(_ c: RefusalContext, result: String, message: String) {

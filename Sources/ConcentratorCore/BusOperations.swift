@@ -6,6 +6,8 @@ public enum BusError: Error, Hashable, Sendable, CustomStringConvertible {
     case cancelled
     case unsupported(String)
     case transaction(MeterID, MeterErrorCode)
+    /// The bus's port cannot be opened (or failed during the work); nothing was learned on it.
+    case portUnavailable(BusName, String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,7 @@ public enum BusError: Error, Hashable, Sendable, CustomStringConvertible {
         case .cancelled: return "cancelled"
         case .unsupported(let what): return "not supported: \(what)"
         case .transaction(let m, let e): return "meter \(m): \(e)"
+        case .portUnavailable(let b, let why): return "bus \(b): the port is down: \(why)"
         }
     }
 }

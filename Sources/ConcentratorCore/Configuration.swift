@@ -8,10 +8,13 @@ public struct ConcentratorConfig: Hashable, Sendable {
     public var polling: PollingSettings
     /// The MQTT uplink to the head-end; nil = archive only.
     public var uplink: UplinkSettings?
+    /// Location, alarm rules, switched outputs and schedules; nil = no edge monitoring.
+    public var monitoring: MonitoringSettings?
 
     public init(device: DeviceSettings, buses: [BusSettings], meters: [MeterSettings],
                 archive: ArchiveSettings = ArchiveSettings(), polling: PollingSettings = PollingSettings(),
-                uplink: UplinkSettings? = nil) {
+                uplink: UplinkSettings? = nil, monitoring: MonitoringSettings? = nil) {
+        self.monitoring = monitoring
         self.device = device
         self.buses = buses
         self.meters = meters
@@ -142,12 +145,20 @@ public enum MeterAddress: Hashable, Sendable, CustomStringConvertible {
     case iecDevice(String)
     /// A DLMS/COSEM HDLC server (physical) address.
     case hdlc(UInt16)
+    /// A wired M-Bus primary address, 1–250.
+    case mbusPrimary(UInt8)
+    /// A wired M-Bus secondary address (selected through address 0xFD), possibly with wildcards.
+    case mbusSecondary(MBusSecondaryAddress)
+    /// A wireless M-Bus meter's identity as configured (the id, optionally manufacturer, version, medium).
+    case wmbus(MBusSecondaryAddress)
 
     public var description: String {
         switch self {
         case .modbus(let a): return String(a)
         case .iecDevice(let s): return s.isEmpty ? "(any)" : s
         case .hdlc(let a): return String(a)
+        case .mbusPrimary(let a): return String(a)
+        case .mbusSecondary(let a), .wmbus(let a): return a.description
         }
     }
 }

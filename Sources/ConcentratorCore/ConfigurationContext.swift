@@ -7,10 +7,16 @@ public struct ConfigurationContext: Hashable, Sendable {
         public var protocolKind: MeterProtocolKind
         /// Every quantity the profile can read.
         public var quantities: [QuantityID]
+        /// The named status flags the profile reads (its status register's bits).
+        public var statusFlags: [String]
+        /// Whether the profile declares a relay (a `relay` output needs one).
+        public var hasRelay: Bool
 
-        public init(protocolKind: MeterProtocolKind, quantities: [QuantityID]) {
+        public init(protocolKind: MeterProtocolKind, quantities: [QuantityID], statusFlags: [String] = [], hasRelay: Bool = false) {
             self.protocolKind = protocolKind
             self.quantities = quantities
+            self.statusFlags = statusFlags
+            self.hasRelay = hasRelay
         }
     }
 
@@ -30,7 +36,8 @@ public struct ConfigurationContext: Hashable, Sendable {
     public init(profiles: [MeterProfile], supportedProtocols: Set<MeterProtocolKind> = [.modbus]) {
         var facts: [String: ProfileFacts] = [:]
         for profile in profiles where facts[profile.id] == nil {
-            facts[profile.id] = ProfileFacts(protocolKind: profile.protocolKind, quantities: profile.quantities)
+            facts[profile.id] = ProfileFacts(protocolKind: profile.protocolKind, quantities: profile.quantities,
+                                             statusFlags: profile.statusFlags, hasRelay: profile.modbus?.relay != nil)
         }
         self.init(profiles: facts, supportedProtocols: supportedProtocols)
     }

@@ -77,6 +77,10 @@ extension ConfigurationLoader {
             if context.profiles[name] != nil { draft.meterProfiles.append(name) }
             profile = checkedProfile(name, protocolKind: protocolKind, reader: r, context: context)
         }
+        if let id {
+            let known = r.member("profile")?.value.stringValue.flatMap { context.profiles[$0] != nil ? $0 : nil }
+            draft.meterIDs.append((id, known))
+        }
         let pod = text(r, "pod", maxLength: 64)
         let serialNumber = text(r, "serialNumber", maxLength: 64)
         let label = text(r, "label", maxLength: 128)
@@ -163,6 +167,8 @@ extension ConfigurationLoader {
                 return nil
             }
             return .hdlc(UInt16(a))
+        case .mbus, .wmbus:
+            return mbusAddress(value, protocolKind: protocolKind, path: path, line: line, collector: collector)
         }
     }
 

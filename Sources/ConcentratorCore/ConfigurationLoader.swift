@@ -66,6 +66,7 @@ public enum ConfigurationLoader {
             ConfigurationSection(key: "archive", required: false, read: readArchive),
             ConfigurationSection(key: "polling", required: false, read: readPolling),
             ConfigurationSection(key: "uplink", required: false, read: readUplink),
+            ConfigurationSection(key: "monitoring", required: false, read: readMonitoring),
         ]
     }
 
@@ -145,9 +146,13 @@ struct ConfigurationDraft {
     var archive = ArchiveSettings()
     var polling = PollingSettings()
     var uplink: UplinkSettings?
+    var monitoring: MonitoringSettings?
+    /// Every meter id read (valid meter or not) with its profile when known, for the monitoring section.
+    var meterIDs: [(id: String, profile: String?)] = []
 
     var config: ConcentratorConfig? {
-        device.map { ConcentratorConfig(device: $0, buses: buses, meters: meters, archive: archive, polling: polling, uplink: uplink) }
+        device.map { ConcentratorConfig(device: $0, buses: buses, meters: meters, archive: archive, polling: polling, uplink: uplink,
+                                        monitoring: monitoring) }
     }
 }
 

@@ -3,8 +3,11 @@
 /// on every bus. Operations: `ping`, `status`, `read`, `scan`, `relay`, `events`, `audit` (the newest
 /// commands received from the head-end and their outcome), `reload` (re-read the configuration file
 /// and apply it, or answer every problem and keep the running one), `uplink.check` (a test batch to
-/// the head-end and back, with its signed ack); and, only when the agent runs with
-/// CONCENTRATOR_TEST_HOOKS=1, the test-only `test.stall`.
+/// the head-end and back, with its signed ack; with `enrol` it first publishes the signed enrolment
+/// request and waits for the head-end's approval), `poll` (a commissioning poll of every meter or
+/// `meters`, archived at once), `commissioning.report` (records the installer's report as an event
+/// for the head-end); and, only when the agent runs with CONCENTRATOR_TEST_HOOKS=1, the test-only
+/// `test.stall`.
 public struct ControlRequest: Hashable, Sendable, Codable {
     public var op: String
     public var meter: MeterID?
@@ -19,10 +22,25 @@ public struct ControlRequest: Hashable, Sendable, Codable {
     public var limit: Int?
     /// For `test.stall`: how long the bus thread hangs.
     public var durationMilliseconds: Int?
+    /// For `scan`: the addresses to probe (instead of `from`…`to`), such as 10-29 and 100-121.
+    public var addresses: [Int]?
+    /// For `scan`: line settings to use for this scan only (the working copy's, not yet applied).
+    public var line: ControlLineSettings?
+    /// For `poll`: the meters to poll (default every configured meter).
+    public var meters: [MeterID]?
+    /// For `uplink.check` with `enrol`: who commissions the gateway, and a note about the site.
+    public var installer: String?
+    public var note: String?
+    /// For `uplink.check`: publish the signed enrolment request first and wait for the approval.
+    public var enrol: Bool?
+    /// For `commissioning.report`: the report to record and send.
+    public var report: CommissioningReport?
 
     public init(op: String, meter: MeterID? = nil, quantities: [QuantityID]? = nil, bus: BusName? = nil, from: Int? = nil,
                 to: Int? = nil, timeoutMilliseconds: Int? = nil, connected: Bool? = nil, limit: Int? = nil,
-                durationMilliseconds: Int? = nil) {
+                durationMilliseconds: Int? = nil, addresses: [Int]? = nil, line: ControlLineSettings? = nil,
+                meters: [MeterID]? = nil, installer: String? = nil, note: String? = nil, enrol: Bool? = nil,
+                report: CommissioningReport? = nil) {
         self.op = op
         self.meter = meter
         self.quantities = quantities
@@ -33,13 +51,21 @@ public struct ControlRequest: Hashable, Sendable, Codable {
         self.connected = connected
         self.limit = limit
         self.durationMilliseconds = durationMilliseconds
+        self.addresses = addresses
+        self.line = line
+        self.meters = meters
+        self.installer = installer
+        self.note = note
+        self.enrol = enrol
+        self.report = report
     }
 }
 
 /// A failure answered on the control socket: a stable code and a message for people.
 public struct ControlFailure: Error, Hashable, Sendable, Codable, CustomStringConvertible {
     /// Stable codes: bad-request, unknown-op, unknown-meter, unknown-bus, bus-busy, meter-error,
-    /// unsupported, cancelled, stopping, internal, test-hooks-disabled.
+    /// port-unavailable, unsupported, cancelled, stopping, internal, test-hooks-disabled; for
+    /// `uplink.check`: no-uplink, no-ack, not-connected, not-registered.
     public var code: String
     public var message: String
 
@@ -51,8 +77,10 @@ public struct ControlFailure: Error, Hashable, Sendable, Codable, CustomStringCo
     public var description: String { "\(message) [\(code)]" }
 }
 
-/// One line answered on the control socket. Long operations (scan) send `progress` lines first;
-/// the last line has `done: true`.
+/// One line answered on the control socket. Long operations (scan, poll, uplink.check) send
+/// progress lines (`done: false`) first; the last line has `done: true`. On a progress line of
+/// `uplink.check`, `error` is the cause the check is waiting on (`connecting`, `waiting-for-ack`,
+/// `not-registered`), not a failure.
 public struct ControlReply: Hashable, Sendable, Codable {
     public var done: Bool
     public var error: ControlFailure?
@@ -68,10 +96,13 @@ public struct ControlReply: Hashable, Sendable, Codable {
     public var message: String?
     /// For `uplink.check`: the time from queueing the test batch to the head-end's verified ack.
     public var roundTripMilliseconds: Int?
+    /// For `poll`: one result per meter, in configuration order.
+    public var poll: [MeterPollResult]?
 
     public init(done: Bool = true, error: ControlFailure? = nil, progress: ScanProgress? = nil, status: AgentStatus? = nil,
                 snapshot: MeterSnapshot? = nil, scan: [ScanHit]? = nil, relayConnected: Bool? = nil, events: [GatewayEvent]? = nil,
-                audit: [CommandAuditRecord]? = nil, message: String? = nil, roundTripMilliseconds: Int? = nil) {
+                audit: [CommandAuditRecord]? = nil, message: String? = nil, roundTripMilliseconds: Int? = nil,
+                poll: [MeterPollResult]? = nil) {
         self.done = done
         self.error = error
         self.progress = progress
@@ -83,6 +114,7 @@ public struct ControlReply: Hashable, Sendable, Codable {
         self.audit = audit
         self.message = message
         self.roundTripMilliseconds = roundTripMilliseconds
+        self.poll = poll
     }
 }
 

@@ -37,6 +37,8 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let clockSynchronised = Kind(rawValue: 71)
         /// A test batch sent to check the uplink end to end (the installer's console).
         public static let uplinkCheck = Kind(rawValue: 80)
+        /// The installer's commissioning report (its text: `CommissioningReport.eventText`).
+        public static let commissioningReport = Kind(rawValue: 81)
 
         /// Known kinds with their names, in code order.
         public static let known: [(kind: Kind, name: String)] = [
@@ -48,7 +50,7 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
             (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
-            (.uplinkCheck, "uplink_check"),
+            (.uplinkCheck, "uplink_check"), (.commissioningReport, "commissioning_report"),
         ]
 
         /// The kind with this name, if known.

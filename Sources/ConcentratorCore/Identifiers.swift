@@ -32,4 +32,8 @@ public enum MeterProtocolKind: String, Hashable, Sendable, Codable, CaseIterable
     case modbus
     case iec62056_21 = "iec62056-21"
     case dlms
+    /// Wired M-Bus (EN 13757-2/-3) behind a level converter.
+    case mbus
+    /// Wireless M-Bus (EN 13757-4, OMS) heard through a receiver on a serial port.
+    case wmbus
 }

@@ -11,22 +11,40 @@ public struct MeterProfile: Hashable, Sendable {
     public var source: String
     public var protocolKind: MeterProtocolKind
     public var modbus: ModbusRegisterMap?
+    /// The DLMS/COSEM description (MeterProfile+DLMS.swift), when `protocolKind` is `dlms`.
+    public var dlms: DLMSProfileSection?
+    /// The IEC 62056-21 description (protocol `iec62056-21`), MeterProfile+IEC.swift.
+    public var iec: IECProfile?
+    /// The `mbus` or `wmbus` section (wired and wireless M-Bus share its form).
+    public var mbus: MBusRecordMap?
 
     public init(id: String, name: String, manufacturer: String, source: String, protocolKind: MeterProtocolKind,
-                modbus: ModbusRegisterMap? = nil) {
+                modbus: ModbusRegisterMap? = nil, iec: IECProfile? = nil, mbus: MBusRecordMap? = nil) {
         self.id = id
         self.name = name
         self.manufacturer = manufacturer
         self.source = source
         self.protocolKind = protocolKind
         self.modbus = modbus
+        self.iec = iec
+        self.mbus = mbus
     }
 
     /// Every quantity this profile can read, in profile order.
-    public var quantities: [QuantityID] { modbus?.registers.map(\.quantity) ?? [] }
+    public var quantities: [QuantityID] {
+        modbus?.registers.map(\.quantity) ?? dlms?.objects.map(\.quantity) ?? iec?.registers.map(\.quantity)
+            ?? mbus?.quantities ?? []
+    }
+
+    /// The named status flags this profile can read (empty without a status register).
+    public var statusFlags: [String] { modbus?.status?.bits.map(\.name) ?? [] }
 
     /// The quantities that go into the short load profile (15-minute series).
-    public var profileQuantities: [QuantityID] { modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? [] }
+    public var profileQuantities: [QuantityID] {
+        modbus?.registers.filter(\.inLoadProfile).map(\.quantity) ?? dlms?.objects.filter(\.inLoadProfile).map(\.quantity)
+            ?? iec?.loadProfile?.channels.map(\.quantity)
+            ?? mbus.map { m in m.quantities.filter { q in m.records.contains { $0.quantity == q && $0.inLoadProfile } } } ?? []
+    }
 }
 
 /// Modbus function codes used for reading and writing meter data.
@@ -224,10 +242,14 @@ public struct ModbusRegisterMap: Hashable, Sendable {
     public var clock: ModbusClockSpec?
     /// Raw values that mean "not available" rather than a reading.
     public var notAvailableMarker: ModbusNotAvailableMarker
+    /// A status register whose bits are named flags (tamper, cover open, power fail, error), the
+    /// boolean inputs of `flag` and `mains-absence` alarm rules.
+    public var status: ModbusStatusSpec?
 
     public init(maxRegistersPerRequest: Int = 125, gaps: [ModbusRegisterGap] = [], registers: [ModbusRegisterSpec],
                 identification: ModbusIdentification? = nil, relay: ModbusRelaySpec? = nil, clock: ModbusClockSpec? = nil,
-                notAvailableMarker: ModbusNotAvailableMarker = .noMarker) {
+                notAvailableMarker: ModbusNotAvailableMarker = .noMarker, status: ModbusStatusSpec? = nil) {
+        self.status = status
         self.maxRegistersPerRequest = maxRegistersPerRequest
         self.gaps = gaps
         self.registers = registers
@@ -235,5 +257,41 @@ public struct ModbusRegisterMap: Hashable, Sendable {
         self.relay = relay
         self.clock = clock
         self.notAvailableMarker = notAvailableMarker
+    }
+}
+
+/// A Modbus status register (function 3 or 4, 16 or 32 bits) whose bits are named boolean inputs,
+/// e.g. bit 0 `tamper`, bit 3 `cover_open`, bit 5 `power_fail`. Generic on purpose: the DLMS alarm
+/// register and the IEC 62056-21 error code map to the same named flags when those protocols come.
+public struct ModbusStatusSpec: Hashable, Sendable {
+    /// One named bit; bit 0 is the least significant.
+    public struct Bit: Hashable, Sendable {
+        public var name: String
+        public var bit: Int
+
+        public init(name: String, bit: Int) {
+            self.name = name
+            self.bit = bit
+        }
+    }
+
+    public var function: ModbusFunction
+    public var address: UInt16
+    /// `u16` or `u32` (two registers, the map's word order is big-endian).
+    public var type: RegisterValueType
+    public var bits: [Bit]
+
+    public init(function: ModbusFunction, address: UInt16, type: RegisterValueType = .u16, bits: [Bit]) {
+        self.function = function
+        self.address = address
+        self.type = type
+        self.bits = bits
+    }
+
+    /// The flags a raw register value holds, by name.
+    public func flags(fromRaw raw: UInt64) -> [String: Bool] {
+        var out: [String: Bool] = [:]
+        for b in bits { out[b.name] = (raw >> UInt64(b.bit)) & 1 == 1 }
+        return out
     }
 }

@@ -48,7 +48,7 @@ private struct LocatedGap {
 }
 
 /// Reads the document tree; collects every issue instead of stopping at the first.
-private final class ProfileDocumentReader {
+final class ProfileDocumentReader {
     let issues = IssueCollector()
 
     func read(_ document: JSONValue) -> MeterProfile? {
@@ -64,20 +64,34 @@ private final class ProfileDocumentReader {
         let protocolName = root.string("protocol", required: true, allowed: MeterProtocolKind.allCases.map(\.rawValue))
         let protocolKind = protocolName.flatMap(MeterProtocolKind.init(rawValue:))
         var modbus: ModbusRegisterMap?
+        var dlms: DLMSProfileSection?
+        var iec: IECProfile?
+        var mbus: MBusRecordMap?
         switch protocolKind {
         case .modbus?:
             if let section = root.object("modbus", required: true) { modbus = readModbus(section) }
+        case .dlms?:
+            if let section = root.object("dlms", required: true) { dlms = readDLMS(section) } // MeterProfileLoader+DLMS.swift
+        case .iec62056_21?:
+            if let section = root.object("iec", required: true) { iec = IECProfileSectionReader(issues: issues).read(section) }
+        case .mbus?, .wmbus?:
+            mbus = readMBusSection(root, kind: protocolKind!)
         case .some(let other):
             issues.add(path: "$.protocol", line: root.member("protocol")?.line,
                        problem: "profiles for this protocol are not supported yet", value: .string(other.rawValue),
-                       expected: "modbus")
+                       expected: "modbus, dlms, iec62056-21")
         case nil:
             break
         }
         root.finish()
-        guard let id, let name, let manufacturer, let source, let protocolKind, let modbus else { return nil }
-        return MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
-                            modbus: modbus)
+        guard let id, let name, let manufacturer, let source, let protocolKind,
+              modbus != nil || dlms != nil || iec != nil || mbus != nil else {
+            return nil
+        }
+        var profile = MeterProfile(id: id, name: name, manufacturer: manufacturer, source: source, protocolKind: protocolKind,
+                                   modbus: modbus, iec: iec, mbus: mbus)
+        profile.dlms = dlms
+        return profile
     }
 
     static func isValidID(_ id: String) -> Bool {
@@ -98,6 +112,8 @@ private final class ProfileDocumentReader {
         if let section = r.object("relay") { relay = readRelay(section) }
         var clock: ModbusClockSpec?
         if let section = r.object("clock") { clock = readClock(section) }
+        var status: ModbusStatusSpec?
+        if let section = r.object("status") { status = readStatus(section) }
         let items = r.array("registers", required: true)
         if let items, items.isEmpty {
             issues.add(path: r.path + ".registers", line: r.member("registers")?.line, problem: "must list at least one register")
@@ -108,21 +124,14 @@ private final class ProfileDocumentReader {
         if let clock { checkClock(clock, path: r.path + ".clock", line: r.member("clock")?.line, registers: registers, gaps: gaps) }
         guard let limit, let items, registers.count == items.count, !items.isEmpty else { return nil }
         return ModbusRegisterMap(maxRegistersPerRequest: limit, gaps: gaps.map(\.gap), registers: registers.map(\.spec),
-                                 identification: identification, relay: relay, clock: clock, notAvailableMarker: marker)
+                                 identification: identification, relay: relay, clock: clock, notAvailableMarker: marker,
+                                 status: status)
     }
 
     private func readRegister(_ value: JSONValue, path: String, line: Int) -> LocatedRegister? {
         let line = value.members?.first?.line ?? line
         guard let o = issues.object(value, at: path, line: line) else { return nil }
-        let quantityName = o.string("quantity", required: true)
-        var definition: QuantityDefinition?
-        if let quantityName {
-            definition = QuantityCatalog.definition(of: QuantityID(quantityName))
-            if definition == nil {
-                issues.add(path: path + ".quantity", line: o.member("quantity")?.line, problem: "unknown quantity",
-                           value: .string(quantityName), expected: "a name from QuantityCatalog (see Docs/profiles.md)")
-            }
-        }
+        let definition = readQuantity(o, path: path)
         let function = readFunction(o)
         let type = readType(o)
         let address = readAddress(o, "address", required: true)
@@ -227,6 +236,53 @@ private final class ProfileDocumentReader {
         return ModbusClockSpec(address: address, format: format)
     }
 
+    /// The status register: function, address, `u16` or `u32`, and 1–32 named bits (names of
+    /// `[a-z0-9_]`, unique; bits unique and inside the type).
+    private func readStatus(_ o: JSONObjectReader) -> ModbusStatusSpec? {
+        let function = readFunction(o)
+        let address = readAddress(o, "address", required: true)
+        let type = o.string("type", allowed: ["u16", "u32"]).flatMap(RegisterValueType.init(rawValue:)) ?? .u16
+        var bits: [ModbusStatusSpec.Bit] = []
+        var valid = true
+        if let members = o.object("bits", required: true) {
+            let names = (o.member("bits")?.value.members ?? []).map(\.key)
+            if names.isEmpty || names.count > 32 {
+                issues.add(path: members.path, line: members.line, problem: "must name 1–32 bits")
+                valid = false
+            }
+            var seenBits: [Int: String] = [:]
+            for name in names {
+                let isName = !name.isEmpty && name.count <= 32
+                    && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+                guard let bit = members.int(name, required: true, in: 0...(type.registerCount * 16 - 1)) else { valid = false; continue }
+                if !isName {
+                    issues.add(path: members.path + "." + name, line: members.member(name)?.line, problem: "not a flag name",
+                               expected: "1–32 characters from a–z, 0–9, '_'")
+                    valid = false
+                } else if let other = seenBits[bit] {
+                    issues.add(path: members.path + "." + name, line: members.member(name)?.line,
+                               problem: "bit \(bit) is already named \"\(other)\"", expected: "each bit named once")
+                    valid = false
+                } else {
+                    seenBits[bit] = name
+                    bits.append(ModbusStatusSpec.Bit(name: name, bit: bit))
+                }
+            }
+            members.finish()
+        } else {
+            valid = false
+        }
+        _ = o.string("note", maxLength: 1000)
+        o.finish()
+        guard valid, let function, let address else { return nil }
+        if Int(address) + type.registerCount - 1 > Int(UInt16.max) {
+            issues.add(path: o.path + ".address", line: o.member("address")?.line, problem: "the status register runs past the last register address 65535",
+                       value: .number(Double(address), text: String(address)))
+            return nil
+        }
+        return ModbusStatusSpec(function: function, address: address, type: type, bits: bits)
+    }
+
     /// The clock's holding registers must not overlap a register entry or lie in a gap of function 3.
     private func checkClock(_ clock: ModbusClockSpec, path: String, line: Int?, registers: [LocatedRegister], gaps: [LocatedGap]) {
         for entry in registers where entry.spec.function == .readHoldingRegisters
@@ -242,6 +298,17 @@ private final class ProfileDocumentReader {
     }
 
     // MARK: - Field readers
+
+    /// The `quantity` member's catalog entry, or nil with an issue.
+    func readQuantity(_ o: JSONObjectReader, path: String) -> QuantityDefinition? {
+        guard let name = o.string("quantity", required: true) else { return nil }
+        guard let definition = QuantityCatalog.definition(of: QuantityID(name)) else {
+            issues.add(path: path + ".quantity", line: o.member("quantity")?.line, problem: "unknown quantity",
+                       value: .string(name), expected: "a name from QuantityCatalog (see Docs/profiles.md)")
+            return nil
+        }
+        return definition
+    }
 
     private func readFunction(_ o: JSONObjectReader) -> ModbusFunction? {
         o.int("function", required: true, oneOf: [3, 4]).flatMap { ModbusFunction(rawValue: UInt8($0)) }
@@ -288,7 +355,7 @@ private final class ProfileDocumentReader {
         return scale
     }
 
-    private func readUnit(_ o: JSONObjectReader, definition: QuantityDefinition?) -> MeasurementUnit? {
+    func readUnit(_ o: JSONObjectReader, definition: QuantityDefinition?) -> MeasurementUnit? {
         guard let text = o.string("unit", required: true, allowEmpty: true) else { return nil }
         let allowed = MeasurementUnit.allCases.map { JSONWriter.quote($0.rawValue) }.joined(separator: ", ")
         guard let unit = MeasurementUnit(rawValue: text) else {

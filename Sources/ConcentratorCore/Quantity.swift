@@ -121,6 +121,17 @@ public enum QuantityCatalog {
         add("heat_flow_temperature", 91, "6-0:10.0.0", .degreeCelsius, .instantaneous, 0...130, "Flow temperature")
         add("heat_return_temperature", 92, "6-0:11.0.0", .degreeCelsius, .instantaneous, 0...130, "Return temperature")
         add("meter_uptime", 100, nil, .second, .counter, 0...4_000_000_000, "Meter running time")
+        // M-Bus heat meters, water meters and heat-cost allocators (EN 13757-3 records; Docs/mbus.md).
+        add("heat_volume", 110, "6-0:2.0.0", .cubicMetre, .counter, 0...99_999_999, "Heat meter volume")
+        add("heat_power", 111, "6-0:8.0.0", .watt, .instantaneous, 0...10_000_000, "Heat power")
+        add("heat_volume_flow", 112, "6-0:9.0.0", .cubicMetrePerHour, .instantaneous, 0...1000, "Heat meter volume flow")
+        add("heat_energy_previous_period", 113, nil, .kilowattHour, .counter, e, "Heat energy at the last billing date")
+        add("water_volume_previous_period", 114, nil, .cubicMetre, .counter, 0...99_999_999, "Water volume at the last billing date")
+        add("water_temperature", 115, nil, .degreeCelsius, .instantaneous, 0...100, "Water temperature")
+        add("hca_units", 116, "4-0:1.0.0", .none, .counter, 0...999_999, "Heat-cost allocator units")
+        add("hca_units_previous_period", 117, nil, .none, .counter, 0...999_999, "Heat-cost allocator units at the last billing date")
+        add("hca_radiator_temperature", 118, nil, .degreeCelsius, .instantaneous, 0...130, "Heat-cost allocator radiator temperature")
+        add("hca_room_temperature", 119, nil, .degreeCelsius, .instantaneous, -20...50, "Heat-cost allocator room temperature")
         return list
     }()
 

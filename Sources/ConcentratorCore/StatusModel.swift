@@ -97,12 +97,22 @@ public struct ScanHit: Hashable, Sendable, Codable {
     public var profile: String?
     /// What the identification read returned (for the report).
     public var detail: String
+    /// The answer in words for people: the model, or why it is not known ("Eastron SDM630",
+    /// "answers, no profile fits (fc4@64512=12)", "garbled: bad checksum on every answer").
+    public var verdict: String?
+    /// Something answered at the address, but never with a valid frame (bad CRC, garbage).
+    public var garbled: Bool?
 
-    public init(address: UInt8, profile: String? = nil, detail: String) {
+    public init(address: UInt8, profile: String? = nil, detail: String, verdict: String? = nil, garbled: Bool? = nil) {
         self.address = address
         self.profile = profile
         self.detail = detail
+        self.verdict = verdict
+        self.garbled = garbled
     }
+
+    /// Whether the answer was garbled at every probe.
+    public var isGarbled: Bool { garbled == true }
 }
 
 /// Progress of a running scan.
@@ -190,6 +200,9 @@ public struct UplinkState: Hashable, Sendable, Codable {
     public var lastSequence: Int64?
     /// Unacknowledged entries dropped because their data fell out of the retention (since start).
     public var droppedUnsent: Int
+    /// Why the head-end refuses this device's batches ("this device is not registered at the
+    /// head-end"), until one is accepted.
+    public var refusal: String?
 
     public init(broker: String, connected: Bool = false, lastConnected: Timestamp? = nil, lastAcknowledged: Timestamp? = nil,
                 lastError: String? = nil, outboxDepth: Int = 0, inFlight: Int = 0, oldestUnacknowledgedInterval: Timestamp? = nil,

@@ -20,26 +20,34 @@ public struct PendingFile: Hashable, Sendable {
     }
 }
 
-/// The screens of the main menu.
+/// The screens of the main menu, in menu order (the number is the position).
 public enum MenuItem: String, CaseIterable, Sendable {
-    case status, bus, scan, meters, `import`, read, uplink, keys, time, events, export, apply
+    case status, bus, scan, meters, `import`, read, poll, uplink, keys, time, events, export, apply, report
 
     var summary: String {
         switch self {
         case .status: return "buses, meters, last archived interval, uplink, clock"
-        case .bus: return "bus setup: port, line settings, protocol"
-        case .scan: return "scan a bus, then add what was found"
+        case .bus: return "bus setup: port, line settings, RS-485, protocol"
+        case .scan: return "scan a bus, compare with the configuration, add"
         case .meters: return "list, add, edit, remove meters"
         case .import: return "bulk import of meters from CSV, per-row report"
-        case .read: return "test read: values, units, plausible ranges"
-        case .uplink: return "uplink settings and step-by-step connectivity test"
+        case .read: return "test read: verdict, values, units, plausible ranges"
+        case .poll: return "poll now: read every meter, archive, send at once"
+        case .uplink: return "uplink settings; test with enrolment at the head-end"
         case .keys: return "device fingerprints; import head-end and meter keys"
         case .time: return "time, time zone, clock synchronisation"
-        case .events: return "recent events and the agent's log"
+        case .events: return "recent events (with details) and the agent's log"
         case .export: return "archive export to the screen or a file (USB stick)"
         case .apply: return "show the changes, validate, apply (rolls back on failure)"
+        case .report: return "commissioning report: save it, send it to the head-end"
         }
     }
+
+    /// The item's number in the menu.
+    public var number: Int { (Self.allCases.firstIndex(of: self) ?? 0) + 1 }
+
+    /// How hints name it: "apply (menu 13)".
+    public var reference: String { "\(rawValue) (menu \(number))" }
 }
 
 /// One console session: the working copy of the configuration, the files waiting to be written,
@@ -57,6 +65,15 @@ public final class ConsoleSession: @unchecked Sendable {
     public internal(set) var working: ConfigDocument
     /// Files to write with the next apply, by path.
     public internal(set) var pendingFiles: [PendingFile] = []
+    /// The newest scan of each bus (for the combined view and the CSV import's comparison).
+    public internal(set) var lastScans: [String: ScanRecord] = [:]
+    /// The newest poll-now results, and when they were taken.
+    public internal(set) var lastPoll: (results: [MeterPollResult], time: Timestamp)?
+    /// The newest uplink test: `passed`, `failed` or `not run`, with a one-line detail.
+    public internal(set) var lastUplinkTest: (result: String, detail: String)?
+    /// Who commissions the gateway and a note on the site (asked once, for the enrolment and the report).
+    public internal(set) var installer: String?
+    public internal(set) var siteNote: String?
 
     public init(ui: ConsoleUI, services: ConsoleServices, configPath: String, controlSocket: String? = nil,
                 document: ConfigDocument, fileText: String?) {
@@ -128,12 +145,14 @@ public final class ConsoleSession: @unchecked Sendable {
         case .meters: try metersScreen()
         case .import: try importScreen()
         case .read: try readScreen()
+        case .poll: try pollScreen()
         case .uplink: try uplinkScreen()
         case .keys: try keysScreen()
         case .time: try timeScreen()
         case .events: try eventsScreen()
         case .export: try exportScreen()
         case .apply: try applyScreen()
+        case .report: try reportScreen()
         }
     }
 
@@ -164,11 +183,18 @@ public final class ConsoleSession: @unchecked Sendable {
 
     func showShortMenu() {
         ui.say("")
-        let names = MenuItem.allCases.enumerated().map { "\($0.offset + 1) \($0.element.rawValue)" }
-        ui.say(names.prefix(8).joined(separator: "  "), .quiet)
         let pending = unappliedCount
-        ui.say((names.dropFirst(8) + ["? help", "q quit"]).joined(separator: "  ")
-               + (pending > 0 ? "   (\(pending) unapplied)" : ""), .quiet)
+        var items = MenuItem.allCases.map { "\($0.number) \($0.rawValue)" } + ["? help", "q quit"]
+        if pending > 0 { items.append("(\(pending) unapplied)") }
+        var line = ""
+        for item in items {
+            if !line.isEmpty, line.count + 2 + item.count > TextLayout.width - 1 {
+                ui.say(line, .quiet)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : "  ") + item
+        }
+        if !line.isEmpty { ui.say(line, .quiet) }
     }
 
     func confirmQuit() -> Bool {

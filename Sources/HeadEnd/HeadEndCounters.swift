@@ -25,6 +25,8 @@ public final class HeadEndCounters: @unchecked Sendable {
         /// Messages not acknowledged because the database failed (the device sends them again).
         public var storageFailures = 0
         public var statusDocuments = 0
+        /// Verified enrolment requests (kept pending, or already registered, or refused as too many).
+        public var enrolments = 0
         /// Messages outside the topics the head-end handles.
         public var ignored = 0
         public var acksSent = 0
@@ -60,6 +62,7 @@ public final class HeadEndCounters: @unchecked Sendable {
             case .rejected(let rejection): counts.rejectedByReason[rejection.name, default: 0] += 1
             case .storageFailed: counts.storageFailures += 1
             case .statusRecorded: counts.statusDocuments += 1
+            case .enrolment: counts.enrolments += 1
             case .ignored: counts.ignored += 1
             }
         }

@@ -34,6 +34,7 @@ public final class HeadEndService: @unchecked Sendable {
         public var statusDocuments = 0
         public var acksSent = 0
         public var acksFailed = 0
+        public var enrolments = 0
     }
 
     /// Reads the broker's secret files; nothing is opened or connected until `start()`.
@@ -108,11 +109,11 @@ public final class HeadEndService: @unchecked Sendable {
     public var ingestCounts: IngestCounts {
         let c = counters.snapshot
         return IngestCounts(stored: c.stored, duplicates: c.duplicates, rejected: c.rejected, storageFailures: c.storageFailures,
-                            statusDocuments: c.statusDocuments, acksSent: c.acksSent, acksFailed: c.acksFailed)
+                            statusDocuments: c.statusDocuments, acksSent: c.acksSent, acksFailed: c.acksFailed, enrolments: c.enrolments)
     }
 
     /// The filters this head-end subscribes to.
-    public var subscriptionFilters: [String] { ["event", "batch", "status"].map(configuration.subscriptionFilter(leaf:)) }
+    public var subscriptionFilters: [String] { ["event", "batch", "status", "enrol"].map(configuration.subscriptionFilter(leaf:)) }
 
     private func watchConnection() async {
         for await event in client.connectionEvents {

@@ -23,6 +23,8 @@ public struct IngestOutcome: Hashable, Sendable {
         case statusRecorded
         /// A message the head-end does not use (a status of an unknown device, a foreign topic).
         case ignored(String)
+        /// A verified enrolment request: kept for the operator (`headend devices pending`), or why not.
+        case enrolment(EnrolmentRecording)
     }
 
     /// The device named by the signed header (or, before that could be read, by the topic).
@@ -85,6 +87,16 @@ public enum IngestRejection: Hashable, Sendable, CustomStringConvertible {
         case .misrouted, .malformedStatus, .unknownDeviceStatus: return nil
         case .sequenceReused: return .sequenceReused
         case .unstorable: return .malformedBody
+        }
+    }
+
+    /// For a batch from a device the head-end does not know (or not with that key): the reason of
+    /// the signed refusal that tells the device so. A refusal never makes a device drop a batch.
+    public var refusalReason: BatchRefusalReason? {
+        switch self {
+        case .opening(.unknownDevice): return .deviceNotRegistered
+        case .opening(.unknownSigningKey): return .signingKeyNotRegistered
+        default: return nil
         }
     }
 

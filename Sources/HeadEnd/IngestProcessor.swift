@@ -19,6 +19,8 @@ public final class IngestProcessor: @unchecked Sendable {
     private var directory: RegisteredDevices
     private var registryVersion: Int64
     private var lastRegistryCheck: Timestamp?
+    /// When each unregistered device was last sent a refusal.
+    private var lastRefusal: [String: Timestamp] = [:]
 
     public init(database: any HeadEndStore, keys: HeadEndPrivateKeys, topicPrefix: String, settings: IngestSettings = IngestSettings(),
                 logger: Logger) throws(HeadEndError) {
@@ -42,6 +44,7 @@ public final class IngestProcessor: @unchecked Sendable {
         switch levels[1] {
         case "batch", "event": return ingestBatch(payload, topicDevice: topicDevice, now: now)
         case "status": return recordStatus(payload, topicDevice: topicDevice, now: now)
+        case "enrol": return recordEnrolment(payload, topicDevice: topicDevice, now: now)
         default: return IngestOutcome(device: topicDevice, result: .ignored("topic leaf \(levels[1]) is not handled"))
         }
     }
@@ -102,12 +105,54 @@ public final class IngestProcessor: @unchecked Sendable {
             }
         }
         var ack: OutgoingAck?
+        if let refusal = rejection.refusalReason, let sequence, let digest, refusalDue(device, now: now) {
+            // Signed, so the device can trust it; it names the batch but carries nothing else.
+            let payload = BatchAck(deviceID: device, sequence: sequence, batchDigest: digest, status: .refused(reasonCode: refusal.rawValue),
+                                   keyID: keys.ackKey.id).encoded(signedBy: keys.ackKey)
+            ack = OutgoingAck(topic: ackTopic(device), payload: payload, status: .refused(reasonCode: refusal.rawValue))
+        }
         if let reason = rejection.ackReason, let sequence, let digest {
             let payload = BatchAck(deviceID: device, sequence: sequence, batchDigest: digest, status: .rejected(reasonCode: reason.rawValue),
                                    keyID: keys.ackKey.id).encoded(signedBy: keys.ackKey)
             ack = OutgoingAck(topic: ackTopic(device), payload: payload, status: .rejected(reasonCode: reason.rawValue))
         }
         return IngestOutcome(device: device, sequence: sequence, result: .rejected(rejection), ack: ack)
+    }
+
+    /// At most one refusal per device every two seconds (a device resends its whole window).
+    private func refusalDue(_ device: String, now: Timestamp) -> Bool {
+        if let last = lastRefusal[device], now.milliseconds - last.milliseconds < 2000, now >= last { return false }
+        if lastRefusal.count > 10_000 { lastRefusal.removeAll() }
+        lastRefusal[device] = now
+        return true
+    }
+
+    /// A device's signed enrolment request: verified (self-signed by the key it carries) and kept
+    /// for the operator. Nothing is answered: the device learns of the approval when its batches
+    /// are accepted.
+    private func recordEnrolment(_ payload: [UInt8], topicDevice: String, now: Timestamp) -> IngestOutcome {
+        let request: EnrolmentRequest
+        do { request = try EnrolmentRequest.verify(payload, topicDevice: topicDevice) } catch {
+            logger.warning("enrolment request refused: \(error)", metadata: ["device": "\(topicDevice)"])
+            return IngestOutcome(device: topicDevice, result: .ignored("\(error)"))
+        }
+        let recorded: EnrolmentRecording
+        do { recorded = try database.recordEnrolment(request, frame: payload, at: now) } catch {
+            logger.error("enrolment request not stored: \(error)", metadata: ["device": "\(topicDevice)"])
+            return IngestOutcome(device: topicDevice, result: .storageFailed("\(error)"))
+        }
+        switch recorded {
+        case .pending:
+            let message = "enrolment request pending: installer \(request.installer), signing key \(request.fingerprint); "
+                + "approve with: headend devices approve --id \(request.deviceID) --fingerprint <as the installer reads it>"
+            logger.notice("\(message)", metadata: ["device": "\(request.deviceID)"])
+        case .alreadyRegistered:
+            logger.info("enrolment request of a device registered with that key already", metadata: ["device": "\(request.deviceID)"])
+        case .tooMany:
+            logger.warning("enrolment request dropped: \(PendingEnrolment.maximumPending) requests are pending already",
+                           metadata: ["device": "\(request.deviceID)"])
+        }
+        return IngestOutcome(device: request.deviceID, result: .enrolment(recorded))
     }
 
     private func ack(for header: BatchHeader, digest: [UInt8], status: BatchAck.Status) -> OutgoingAck {

@@ -89,7 +89,7 @@ final class MQTTConnection: @unchecked Sendable {
     var disconnectQueued = false
     var haltedForTesting = false
     var threadFinished = false
-    var stopWaiters: [OneShotSignal] = []
+    var stopWaiters: [OneShot<Void>] = []
     var lastLoggedProblem: String?
 
     init(settings: MQTTClientSettings, logger: Logger, messageSink: AsyncStream<MQTTMessage>.Continuation,
@@ -316,21 +316,19 @@ final class MQTTConnection: @unchecked Sendable {
     /// `timeout` (a connect blocked in the kernel can take longer; the thread then finishes alone).
     func stop(timeout: Duration) async {
         requestStop()
-        let signal = OneShotSignal()
-        var timer: Task<Void, Never>?
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            signal.attach(continuation)
-            let finished = lock.withLock {
-                if !threadFinished { stopWaiters.append(signal) }
-                return threadFinished
-            }
-            if finished { signal.fire() }
-            timer = Task {
-                try? await Task.sleep(for: timeout)
-                signal.fire()
-            }
+        // Whichever comes first: the network thread's exit or the timeout.
+        let stopped = OneShot<Void>()
+        let finished = lock.withLock {
+            if !threadFinished { stopWaiters.append(stopped) }
+            return threadFinished
         }
-        timer?.cancel()
+        if finished { stopped.set(()) }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            stopped.set(())
+        }
+        await stopped.value()
+        timer.cancel()
         eventSink.finish()
         messageSink.finish()
     }
@@ -339,26 +337,5 @@ final class MQTTConnection: @unchecked Sendable {
     /// the device lost power or its link went dead. The broker notices after 1.5 × keepalive.
     func haltNetworkForTesting() {
         lock.withLock { haltedForTesting = true }
-    }
-}
-
-/// A signal fired once, from whichever side comes first (thread exit or timeout).
-final class OneShotSignal: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var fired = false
-
-    func attach(_ continuation: CheckedContinuation<Void, Never>) {
-        lock.withLock { self.continuation = continuation }
-    }
-
-    func fire() {
-        let pending: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard !fired else { return nil }
-            fired = true
-            defer { continuation = nil }
-            return continuation
-        }
-        pending?.resume()
     }
 }

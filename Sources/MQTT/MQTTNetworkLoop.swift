@@ -171,7 +171,7 @@ extension MQTTConnection {
             defer { stopWaiters.removeAll() }
             return stopWaiters
         }
-        for signal in signals { signal.fire() }
+        for signal in signals { signal.set(()) }
         eventSink.finish()
         messageSink.finish()
         logger.info("MQTT client stopped (\(settings.brokerAddress))")

@@ -140,14 +140,7 @@ final class ControlChannel: @unchecked Sendable {
     }
 
     private func sendLine(_ text: String, to fd: Int32) {
-        let bytes = Array((text + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            offset += n
-        }
+        try? FileDescriptor.sendAll(fd, Array((text + "\n").utf8))
     }
 }
 

@@ -5,15 +5,19 @@
 ///     status                 line state, PTY, link, meter count, requests answered, faults, open relays
 ///     coil ADDR [on|off]     show or switch a meter's breaking relay (on = connected)
 ///     clock ADDR [SECONDS]   show a meter's clock offset, or set it (seconds ahead; negative: behind)
+///     iec-fault ADDR FAULT   set an IEC 62056-21 meter's fault (`IECMeterFault`: none, silence, bad-bcc, …)
+///     iec-clock ADDR SECONDS set how far an IEC meter's clock runs ahead (negative: behind)
 public enum ControlCommand: Hashable, Sendable {
     case fault(FaultTarget, MeterFault)
     case vanish(seconds: Double)
     case status
     case coil(UInt8, set: Bool?)
     case clock(UInt8, offsetSeconds: Int64?)
+    case iecFault(String, IECMeterFault)
+    case iecClock(String, offsetSeconds: Int64)
 
     /// The commands and their arguments, for error replies and `--help`.
-    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS]"
+    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS], iec-fault ADDR FAULT, iec-clock ADDR SECONDS"
 
     /// Parses one line (surrounding spaces ignored).
     public static func parse(_ line: String) throws(SimulatorArgumentError) -> ControlCommand {
@@ -54,6 +58,15 @@ public enum ControlCommand: Hashable, Sendable {
                 throw .invalid(what: "clock offset", value: args[1], expected: "whole seconds, e.g. -300 (within ±100 years)")
             }
             return .clock(a, offsetSeconds: offset)
+        case "iec-fault":
+            try arity(2...2, "iec-fault ADDR FAULT")
+            return .iecFault(args[0], try IECMeterFault.parse(args[1]))
+        case "iec-clock":
+            try arity(2...2, "iec-clock ADDR SECONDS")
+            guard let offset = Int64(args[1]), abs(offset) <= 100 * 365 * 86_400 else {
+                throw .invalid(what: "clock offset", value: args[1], expected: "whole seconds, e.g. -300 (within ±100 years)")
+            }
+            return .iecClock(args[0], offsetSeconds: offset)
         default:
             throw .invalid(what: "command", value: verb, expected: usage)
         }

@@ -1,5 +1,7 @@
 /// What a simulated meter does wrong on request. Text form (flags, control channel, served log):
-/// `none`, `silence`, `bad-crc`, `exception:N`, `garbage`, `slow:MS`.
+/// `none`, `silence`, `bad-crc`, `exception:N`, `garbage`, `slow:MS`, `drop-association`.
+/// On a DLMS meter `bad-crc` corrupts the HDLC frame check, `exception:N` answers every xDLMS
+/// request with an exception-response of service error N.
 public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
     /// Answers correctly.
     case none
@@ -13,6 +15,9 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
     case garbage
     /// Answers correctly after this many extra milliseconds.
     case slow(milliseconds: Int)
+    /// DLMS meters: after the first block of a profile transfer, answers with DM and forgets the
+    /// association (a meter that drops the association mid-profile). Modbus meters ignore it.
+    case dropAssociation
 
     public var description: String {
         switch self {
@@ -22,6 +27,7 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
         case .exception(let code): return "exception:\(code)"
         case .garbage: return "garbage"
         case .slow(let ms): return "slow:\(ms)"
+        case .dropAssociation: return "drop-association"
         }
     }
 
@@ -32,6 +38,7 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
         case "silence": return .silence
         case "bad-crc": return .badCRC
         case "garbage": return .garbage
+        case "drop-association": return .dropAssociation
         default: break
         }
         if let code = text.value(after: "exception:") {
@@ -46,7 +53,7 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
             }
             return .slow(milliseconds: n)
         }
-        throw .invalid(what: "fault", value: text, expected: "none, silence, bad-crc, exception:N, garbage, slow:MS")
+        throw .invalid(what: "fault", value: text, expected: "none, silence, bad-crc, exception:N, garbage, slow:MS, drop-association")
     }
 }
 

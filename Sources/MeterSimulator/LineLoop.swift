@@ -38,7 +38,13 @@ extension SimulatedBus {
             guard let pty else { break }
             switch waitForInput(pty, until: assembler.silenceDeadline) {
             case .wake: wake.drain()
-            case .input: assembler.receive(pty.readAvailable(), at: .now())
+            case .input:
+                let bytes = pty.readAvailable()
+                if assembler.buffer.isEmpty, opensIECExchange(bytes) {
+                    serveIECExchange(startingWith: bytes, on: pty, assembler: &assembler) // IEC62056/IECLineExchange.swift
+                } else {
+                    assembler.receive(bytes, at: .now())
+                }
             case .timeout: break
             }
             while let frame = assembler.takeCompleteFrame() {
@@ -54,9 +60,9 @@ extension SimulatedBus {
         closeLine()
     }
 
-    private enum InputWait { case input, wake, timeout }
+    enum InputWait { case input, wake, timeout }
 
-    private func waitForInput(_ pty: PseudoTerminal, until deadline: MonotonicInstant?) -> InputWait {
+    func waitForInput(_ pty: PseudoTerminal, until deadline: MonotonicInstant?) -> InputWait {
         var fds = [pollfd(fd: pty.masterFD, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0)]
         var timeout: Int32 = -1
@@ -100,6 +106,10 @@ extension SimulatedBus {
 
     /// Answers one received frame, if a meter is addressed and the fault table lets it.
     private func serve(_ frame: ReceivedFrame, on pty: PseudoTerminal, assembler: inout FrameAssembler) {
+        if frame.bytes.count > 2, frame.bytes[0] == 0x7E, frame.bytes[1] >> 4 == 0xA {
+            return serveHDLC(frame, on: pty, assembler: &assembler) // LineLoop+DLMS.swift
+        }
+        if mbusSegment != nil { return serveMBus(frame, on: pty, assembler: &assembler) }
         guard frame.bytes.count >= 4, ModbusCRC.isValid(frame.bytes) else {
             logger.debug("discarded a frame with a bad CRC", metadata: ["bytes": "\(frame.bytes.count)"])
             return
@@ -133,7 +143,7 @@ extension SimulatedBus {
     private func planAnswer(_ bytes: [UInt8], at now: Timestamp) -> PlannedAnswer? {
         let slave = bytes[0], function = bytes[1]
         guard var meter = meters[slave] else { return nil }
-        let fault = faults.fault(for: slave)
+        let fault = faults.fault(for: slave).forModbus
         var record = ServedRecord(time: now, slave: slave, function: function)
         var request: ModbusRequest?
         var rejection: UInt8 = 0
@@ -155,7 +165,7 @@ extension SimulatedBus {
             return PlannedAnswer(bytes: nil, turnaroundMilliseconds: 0, record: record)
         case .exception(let code):
             response = .exception(function: function, code: code)
-        case .none, .badCRC, .garbage, .slow:
+        case .none, .badCRC, .garbage, .slow, .dropAssociation:
             if let request {
                 let answer = meter.respond(to: request, at: now)
                 meters[slave] = meter
@@ -203,11 +213,12 @@ extension SimulatedBus {
         }
     }
 
-    /// Waits out the turnaround, then sends `bytes` one character time apart (absolute deadlines).
-    /// Stops at once when the client talks over the answer.
-    private func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
-                          assembler: inout FrameAssembler, beforeLastByte: () -> Void) -> LineWait {
-        let character = configuration.line.characterNanoseconds
+    /// Waits out the turnaround, then sends `bytes` one character time apart (absolute deadlines;
+    /// the line's character time unless `characterNanoseconds` gives another, as for IEC meters
+    /// after a baud switch). Stops at once when the client talks over the answer.
+    func transmit(_ bytes: [UInt8], startingAt start: MonotonicInstant, on pty: PseudoTerminal,
+                  assembler: inout FrameAssembler, characterNanoseconds: Int64? = nil, beforeLastByte: () -> Void) -> LineWait {
+        let character = characterNanoseconds ?? configuration.line.characterNanoseconds
         var sent = 0
         while sent < bytes.count {
             let next = start.adding(nanoseconds: Int64(sent + 1) * character)

@@ -46,8 +46,8 @@ struct ReceivedFrame: Hashable, Sendable {
 struct FrameAssembler {
     let characterNanoseconds: Int64
     let silenceNanoseconds: Int64
-    /// An RTU frame has at most 256 bytes; more than this without silence is noise.
-    static let capacity = 512
+    /// An RTU frame has at most 256 bytes, an HDLC frame 2049; more than this without silence is noise.
+    static let capacity = 2100
 
     private(set) var buffer: [UInt8] = []
     private var wireEnd = MonotonicInstant(nanoseconds: 0)
@@ -72,6 +72,9 @@ struct FrameAssembler {
 
     /// The next frame that is complete by its length and CRC, removed from the buffer.
     mutating func takeCompleteFrame() -> ReceivedFrame? {
+        // HDLC: flag 7E and a type-3 format field (a Modbus request to slave 126 also starts with
+        // 7E, but no Modbus function code has the high nibble A).
+        if !poisoned, buffer.first == 0x7E, buffer.count < 2 || buffer[1] >> 4 == 0xA { return takeHDLCFrame() }
         guard !poisoned, let length = ModbusRTUFrame.requestLength(prefix: buffer), buffer.count >= length else { return nil }
         let candidate = Array(buffer[0..<length])
         guard ModbusCRC.isValid(candidate) else { return nil }
@@ -79,6 +82,18 @@ struct FrameAssembler {
         let end = wireEnd.adding(nanoseconds: -Int64(buffer.count - length) * characterNanoseconds)
         buffer.removeFirst(length)
         return ReceivedFrame(bytes: candidate, end: end)
+    }
+
+    /// An HDLC frame (DLMS, IEC 62056-46) complete by the length in its format field and closed by
+    /// its flag, removed from the buffer; the bytes are checked (HCS, FCS) by the meter that serves it.
+    private mutating func takeHDLCFrame() -> ReceivedFrame? {
+        guard buffer.count >= 3, buffer[1] >> 4 == 0xA else { return nil }
+        let length = Int(buffer[1] & 0x07) << 8 | Int(buffer[2])
+        guard buffer.count >= length + 2, buffer[length + 1] == 0x7E else { return nil }
+        let end = wireEnd.adding(nanoseconds: -Int64(buffer.count - length - 2) * characterNanoseconds)
+        let frame = Array(buffer[0..<(length + 2)])
+        buffer.removeFirst(length + 2)
+        return ReceivedFrame(bytes: frame, end: end)
     }
 
     /// When the bytes in progress end by silence, or nil when the buffer is empty.

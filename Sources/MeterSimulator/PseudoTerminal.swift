@@ -31,7 +31,7 @@ public enum SimulatorError: Error, Hashable, Sendable, CustomStringConvertible {
 /// master never reports a hang-up while no client is connected. Clients open `slavePath`.
 final class PseudoTerminal {
     let masterFD: Int32
-    private let slaveFD: Int32
+    let slaveFD: Int32
     let slavePath: String
 
     init() throws(SimulatorError) {
@@ -68,17 +68,8 @@ final class PseudoTerminal {
     /// Writes `bytes` to the master. When no client drains the slave and the buffer is full, the
     /// bytes are lost, as on a line nobody listens to.
     func write(_ bytes: ArraySlice<UInt8>) {
-        var rest = bytes
-        while !rest.isEmpty {
-            let n = rest.withUnsafeBytes { Glibc.write(masterFD, $0.baseAddress, $0.count) }
-            if n > 0 {
-                rest = rest.dropFirst(n)
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                return
-            }
-        }
+        // The master is non-blocking: a full buffer (EAGAIN) ends the write.
+        try? FileDescriptor.writeAll(masterFD, Array(bytes))
     }
 }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ConcentratorCore
+import Platform
 
 /// One thing a meter did on the line, as recorded in the served log.
 public struct ServedRecord: Hashable, Sendable {
@@ -24,6 +25,12 @@ public struct ServedRecord: Hashable, Sendable {
     /// `exception:N`); or, for an answer cut short, `collision` (the client talked over it) or
     /// `port-closed` (the port vanished or the simulator stopped). A cut answer has no values.
     public var fault: String?
+    /// DLMS meters: the object and attribute (`1-0:1.8.0.255/2`) or method (`…/m1`) served.
+    public var object: String?
+    /// DLMS meters: the client's invocation counter on a ciphered request (every one is logged).
+    public var invocationCounter: UInt32?
+    /// The device address of an IEC 62056-21 meter (its records carry no slave and function).
+    public var device: String?
 
     public init(time: Timestamp, slave: UInt8, function: UInt8, start: UInt16? = nil, count: UInt16? = nil,
                 values: [ServedValue]? = nil, coils: [Bool]? = nil, coilWritten: Bool? = nil, exception: UInt8? = nil,
@@ -50,9 +57,12 @@ public struct ServedRecord: Hashable, Sendable {
         var m: [JSONMember] = [
             JSONMember(key: "t", value: .string(ISO8601.format(time))),
             JSONMember(key: "t_ms", value: integer(time.milliseconds)),
-            JSONMember(key: "slave", value: integer(slave)),
-            JSONMember(key: "function", value: integer(function)),
         ]
+        if let device {
+            m.append(JSONMember(key: "device", value: .string(device)))
+        } else {
+            m += [JSONMember(key: "slave", value: integer(slave)), JSONMember(key: "function", value: integer(function))]
+        }
         if let start { m.append(JSONMember(key: "start", value: integer(start))) }
         if let count { m.append(JSONMember(key: "count", value: integer(count))) }
         if let values {
@@ -62,6 +72,8 @@ public struct ServedRecord: Hashable, Sendable {
         if let coilWritten { m.append(JSONMember(key: "on", value: .bool(coilWritten))) }
         if let exception { m.append(JSONMember(key: "exception", value: integer(exception))) }
         if let fault { m.append(JSONMember(key: "fault", value: .string(fault))) }
+        if let object { m.append(JSONMember(key: "object", value: .string(object))) }
+        if let invocationCounter { m.append(JSONMember(key: "ic", value: integer(invocationCounter))) }
         return JSONWriter.render(.object(m), pretty: false)
     }
 }
@@ -81,14 +93,7 @@ final class ServedLog: @unchecked Sendable {
 
     func append(_ record: ServedRecord) {
         guard fd >= 0 else { return }
-        let bytes = Array((record.jsonLine + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            offset += n
-        }
+        try? FileDescriptor.writeAll(fd, record.jsonLine + "\n")
     }
 
     func close() {

@@ -21,10 +21,17 @@ public struct SimulatorConfiguration: Sendable {
     public var controlPath: String?
     /// Faults in force from the start. `vanish:S` keeps the port away for S seconds after start.
     public var faults: [FaultAssignment]
+    /// Secrets and link limits of the DLMS meters (those whose profile is a DLMS profile).
+    public var dlms = DLMSSimulatorOptions()
+    /// IEC 62056-21 meters on the same line (IEC62056/IECSimulatedMeter.swift); their sign-on is
+    /// told from Modbus by its `/?`.
+    public var iecMeters: [IECSimulatedMeterSetup]
+    /// A wired M-Bus segment served on this line instead of Modbus meters (Docs/mbus.md).
+    public var mbus: MBusSegmentSetup?
 
     public init(line: LineSettings = LineSettings(), meters: [SimulatedMeterSetup], seed: UInt64 = 1,
                 clock: any WallClock = SystemClock(), linkPath: String? = nil, servedLogPath: String? = nil,
-                controlPath: String? = nil, faults: [FaultAssignment] = []) {
+                controlPath: String? = nil, faults: [FaultAssignment] = [], iecMeters: [IECSimulatedMeterSetup] = []) {
         self.line = line
         self.meters = meters
         self.seed = seed
@@ -33,6 +40,7 @@ public struct SimulatorConfiguration: Sendable {
         self.servedLogPath = servedLogPath
         self.controlPath = controlPath
         self.faults = faults
+        self.iecMeters = iecMeters
     }
 }
 
@@ -76,17 +84,23 @@ public final class SimulatedBus: @unchecked Sendable {
     let logger = Logger(label: "meter-sim")
     let servedLog: ServedLog?
     let wake = WakePipe()
+    /// The IEC 62056-21 meters, nil when there are none.
+    let iecLine: IECSimulatedLine?
     private let onLineOpened: @Sendable (LineEndpoint) -> Void
 
     // Shared state, under `lock`.
     let lock = ConditionLock()
     var meters: [UInt8: SimulatedMeter] = [:]
+    /// DLMS meters by physical HDLC address (LineLoop+DLMS.swift); addresses are unique across protocols.
+    var dlmsMeters: [UInt8: DLMSMeterServer] = [:]
     var faults = FaultTable()
     var currentEndpoint: LineEndpoint?
     var vanishUntil: MonotonicInstant?
     var stopRequested = false
     var answered = 0
     var garbageSource: SeededRandom
+    /// The M-Bus slaves when the line carries M-Bus (`configuration.mbus`).
+    var mbusSegment: MBusSimulatedSegment?
     private var state = RunState.created
 
     // Owned by the line thread once started.
@@ -105,12 +119,20 @@ public final class SimulatedBus: @unchecked Sendable {
         guard line.baud >= 50, (5...8).contains(line.dataBits), (1...2).contains(line.stopBits) else {
             throw .invalidSetup("invalid line settings \(line.summary) (baud ≥ 50, data bits 5-8, stop bits 1-2)")
         }
-        guard configuration.meters.count <= SimulatorConfiguration.maximumMeters else {
-            throw .invalidSetup("\(configuration.meters.count) meters on one line; at most \(SimulatorConfiguration.maximumMeters)")
+        let meterCount = configuration.meters.count + configuration.iecMeters.count
+        guard meterCount <= SimulatorConfiguration.maximumMeters else {
+            throw .invalidSetup("\(meterCount) meters on one line; at most \(SimulatorConfiguration.maximumMeters)")
         }
+        iecLine = configuration.iecMeters.isEmpty ? nil : try IECSimulatedLine(setups: configuration.iecMeters, seed: configuration.seed)
         for setup in configuration.meters {
             guard (1...247).contains(setup.address) else { throw .invalidSetup("slave address \(setup.address) is not in 1-247") }
-            guard meters[setup.address] == nil else { throw .invalidSetup("slave address \(setup.address) is given twice") }
+            guard meters[setup.address] == nil, dlmsMeters[setup.address] == nil else {
+                throw .invalidSetup("slave address \(setup.address) is given twice")
+            }
+            if setup.profile.protocolKind == .dlms {
+                dlmsMeters[setup.address] = try DLMSMeterServer(setup: setup, options: configuration.dlms, seed: configuration.seed)
+                continue
+            }
             guard setup.profile.protocolKind == .modbus, setup.profile.modbus != nil else {
                 throw .invalidSetup("profile \(setup.profile.id) (address \(setup.address)) is not a Modbus profile")
             }
@@ -121,10 +143,11 @@ public final class SimulatedBus: @unchecked Sendable {
         }
         for assignment in configuration.faults {
             guard case .meter(let target, let fault) = assignment else { continue }
-            if case .slave(let a) = target, meters[a] == nil { throw .noMeter(address: a) }
+            if case .slave(let a) = target, meters[a] == nil, dlmsMeters[a] == nil { throw .noMeter(address: a) }
             faults.set(fault, for: target)
         }
         garbageSource = SeededRandom(seed: SeededRandom.mix(configuration.seed ^ 0x6A5B))
+        mbusSegment = try configuration.mbus.map { setup throws(SimulatorError) in try setup.segment(seed: configuration.seed) }
         servedLog = try configuration.servedLogPath.map { path throws(SimulatorError) in try ServedLog(path: path) }
     }
 
@@ -184,7 +207,7 @@ public final class SimulatedBus: @unchecked Sendable {
     public func setFault(_ fault: MeterFault, for target: FaultTarget) throws(SimulatorError) {
         lock.lock()
         defer { lock.unlock() }
-        if case .slave(let a) = target, meters[a] == nil { throw .noMeter(address: a) }
+        if case .slave(let a) = target, meters[a] == nil, dlmsMeters[a] == nil { throw .noMeter(address: a) }
         faults.set(fault, for: target)
     }
 
@@ -199,7 +222,7 @@ public final class SimulatedBus: @unchecked Sendable {
     /// The relay state of the meter at `slave` (true = connected), or nil when there is no such meter
     /// or it has no relay.
     public func relayConnected(slave: UInt8) -> Bool? {
-        lock.withLock { meters[slave].flatMap { $0.relayCoil == nil ? nil : $0.supply.isConnected } }
+        lock.withLock { meters[slave].flatMap { $0.relayCoil == nil ? nil : $0.supply.isConnected } ?? dlmsRelayConnected(slave) }
     }
 
     /// Switches a meter's breaking relay from the control side (as a technician would on site).
@@ -207,6 +230,7 @@ public final class SimulatedBus: @unchecked Sendable {
         let now = configuration.clock.now()
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, dlmsMeters[slave] != nil { return try dlmsSetRelay(slave, connected: connected, at: now) } // LineLoop+DLMS.swift
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         guard meter.relayCoil != nil else { throw .invalidSetup("the meter at address \(slave) has no relay") }
         meter.setRelay(connected: connected, at: now)
@@ -218,6 +242,7 @@ public final class SimulatedBus: @unchecked Sendable {
         let now = configuration.clock.now()
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, dlmsMeters[slave] != nil { return try dlmsSetClock(slave, to: now.adding(seconds: seconds), at: now) }
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         guard meter.meterClock(at: now) != nil else { throw .invalidSetup("the meter at address \(slave) has no settable clock") }
         meter.setClock(now.adding(seconds: seconds), at: now)
@@ -229,8 +254,9 @@ public final class SimulatedBus: @unchecked Sendable {
 
     public func status() -> SimulatorStatus {
         lock.withLock {
-            SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count, answered: answered, faults: faults.summary,
-                            openRelays: meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address).sorted())
+            SimulatorStatus(endpoint: currentEndpoint, meterCount: meters.count + dlmsMeters.count, answered: answered, faults: faults.summary,
+                            openRelays: (meters.values.filter { $0.relayCoil != nil && !$0.supply.isConnected }.map(\.address)
+                                         + dlmsMeters.keys.filter { dlmsRelayConnected($0) == false }).sorted())
         }
     }
 
@@ -250,19 +276,26 @@ public final class SimulatedBus: @unchecked Sendable {
                 return "ok " + status().summary
             case .coil(let slave, let set):
                 if let set { try setRelay(slave: slave, connected: set) }
-                guard meter(at: slave) != nil else { throw SimulatorError.noMeter(address: slave) }
+                guard meter(at: slave) != nil || dlmsInvocationCounters(address: slave) != nil else { throw SimulatorError.noMeter(address: slave) }
                 guard let connected = relayConnected(slave: slave) else {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no relay")
                 }
                 return "ok coil \(slave) \(connected ? "on" : "off")"
             case .clock(let slave, let offset):
                 if let offset { try setClockOffset(slave: slave, seconds: offset) }
+                if let ms = dlmsClockOffsetMilliseconds(slave: slave) { return "ok clock \(slave) offset \(Double(ms) / 1000)" }
                 guard let meter = meter(at: slave) else { throw SimulatorError.noMeter(address: slave) }
                 guard meter.meterClock(at: configuration.clock.now()) != nil else {
                     throw SimulatorError.invalidSetup("the meter at address \(slave) has no settable clock")
                 }
                 let seconds = Double(meter.clockOffsetMilliseconds) / 1000
                 return "ok clock \(slave) offset \(seconds)"
+            case .iecFault(let address, let fault):
+                try setIECFault(fault, for: address)
+                return "ok iec-fault \(address) \(fault)"
+            case .iecClock(let address, let offset):
+                try setIECClockOffset(address: address, seconds: offset)
+                return "ok iec-clock \(address) offset \(offset)"
             }
         } catch {
             return "error \(error)"
@@ -271,14 +304,9 @@ public final class SimulatedBus: @unchecked Sendable {
 
     /// Opens a new PTY and points the link at it (line thread, or `start`).
     func openLine() throws(SimulatorError) {
-        let terminal = try PseudoTerminal()
-        if let link = configuration.linkPath {
-            do { try StableLink.point(link, to: terminal.slavePath) } catch {
-                terminal.close()
-                throw error
-            }
-        }
+        let terminal = try PseudoTerminal.open(linkedAt: configuration.linkPath)
         pty = terminal
+        if let iecLine { lock.withLock { iecLine.adopt(terminal) } } // 7E1, or 8N1 with software parity
         let endpoint = LineEndpoint(ptyPath: terminal.slavePath, linkPath: configuration.linkPath)
         lock.withLock { currentEndpoint = endpoint }
         logger.info("line up", metadata: ["pty": "\(terminal.slavePath)", "line": "\(configuration.line.summary)"])

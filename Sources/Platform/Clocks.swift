@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CPlatform
 import ConcentratorCore
+import Synchronization
 
 /// The operating system's real-time clock.
 public struct SystemClock: WallClock {
@@ -46,15 +47,14 @@ public struct AcceleratedClock: WallClock {
 }
 
 /// A manually advanced clock for unit tests.
-public final class ManualClock: WallClock, @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var current: Timestamp
+public final class ManualClock: WallClock, Sendable {
+    private let current: Mutex<Timestamp>
 
-    public init(_ start: Timestamp) { current = start }
+    public init(_ start: Timestamp) { current = Mutex(start) }
 
-    public func now() -> Timestamp { lock.withLock { current } }
-    public func set(_ t: Timestamp) { lock.withLock { current = t } }
-    public func advance(milliseconds: Int64) { lock.withLock { current = current.adding(milliseconds: milliseconds) } }
+    public func now() -> Timestamp { current.withLock { $0 } }
+    public func set(_ t: Timestamp) { current.withLock { $0 = t } }
+    public func advance(milliseconds: Int64) { current.withLock { $0 = $0.adding(milliseconds: milliseconds) } }
     public func realDuration(ofMilliseconds milliseconds: Int64) -> Duration { .zero }
 }
 

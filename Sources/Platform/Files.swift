@@ -48,17 +48,10 @@ public enum FileSystem {
         let temp = path + ".tmp-\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileError(path: temp, operation: "create") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = FileError(path: temp, operation: "write")
-                close(fd)
-                unlink(temp)
-                throw e
-            }
-            offset += n
+        do { try FileDescriptor.writeAll(fd, bytes) } catch {
+            close(fd)
+            unlink(temp)
+            throw FileError(path: temp, operation: "write", errnoCode: error.errnoCode)
         }
         fchmod(fd, mode)
         guard fsync(fd) == 0 else {

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import ConcentratorCore
 import Logging
+import Synchronization
 
 /// One log line per event on stderr (journald adds its own timestamps; `timestamps` adds ours for
 /// plain files and tests): `2026-11-21T10:00:00.123Z warning [bus] bus=bus1 meter=m3 no response`.
@@ -47,22 +48,9 @@ public struct LineLogHandler: LogHandler {
 
 /// Serialises writes to stderr so lines from different threads never interleave.
 enum LogOutput {
-    private static let lock = ConditionLock()
+    private static let lock = Mutex(())
 
     static func write(_ line: String) {
-        lock.withLock {
-            var bytes = Array(line.utf8)
-            bytes.withUnsafeMutableBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-                    if n <= 0 {
-                        if errno == EINTR { continue }
-                        return
-                    }
-                    offset += n
-                }
-            }
-        }
+        lock.withLock { _ in try? FileDescriptor.writeAll(2, line) }
     }
 }

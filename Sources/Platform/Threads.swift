@@ -91,6 +91,14 @@ public enum DedicatedThread {
         pthread_attr_destroy(&attr)
         precondition(rc == 0, "pthread_create failed with \(rc)")
     }
+
+    /// Runs blocking `body` on a new thread named `name` and awaits its result: how async code does
+    /// blocking work (a query, a file) without holding a thread of the cooperative pool.
+    public static func run<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            start(name: name) { continuation.resume(with: Result { try body() }) }
+        }
+    }
 }
 
 /// A dedicated thread that runs submitted jobs one at a time, in order. Async callers await the
@@ -138,19 +146,12 @@ public final class SerialWorker: @unchecked Sendable {
     }
 
     /// Runs `job` on the worker thread and blocks the calling (dedicated) thread until it is done.
+    @available(*, noasync, message: "blocks its thread; await run(_:) instead")
     public func runBlocking<T>(_ job: @escaping () throws -> T) throws -> T {
-        let slot = ResultSlot<T>()
+        let slot = OneShot<Result<T, any Error>>()
         nonisolated(unsafe) let unsafeJob = job
-        enqueue {
-            let r: Result<T, any Error> = Result { try unsafeJob() }
-            slot.done.withLock { slot.result = r }
-            slot.done.broadcast()
-        }
-        slot.done.lock()
-        while slot.result == nil { slot.done.wait() }
-        let result = slot.result!
-        slot.done.unlock()
-        return try result.get()
+        enqueue { slot.set(Result { try unsafeJob() }) }
+        return try slot.wait().get()
     }
 
     /// Lets queued jobs finish, then ends the thread.
@@ -160,24 +161,12 @@ public final class SerialWorker: @unchecked Sendable {
     }
 }
 
-/// A one-shot result handed from a worker thread to a waiting thread.
-private final class ResultSlot<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
-    let done = ConditionLock()
-}
-
 /// Runs async work and blocks the calling dedicated thread until it is done. Never call it from
-/// async code or the cooperative pool (it would hold a pool thread while the work needs one).
+/// async code or the cooperative pool (it would hold a pool thread while the work needs one): the
+/// compiler refuses it there.
+@available(*, noasync, message: "blocks its thread; await the work instead")
 public func waitForAsync<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-    let slot = ResultSlot<T>()
-    Task {
-        let value = await body()
-        slot.done.withLock { slot.result = .success(value) }
-        slot.done.broadcast()
-    }
-    slot.done.lock()
-    while slot.result == nil { slot.done.wait() }
-    let result = slot.result!
-    slot.done.unlock()
-    return try! result.get()
+    let slot = OneShot<T>()
+    Task { slot.set(await body()) }
+    return slot.wait()
 }

@@ -34,15 +34,7 @@ public final class LineConnection: @unchecked Sendable {
     public func send(_ line: String) -> Bool {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += n
-        }
+        do { try FileDescriptor.sendAll(fd, bytes) } catch { return false }
         return true
     }
 

@@ -13,6 +13,24 @@ public enum PostgresValue: Hashable, Sendable {
     case text(String)
     case bytes([UInt8])
     case null
+
+    /// `.int64(value)`, or `.null` for nil.
+    public static func optional(_ value: Int64?) -> PostgresValue {
+        guard let value else { return .null }
+        return .int64(value)
+    }
+
+    /// `.text(value)`, or `.null` for nil.
+    public static func optional(_ value: String?) -> PostgresValue {
+        guard let value else { return .null }
+        return .text(value)
+    }
+
+    /// `.bool(value)`, or `.null` for nil.
+    public static func optional(_ value: Bool?) -> PostgresValue {
+        guard let value else { return .null }
+        return .bool(value)
+    }
 }
 
 /// One PostgreSQL connection through libpq, with a cache of prepared statements.

@@ -109,6 +109,13 @@ extension UplinkService {
                     inFlight[sequence] = nil
                     state.lastAcknowledged = clock.now()
                     workPending = true
+                    // Registered now: what was refused before goes at once.
+                    if state.refusal != nil {
+                        for held in refusedHolds { heldUntil[held] = nil }
+                        refusedHolds.removeAll()
+                        refusedSince = nil
+                        state.refusal = nil
+                    }
                 }
             } catch {
                 logger.error("uplink: batch \(ack.sequence) acknowledged but not removed from the outbox: \(error)")
@@ -119,6 +126,22 @@ extension UplinkService {
                 heldUntil[sequence] = .now + .seconds(3600)
             }
             logger.error("uplink: the head-end rejected batch \(ack.sequence): \(reason); kept in the outbox, retried hourly (check the head-end keys in uplink.headEndKeys)")
+        case .refused(let code):
+            let reason = BatchRefusalReason(rawValue: code)
+            let text = reason?.explanation ?? "the head-end refused the batch (reason \(code))"
+            let first = lock.withLock { () -> Bool in
+                inFlight[sequence] = nil
+                let since = refusedSince ?? .now
+                refusedSince = since
+                // Sent again soon: an operator may approve the device any moment.
+                heldUntil[sequence] = .now + Self.refusalHold(refusedFor: .now - since)
+                refusedHolds.insert(sequence)
+                defer { state.refusal = text }
+                return state.refusal != text
+            }
+            if first {
+                logger.warning("uplink: \(text) (batch \(ack.sequence) refused); batches stay queued and are sent again until the head-end operator approves this device (headend devices pending)")
+            }
         }
     }
 

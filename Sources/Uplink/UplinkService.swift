@@ -49,6 +49,12 @@ public final class UplinkService: @unchecked Sendable {
     var inFlight: [Int64: (digest: [UInt8], sentAt: ContinuousClock.Instant)] = [:]
     /// Entries the head-end rejected: not resent before this time.
     var heldUntil: [Int64: ContinuousClock.Instant] = [:]
+    /// Entries held because the head-end refused them (device not registered): released at the first accepted ack.
+    var refusedHolds: Set<Int64> = []
+    /// Since when the head-end refuses this device (nil: it does not).
+    var refusedSince: ContinuousClock.Instant?
+    /// The device keys (the enrolment request is signed with the signing key).
+    let keys: DeviceKeys
     var workPending = true
     var pendingEvents: [GatewayEvent] = []
     var stopped = false
@@ -60,12 +66,17 @@ public final class UplinkService: @unchecked Sendable {
 
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
+    /// How long a batch the head-end refused (device not registered) waits before it goes again:
+    /// briefly for the first quarter of an hour (an installer is waiting for the approval), then
+    /// five minutes, so an unregistered gateway does not keep its link busy.
+    static func refusalHold(refusedFor: Duration) -> Duration { refusedFor < .seconds(900) ? .seconds(5) : .seconds(300) }
 
     public init(settings: UplinkSettings, deviceID: String, keys: DeviceKeys, archive: ArchiveStore,
                 schedules: [SeriesKind: IntervalSchedule], clock: any WallClock, logger: Logger,
                 busHealth: @escaping @Sendable () -> [UplinkStatusDocument.Bus]) throws(UplinkSetupError) {
         self.settings = settings
         self.deviceID = deviceID
+        self.keys = keys
         guard let topics = UplinkTopics(deviceID: deviceID, prefix: settings.topicPrefix) else { throw .deviceID(deviceID) }
         self.topics = topics
         self.archive = archive

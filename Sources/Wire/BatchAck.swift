@@ -20,6 +20,23 @@ public enum BatchRejectionReason: UInt16, Hashable, Sendable, CaseIterable {
     case sequenceReused = 7
 }
 
+/// Why the head-end refused a batch without looking into it (status 3): the device is not
+/// registered there yet. Raw values are on the wire. A refusal never makes a device drop anything.
+public enum BatchRefusalReason: UInt16, Hashable, Sendable, CaseIterable {
+    /// No registered device has this id (it may be waiting for approval: `headend devices pending`).
+    case deviceNotRegistered = 1
+    /// The device is registered, but not with the key that signed the batch.
+    case signingKeyNotRegistered = 2
+
+    /// For people, as the console shows it.
+    public var explanation: String {
+        switch self {
+        case .deviceNotRegistered: return "this device is not registered at the head-end"
+        case .signingKeyNotRegistered: return "this device's signing key is not registered at the head-end"
+        }
+    }
+}
+
 /// The head-end's signed answer to one batch. Byte layout: Docs/mqtt-api.md, "Ack".
 public struct BatchAck: Hashable, Sendable {
     /// What the head-end did with the batch.
@@ -30,9 +47,17 @@ public struct BatchAck: Hashable, Sendable {
         case duplicate
         /// Not stored. The raw reason code is kept even when this build does not know it.
         case rejected(reasonCode: UInt16)
+        /// Not stored, not looked into: the sender is not registered (`BatchRefusalReason`). The
+        /// device keeps the batch and sends it again later; it is accepted once it is registered.
+        case refused(reasonCode: UInt16)
 
         public var reason: BatchRejectionReason? {
             if case .rejected(let code) = self { return BatchRejectionReason(rawValue: code) }
+            return nil
+        }
+
+        public var refusal: BatchRefusalReason? {
+            if case .refused(let code) = self { return BatchRefusalReason(rawValue: code) }
             return nil
         }
     }
@@ -79,6 +104,9 @@ public struct BatchAck: Hashable, Sendable {
         case .rejected(let code):
             w.u8(2)
             w.bigEndian(code)
+        case .refused(let code):
+            w.u8(3)
+            w.bigEndian(code)
         }
         let id = Array(deviceID.utf8)
         w.u8(UInt8(truncatingIfNeeded: id.count))
@@ -105,6 +133,7 @@ public struct BatchAck: Hashable, Sendable {
             case (0, 0): status = .accepted
             case (1, 0): status = .duplicate
             case (2, _) where reason != 0: status = .rejected(reasonCode: reason)
+            case (3, _) where reason != 0: status = .refused(reasonCode: reason)
             default: throw WireFormatError("status \(statusByte) with reason \(reason) is invalid", at: 5)
             }
             let idLength = Int(try r.u8("device id length"))

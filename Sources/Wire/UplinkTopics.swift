@@ -23,6 +23,8 @@ public struct UplinkTopics: Hashable, Sendable {
     public var status: String { topic("status") }
     /// Up, QoS 1: signed replies to commands.
     public var reply: String { topic("reply") }
+    /// Up, QoS 1: the signed enrolment request (Docs/mqtt-api.md §12).
+    public var enrol: String { topic("enrol") }
     /// Down, QoS 1: signed commands from the head-end.
     public var command: String { topic("cmd") }
     /// Down, QoS 1: signed batch acks from the head-end.

@@ -1,10 +1,8 @@
 import Archive
 import ArgumentParser
 import ConcentratorCore
+import ExportOptions
 import Platform
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `concentrator audit …`
 struct AuditGroup: ParsableCommand {
@@ -17,30 +15,7 @@ struct AuditGroup: ParsableCommand {
             abstract: "Export the audit log (every command received, accepted or refused, and its outcome). Safe while the agent runs.")
 
         @OptionGroup var options: ConfigOption
-        @Option(help: "Start (ISO 8601), inclusive.") var from: String
-        @Option(help: "End (ISO 8601), exclusive.") var to: String
-        @Option(help: "csv or json.") var format: String = "csv"
-        @Option(help: "Write to this file instead of stdout.") var output: String?
-
-        func validate() throws {
-            guard let start = ISO8601.parse(from) else { throw ValidationError("--from is not an ISO 8601 time: \(from)") }
-            guard let end = ISO8601.parse(to) else { throw ValidationError("--to is not an ISO 8601 time: \(to)") }
-            guard start < end else { throw ValidationError("--from must be before --to") }
-            guard format == "csv" || format == "json" else { throw ValidationError("--format must be csv or json") }
-        }
-
-        /// Writes all of `bytes` to `fd`, or throws (a full disk, a closed pipe).
-        static func write(_ bytes: [UInt8], to fd: Int32) throws(FileError) {
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError(path: "file descriptor \(fd)", operation: "write the audit export to")
-                }
-                offset += n
-            }
-        }
+        @OptionGroup var export: ExportOptions
 
         func run() throws {
             let setup = try loadSetupOrExit(options.config)
@@ -51,23 +26,18 @@ struct AuditGroup: ParsableCommand {
                 throw ExitCode(ExitStatus.unavailable)
             }
             defer { reader.close() }
-            var fd: Int32 = 1
-            if let output {
-                fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                guard fd >= 0 else {
-                    Output.error("cannot write \(output): \(String(cString: strerror(errno)))")
+            try export.withOutput { fd in
+                do {
+                    let count = try AuditExport.export(reader: reader, from: export.start, to: export.end, json: export.exportFormat == .json) {
+                        do throws(FileDescriptorWriteError) { try FileDescriptor.writeAll(fd, $0) } catch {
+                            throw FileError(path: "file descriptor \(fd)", operation: "write the audit export to", errnoCode: error.errnoCode)
+                        }
+                    }
+                    LogOutputLine.stderr("exported \(count) audit entries")
+                } catch {
+                    Output.error("audit export failed: \(error)")
                     throw ExitCode(ExitStatus.failure)
                 }
-            }
-            defer { if fd != 1 { fsync(fd); close(fd) } }
-            do {
-                let count = try AuditExport.export(reader: reader, from: ISO8601.parse(from)!, to: ISO8601.parse(to)!, json: format == "json") {
-                    try Self.write(Array($0.utf8), to: fd)
-                }
-                LogOutputLine.stderr("exported \(count) audit entries")
-            } catch {
-                Output.error("audit export failed: \(error)")
-                throw ExitCode(ExitStatus.failure)
             }
         }
     }

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Bus
 import ConcentratorCore
+import Console
 import Logging
 import Platform
 
@@ -102,6 +103,7 @@ struct Scan: ParsableCommand {
     @Option(help: "The bus name.") var bus: String
     @Option(help: "First address.") var from: Int = 1
     @Option(help: "Last address.") var to: Int = 247
+    @Option(help: "Addresses to probe instead of --from/--to: a list such as 10-29,100-121,200-221.") var addresses: String?
     @Option(help: "Response timeout per address, in milliseconds.") var timeoutMs: Int = 250
     @Option(help: "Control socket path.") var controlSocket: String?
     @Flag(help: "Print JSON.") var json = false
@@ -111,6 +113,14 @@ struct Scan: ParsableCommand {
             throw ValidationError("--from and --to must satisfy 1 ≤ from ≤ to ≤ 247")
         }
         guard (20...5000).contains(timeoutMs) else { throw ValidationError("--timeout-ms must be 20–5000") }
+        if let addresses, case .failure(let problem) = AddressSelection.list(addresses, within: 1...247) {
+            throw ValidationError("--addresses: \(problem.message)")
+        }
+    }
+
+    /// The addresses to probe.
+    private var probed: [Int] {
+        addresses.flatMap { try? AddressSelection.list($0, within: 1...247).get() } ?? Array(from...to)
     }
 
     func run() throws {
@@ -124,7 +134,7 @@ struct Scan: ParsableCommand {
         let hits: [ScanHit]
         if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
-                hits = try client.call(ControlRequest(op: "scan", bus: name, from: from, to: to, timeoutMilliseconds: timeoutMs),
+                hits = try client.call(ControlRequest(op: "scan", bus: name, timeoutMilliseconds: timeoutMs, addresses: probed),
                                        timeout: .seconds(600)) { reply in
                     if showProgress, let p = reply.progress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }
                 }.scan ?? []
@@ -135,7 +145,7 @@ struct Scan: ParsableCommand {
         } else {
             let direct = DirectBus(setup: setup, bus: name)
             let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
-            let result = direct.owner.scan(addresses: UInt8(from)...UInt8(to), profiles: profiles,
+            let result = direct.owner.scan(addresses: probed.map { UInt8($0) }, profiles: profiles,
                                            timeout: .milliseconds(Int64(timeoutMs))) { p in
                 if showProgress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }
             }
@@ -150,9 +160,12 @@ struct Scan: ParsableCommand {
             LogOutputLine.stdout(JSONText.encode(hits))
             return
         }
-        LogOutputLine.stdout("\(hits.count) meters answered on bus \(bus) (addresses \(from)–\(to))")
+        LogOutputLine.stdout("\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))")
         for hit in hits {
-            LogOutputLine.stdout("  \(Output.column(String(hit.address), 4, right: true))  \(Output.column(hit.profile ?? "unknown model", 22))  \(Output.column(hit.detail, 46))")
+            for line in TextLayout.wrappedRow([(String(hit.address), 6, true), (hit.profile ?? (hit.isGarbled ? "GARBLED" : "unknown"), 20, false),
+                                               (hit.verdict ?? hit.detail, 0, false)]) {
+                LogOutputLine.stdout(line)
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ struct ConsoleBrokerProbe: BrokerProbe {
         } catch {
             return .failed(.settings, detail: error.description, check: "the uplink settings (menu 7)")
         }
-        let first = LockedValue<MQTTConnectionEvent?>(nil)
+        let first = OneShot<MQTTConnectionEvent>()
         let watcher = Task {
             for await event in client.connectionEvents {
                 first.set(event)
@@ -28,17 +28,18 @@ struct ConsoleBrokerProbe: BrokerProbe {
             }
         }
         let deadline = ContinuousClock.now + timeout
-        while first.get() == nil, ContinuousClock.now < deadline, !cancellation.isCancelled {
-            first.wait(.milliseconds(100))
+        // In steps of 100 ms, so that Ctrl-C is noticed.
+        while first.current == nil, ContinuousClock.now < deadline, !cancellation.isCancelled {
+            _ = first.wait(timeout: .milliseconds(100))
         }
         watcher.cancel()
-        let stopped = LockedValue<Bool?>(nil)
+        let stopped = OneShot<Void>()
         Task {
             await client.stop(timeout: .seconds(3))
-            stopped.set(true)
+            stopped.set(())
         }
-        while stopped.get() == nil, ContinuousClock.now < deadline + .seconds(5) { stopped.wait(.milliseconds(100)) }
-        switch first.get() {
+        _ = stopped.wait(timeout: deadline + .seconds(5) - ContinuousClock.now)
+        switch first.current {
         case .connected(let sessionPresent)?:
             return .connected("CONNACK accepted for client id \(settings.clientID)" + (sessionPresent ? " (session present)" : ""))
         case .connectFailed(let problem)?, .disconnected(let problem)?:
@@ -103,22 +104,3 @@ struct SettingsProblem: Error {
     let check: String
 }
 
-/// A value handed from a task to the waiting console thread.
-final class LockedValue<T: Sendable>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: T
-
-    init(_ value: T) { self.value = value }
-
-    func get() -> T { lock.withLock { value } }
-
-    func set(_ newValue: T) {
-        lock.withLock { value = newValue }
-        lock.broadcast()
-    }
-
-    /// Waits up to `duration` for a `set`.
-    func wait(_ duration: Duration) {
-        lock.withLock { _ = lock.wait(for: duration) }
-    }
-}

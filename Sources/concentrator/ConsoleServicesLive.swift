@@ -46,7 +46,7 @@ struct ConsoleDirectBus: DirectBusAccess {
         }
     }
 
-    func scan(configText: String, bus: String, addresses: ClosedRange<Int>, timeoutMilliseconds: Int,
+    func scan(configText: String, bus: String, addresses: [Int], timeoutMilliseconds: Int,
               cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
         let setup: AgentSetup
         switch self.setup(configText, meters: { _ in false }) {
@@ -54,11 +54,9 @@ struct ConsoleDirectBus: DirectBusAccess {
         case .failure(let p): return .failure(p)
         }
         let direct = DirectBus(setup: setup, bus: BusName(bus), logger: consoleLogger)
-        let flag = CancellationFlag()
-        cancellation.onCancel { flag.cancel() }
         let profiles = setup.profiles.profiles.values.filter { $0.protocolKind == .modbus }.sorted { $0.id < $1.id }
-        return direct.owner.scan(addresses: UInt8(addresses.lowerBound)...UInt8(addresses.upperBound), profiles: profiles,
-                                 timeout: .milliseconds(Int64(timeoutMilliseconds)), cancellation: flag, progress: progress)
+        return direct.owner.scan(addresses: addresses.map { UInt8($0) }, profiles: profiles,
+                                 timeout: .milliseconds(Int64(timeoutMilliseconds)), cancellation: cancellation, progress: progress)
             .mapError { ServiceProblem($0.description) }
     }
 
@@ -95,6 +93,22 @@ struct ConsoleKeys: KeyServices {
         return .success(["  device \(deviceID)",
                          "  signing   ed25519  id \(s.id)", "    \(s.fingerprint)",
                          "  agreement x25519   id \(a.id)", "    \(a.fingerprint)"])
+    }
+
+    func deviceKeyList(stateDirectory: String) -> Result<[ReportedKey], ServiceProblem> {
+        let store = DeviceKeyStore(stateDirectory: stateDirectory)
+        guard FileSystem.exists(store.signingKeyPath) else {
+            return .failure(ServiceProblem("the device keys are not created yet (\(store.directory))"))
+        }
+        do {
+            let keys = try store.load()
+            return .success([ReportedKey(role: "device signing", algorithm: "ed25519", id: keys.signing.id.hex,
+                                         fingerprint: keys.signing.publicKey.fingerprint),
+                             ReportedKey(role: "device agreement", algorithm: "x25519", id: keys.agreement.id.hex,
+                                         fingerprint: keys.agreement.publicKey.fingerprint)])
+        } catch {
+            return .failure(ServiceProblem(error.description))
+        }
     }
 
     func headEndKey(role: String, publicKey: [UInt8]) -> Result<HeadEndKeyInfo, ServiceProblem> {

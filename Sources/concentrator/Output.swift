@@ -51,13 +51,5 @@ enum LogOutputLine {
     static func stderrRaw(_ text: String) { write(2, text) }
     static func stdoutRaw(_ text: String) { write(1, text) }
 
-    private static func write(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
+    private static func write(_ fd: Int32, _ text: String) { try? FileDescriptor.writeAll(fd, text) }
 }

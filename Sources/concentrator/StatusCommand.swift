@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import ConcentratorCore
+import Console
 import FoundationEssentials
 import Platform
 
@@ -49,35 +50,44 @@ struct Status: ParsableCommand {
     }
 }
 
-/// The human-readable status page (fits 80 columns).
+/// The human-readable status page: every line within 80 columns, long ones continued, never cut.
 enum StatusReport {
+    /// Writes one logical line, continued on indented lines where it would pass 80 columns.
+    private static func line(_ text: String) {
+        for part in TextLayout.wrap(text, width: TextLayout.width, indent: 4) { LogOutputLine.stdout(part) }
+    }
+
     static func print(_ s: AgentStatus) {
         let up = Output.duration(milliseconds: Double(s.now.milliseconds - s.startedAt.milliseconds))
-        LogOutputLine.stdout("device \(s.device)  version \(s.version)  up \(up)  clock \(s.clockSynchronised ? "synchronised" : "NOT synchronised")")
-        LogOutputLine.stdout("now \(ISO8601.format(s.now))")
+        line("device \(s.device)  version \(s.version)  up \(up)  clock \(s.clockSynchronised ? "synchronised" : "NOT synchronised")")
+        line("now \(ISO8601.format(s.now))")
         if let a = s.archive {
             let newest = a.newestInterval.map { ISO8601.format($0) } ?? "none"
-            LogOutputLine.stdout("archive \(a.path)  \(a.fileBytes / 1024) KiB  newest interval \(newest)")
+            line("archive \(a.path)  \(a.fileBytes / 1024) KiB  newest interval \(newest)")
+        }
+        if let u = s.uplink {
+            line("uplink \(u.broker)  " + (u.connected ? "connected" : "NOT connected: \(u.lastError ?? "connecting")")
+                + "  outbox \(u.outboxDepth)" + (u.refusal.map { "  REFUSED: \($0)" } ?? ""))
         }
         for bus in s.buses {
-            LogOutputLine.stdout("")
+            line("")
             let port = bus.portOpen ? "port open" : "PORT DOWN: \(bus.portError ?? "?")"
-            LogOutputLine.stdout("bus \(bus.name)  \(bus.device)  \(bus.line)  \(port)")
-            LogOutputLine.stdout("  meters: \(bus.metersOnline) answering, \(bus.metersOffline) offline, \(bus.meters.count) configured")
+            line("bus \(bus.name)  \(bus.device)  \(bus.line)  \(port)")
+            line("  meters: \(bus.metersOnline) answering, \(bus.metersOffline) offline, \(bus.meters.count) configured")
             if let c = bus.lastCycle {
-                LogOutputLine.stdout("  last snapshot \(ISO8601.format(c.intervalStart)) (\(c.series.map(\.rawValue).joined(separator: "+"))): "
+                line("  last snapshot \(ISO8601.format(c.intervalStart)) (\(c.series.map(\.rawValue).joined(separator: "+"))): "
                     + "\(c.answered)/\(c.meters) meters, \(c.values - c.errorValues) values, \(Output.duration(milliseconds: c.durationMilliseconds))"
                     + (c.committed ? "" : "  NOT STORED YET"))
             } else {
-                LogOutputLine.stdout("  no snapshot yet")
+                line("  no snapshot yet")
             }
-            if let next = bus.nextIntervalBoundary { LogOutputLine.stdout("  next snapshot \(ISO8601.format(next))") }
-            if bus.pendingCommits > 0 { LogOutputLine.stdout("  \(bus.pendingCommits) snapshots waiting for the archive") }
+            if let next = bus.nextIntervalBoundary { line("  next snapshot \(ISO8601.format(next))") }
+            if bus.pendingCommits > 0 { line("  \(bus.pendingCommits) snapshots waiting for the archive") }
             let troubled = bus.meters.filter { $0.state == .offline || $0.state == .degraded }
             for m in troubled.prefix(10) {
-                LogOutputLine.stdout("  ! \(Output.column(m.id.rawValue, 12)) addr \(Output.column(m.address, 4)) \(m.state.rawValue): \(m.lastError ?? "")")
+                line("  ! \(m.id.rawValue) addr \(Output.column(m.address, 4)) \(m.state.rawValue): \(m.lastError ?? "")")
             }
-            if troubled.count > 10 { LogOutputLine.stdout("  … and \(troubled.count - 10) more") }
+            if troubled.count > 10 { line("  … and \(troubled.count - 10) more") }
         }
     }
 }

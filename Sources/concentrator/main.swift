@@ -9,7 +9,7 @@ struct Concentrator: ParsableCommand {
         abstract: "Gateway data concentrator: reads RS-485 meters, archives them, delivers sealed batches.",
         version: ConcentratorVersion.current,
         subcommands: [Run.self, Status.self, Read.self, Scan.self, ConsoleCommandLine.self, ConfigGroup.self, ArchiveGroup.self,
-                      AuditGroup.self, KeysGroup.self, BoardGroup.self, UplinkGroup.self])
+                      AuditGroup.self, KeysGroup.self, BoardGroup.self, UplinkGroup.self, MeshGroup.self])
 }
 
 /// Options every command that needs the configuration shares.

@@ -52,7 +52,7 @@ struct Command: ParsableCommand {
             throw ExitCode(ExitStatus.config)
         }
         LineLogHandler.bootstrap(level: .warning, timestamps: true)
-        let opened = BlockingResult<Result<HeadEndStoreWorker, HeadEndError>>()
+        let opened = OneShot<Result<HeadEndStoreWorker, HeadEndError>>()
         let location = configuration.databaseLocation, busy = configuration.ingest.databaseBusyTimeoutMilliseconds
         Task {
             do throws(HeadEndError) {
@@ -75,14 +75,14 @@ struct Command: ParsableCommand {
                                      validity: .seconds(validity))
         let sender = CommandSender(configuration: configuration, key: signingKey, store: store, logger: Logger(label: "headend"))
         let timeout = Duration.seconds(timeout)
-        let outcome = BlockingResult<Result<CommandExchange, HeadEndError>>()
+        let outcome = OneShot<Result<CommandExchange, HeadEndError>>()
         Task {
             do throws(HeadEndError) { outcome.set(.success(try await sender.send(request, timeout: timeout))) } catch {
                 outcome.set(.failure(error))
             }
         }
         let result = outcome.wait()
-        let closed = BlockingResult<Bool>()
+        let closed = OneShot<Bool>()
         Task {
             await store.close()
             closed.set(true)

@@ -9,7 +9,7 @@ import Wire
 struct DevicesGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices", abstract: "The registry of known devices and their public keys (seen by a running head-end at once).",
-        subcommands: [Add.self, List.self, Remove.self])
+        subcommands: [Add.self, List.self, Remove.self, Pending.self, Approve.self, Dismiss.self])
 
     /// `headend devices add --id ID --key FILE [--key FILE …]`
     struct Add: ParsableCommand {
@@ -119,6 +119,88 @@ struct DevicesGroup: ParsableCommand {
                 Output.error("\(e)")
                 throw ExitCode(ExitStatus.failure)
             }
+        }
+    }
+}
+
+/// `headend devices pending [--json]`
+struct Pending: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List enrolment requests waiting for approval, with the fingerprint to compare with the installer's.")
+
+    @OptionGroup var options: DatabaseOption
+    @Flag(help: "JSON instead of text.") var json = false
+
+    func run() throws {
+        let database = try openDatabaseForReading(options)
+        defer { database.close() }
+        let pending: [PendingEnrolment]
+        do { pending = try database.pendingEnrolments() } catch {
+            Output.error("\(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        if json {
+            Output.stdout(JSONWriter.render(.array(pending.map { p in
+                .object([JSONMember(key: "device", value: .string(p.device)), JSONMember(key: "keyId", value: .string(p.keyID)),
+                         JSONMember(key: "fingerprint", value: .string(p.fingerprint)), JSONMember(key: "installer", value: .string(p.installer)),
+                         JSONMember(key: "note", value: .string(p.note)), JSONMember(key: "time", value: .string(ISO8601.format(p.time))),
+                         JSONMember(key: "received", value: .string(ISO8601.format(p.received))),
+                         JSONMember(key: "registered", value: .bool(p.registered))])
+            }), pretty: true) + "\n")
+            return
+        }
+        if pending.isEmpty { Output.stdout("no enrolment requests pending\n") }
+        for p in pending {
+            Output.stdout("\(p.device)\(p.registered ? " (registered; adds a key)" : "")  installer \(p.installer)  received \(ISO8601.format(p.received))\n"
+                + (p.note.isEmpty ? "" : "  site \(p.note)\n")
+                + "  signing key \(p.keyID)  \(p.fingerprint)\n"
+                + "  approve after comparing: headend devices approve --id \(p.device) --fingerprint <what the installer reads>\n")
+        }
+    }
+}
+
+/// `headend devices approve --id ID --fingerprint F`
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Approve a pending enrolment: registers the device with the keys it sent, if the fingerprint matches.",
+        discussion: "--fingerprint is the one the installer reads from the console: the whole sha256:… or at least its first 16 hex digits.")
+
+    @OptionGroup var options: DatabaseOption
+    @Option(help: "The device id.") var id: String
+    @Option(help: "The device's signing key fingerprint as the installer reads it.") var fingerprint: String
+
+    func run() throws {
+        let database = try openDatabase(options)
+        defer { database.close() }
+        do {
+            let added = try database.approveEnrolment(device: id, fingerprint: fingerprint, at: SystemClock().now())
+            Output.stdout("approved \(id): registered keys \(added.map(\.hex).joined(separator: ", ")); its batches are accepted from now on\n")
+        } catch {
+            Output.error("\(error)")
+            throw ExitCode(ExitStatus.dataError)
+        }
+    }
+}
+
+/// `headend devices dismiss --id ID`
+struct Dismiss: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Drop a pending enrolment request without registering the device.")
+
+    @OptionGroup var options: DatabaseOption
+    @Option(help: "The device id.") var id: String
+
+    func run() throws {
+        let database = try openDatabase(options)
+        defer { database.close() }
+        do {
+            guard try database.dismissEnrolment(device: id) else {
+                Output.error("no enrolment request of \(id) is pending")
+                throw ExitCode(ExitStatus.dataError)
+            }
+            Output.stdout("dismissed the enrolment request of \(id)\n")
+        } catch let e as HeadEndError {
+            Output.error("\(e)")
+            throw ExitCode(ExitStatus.failure)
         }
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Platform
 
 /// Direct writes to stdout and stderr.
 enum Output {
@@ -10,15 +11,7 @@ enum Output {
 
     /// Writes all of `bytes` to `fd`; throws on a write error (a full disk, a closed pipe).
     static func writeAll(_ bytes: [UInt8], to fd: Int32) throws(OutputError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(code: errno)
-            }
-            offset += n
-        }
+        do { try FileDescriptor.writeAll(fd, bytes) } catch { throw OutputError(code: error.errnoCode) }
     }
 
     private static func write(_ fd: Int32, _ text: String) { try? writeAll(Array(text.utf8), to: fd) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcentratorCore
+import ExportOptions
 import HeadEnd
 import Platform
 #if canImport(Glibc)
@@ -13,42 +14,22 @@ struct Export: ParsableCommand {
 
     @OptionGroup var options: DatabaseOption
     @Option(help: "The device id.") var device: String
-    @Option(help: "Start (ISO 8601, e.g. 2026-11-01 or 2026-11-01T00:00:00Z), inclusive.") var from: String
-    @Option(help: "End (ISO 8601), exclusive.") var to: String
-    @Option(help: "Only this meter.") var meter: String?
-    @Option(help: "csv or json.") var format: String = "csv"
-    @Option(help: "interval or profile.") var series: String = "interval"
-    @Option(help: "Write to this file instead of stdout.") var output: String?
-
-    func validate() throws {
-        guard let start = ISO8601.parse(from) else { throw ValidationError("--from is not an ISO 8601 time: \(from)") }
-        guard let end = ISO8601.parse(to) else { throw ValidationError("--to is not an ISO 8601 time: \(to)") }
-        guard start < end else { throw ValidationError("--from must be before --to") }
-        guard ExportFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv or json") }
-        guard SeriesKind(rawValue: series) != nil else { throw ValidationError("--series must be interval or profile") }
-    }
+    @OptionGroup var export: ExportOptions
+    @OptionGroup var selection: SnapshotSelectionOptions
 
     func run() throws {
         let database = try openDatabaseForReading(options)
         defer { database.close() }
-        var fd: Int32 = 1
-        if let output {
-            fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                Output.error("cannot write \(output): \(String(cString: strerror(errno)))")
+        let request = HeadEndExportRequest(device: device, from: export.start, to: export.end, meter: selection.meterID,
+                                           series: selection.seriesKind, format: export.exportFormat)
+        try export.withOutput { fd in
+            do {
+                let summary = try database.export(request) { bytes in try Output.writeAll(bytes, to: fd) }
+                Output.note("exported \(summary.snapshots) snapshots, \(summary.values) values, \(summary.bytes) bytes")
+            } catch {
+                Output.error("export failed: \(error)")
                 throw ExitCode(ExitStatus.failure)
             }
-        }
-        defer { if fd != 1 { fsync(fd); close(fd) } }
-        let request = HeadEndExportRequest(device: device, from: ISO8601.parse(from)!, to: ISO8601.parse(to)!,
-                                           meter: meter.map { MeterID($0) }, series: SeriesKind(rawValue: series)!,
-                                           format: ExportFormat(rawValue: format)!)
-        do {
-            let summary = try database.export(request) { bytes in try Output.writeAll(bytes, to: fd) }
-            Output.note("exported \(summary.snapshots) snapshots, \(summary.values) values, \(summary.bytes) bytes")
-        } catch {
-            Output.error("export failed: \(error)")
-            throw ExitCode(ExitStatus.failure)
         }
     }
 }

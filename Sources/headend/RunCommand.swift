@@ -36,7 +36,7 @@ struct Run: ParsableCommand {
             Output.error("the head-end will not start with this configuration (exit \(ExitStatus.config))")
             throw ExitCode(ExitStatus.config)
         }
-        let started = BlockingResult<Result<Void, HeadEndError>>()
+        let started = OneShot<Result<Void, HeadEndError>>()
         Task {
             do throws(HeadEndError) { try await service.start(); started.set(.success(())) } catch { started.set(.failure(error)) }
         }
@@ -53,30 +53,12 @@ struct Run: ParsableCommand {
             logger.notice("\(TerminationSignals.name(signal)): stopping")
             break
         }
-        let stopped = BlockingResult<Bool>()
+        let stopped = OneShot<Bool>()
         Task {
             await service.stop()
             stopped.set(true)
         }
         _ = stopped.wait()
         logger.notice("stopped: \(HeadEndCountersRendering.line(service.counters.snapshot))")
-    }
-}
-
-/// A value handed from a task to the blocked main thread.
-final class BlockingResult<T: Sendable>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: T?
-
-    func set(_ v: T) {
-        lock.withLock { value = v }
-        lock.broadcast()
-    }
-
-    func wait() -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        while value == nil { lock.wait() }
-        return value!
     }
 }

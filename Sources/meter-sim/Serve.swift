@@ -38,6 +38,23 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("fault"), help: "ADDR=FAULT, *=FAULT or vanish:SECONDS; repeatable. FAULT: none, silence, bad-crc, exception:N, garbage, slow:MS.")
     var faults: [String] = []
 
+    @Option(help: "DLMS meters: a file with password=…, encryption-key=HEX, authentication-key=HEX lines (see Docs/meter-sim.md).")
+    var dlmsSecrets: String?
+    @Option(help: "DLMS meters: the largest HDLC information field they send and accept (32-2030).")
+    var dlmsMaxInfo = 128
+    @Option(help: "DLMS meters: the HDLC window size they offer (1-7).")
+    var dlmsWindow = 1
+    @Option(help: "DLMS meters: their max receive PDU size; longer GET answers go in blocks.")
+    var dlmsMaxPdu = 512
+    @Option(name: .customLong("iec-meters"), help: "IEC 62056-21 meters: FIRST-LAST:PROFILE or ADDR:PROFILE with decimal device addresses (FIRST's width is kept); repeatable.")
+    var iecMeterRanges: [String] = []
+    @Option(name: .customLong("iec-password"), help: "The programming-mode password (P1) of every IEC meter (default: none needed).")
+    var iecPassword: String?
+    @Option(name: .customLong("iec-reaction"), help: "IEC reaction time tr in ms, MIN-MAX (each meter picks its own) or a fixed MS.")
+    var iecReaction = "200-300"
+    @Option(name: .customLong("iec-fault"), help: "ADDR=FAULT for an IEC meter; repeatable. FAULT: none, silence, bad-bcc, missing-etx, stall, slow:MS.")
+    var iecFaults: [String] = []
+
     @Option(help: "Start the meters' clock at this time (ISO 8601), for a timeline shared with the agent.")
     var clockOrigin: String?
     @Option(help: "Run the meters' clock this many times faster than real time.")
@@ -47,17 +64,38 @@ struct Serve: ParsableCommand {
     @Flag(help: "Log every discarded frame and collision.")
     var verbose = false
 
+    // Wired and wireless M-Bus (Docs/meter-sim.md, "M-Bus"; Sources/meter-sim/ServeMBus.swift).
+    @Option(name: .customLong("mbus"), help: "Wired M-Bus slaves: FIRST-LAST:PROFILE[:IDBASE] or secondary:COUNT:PROFILE[:IDBASE]; repeatable.")
+    var mbusSlaves: [String] = []
+    @Option(help: "Split each M-Bus readout over this many telegrams (DIF 1F between them).")
+    var mbusTelegrams = 1
+    @Flag(help: "The simulated M-Bus level converter echoes every request.")
+    var mbusEcho = false
+    @Option(name: .customLong("wmbus"), help: "Wireless meters behind an iM871A: COUNT:PROFILE:SECURITY:INTERVAL[:KEY]; repeatable.")
+    var wirelessGroups: [String] = []
+    @Option(help: "Id of the first wireless meter (8 decimal digits); the others count up.")
+    var wmbusIdBase: UInt32 = 30_000_000
+    @Option(help: "Link mode the wireless meters send in: t1 or c1.")
+    var wmbusMode = "t1"
+
     func validate() throws {
         do {
             _ = try MeterRangeArgument.expand(meterRanges.map { r throws(SimulatorArgumentError) in try MeterRangeArgument.parse(r) })
             _ = try TurnaroundArgument.parse(turnaround)
             _ = try ParityArgument.parse(parity)
             for f in faults { _ = try FaultAssignment.parse(f) }
+            _ = try IECMeterRangeArgument.expand(iecMeterRanges.map { r throws(SimulatorArgumentError) in try IECMeterRangeArgument.parse(r) })
+            _ = try TurnaroundArgument.parse(iecReaction)
+            for f in iecFaults { _ = try IECFaultArgument.parse(f) }
+            try validateMBus()
         } catch {
             throw ValidationError(error.description)
         }
         if let clockOrigin, ISO8601.parse(clockOrigin) == nil {
             throw ValidationError("invalid --clock-origin \"\(clockOrigin)\" (expected ISO 8601, e.g. 2026-11-21T00:00:00Z)")
+        }
+        guard (32...2030).contains(dlmsMaxInfo), (1...7).contains(dlmsWindow), (64...65_535).contains(dlmsMaxPdu) else {
+            throw ValidationError("invalid DLMS link limits (expected --dlms-max-info 32-2030, --dlms-window 1-7, --dlms-max-pdu 64-65535)")
         }
         if let clockRate, !(clockRate > 0 && clockRate <= 1_000_000) {
             throw ValidationError("invalid --clock-rate \(clockRate) (expected more than 0, at most 1000000)")
@@ -67,6 +105,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         let signals = blockTerminationSignals()
         LineLogHandler.bootstrap(level: verbose ? .debug : .info)
+        if !wirelessGroups.isEmpty { return try runWirelessReceiver(signals) }
         let configuration: SimulatorConfiguration
         do {
             configuration = try makeConfiguration()
@@ -74,18 +113,16 @@ struct Serve: ParsableCommand {
             writeStandardError("meter-sim: \(error)\n")
             throw ExitCode(ExitStatus.config)
         }
-        do {
+        try serveUntilSignalled(signals) {
             let bus = try SimulatedBus(configuration: configuration) { endpoint in
                 writeStandardOutput(endpoint.announcement + "\n")
             }
+            for f in iecFaults {
+                let fault = try IECFaultArgument.parse(f)
+                try bus.setIECFault(fault.fault, for: fault.address)
+            }
             try bus.start()
-            var received: Int32 = 0
-            var set = signals
-            sigwait(&set, &received)
-            bus.stop()
-        } catch {
-            writeStandardError("meter-sim: \(error)\n")
-            throw ExitCode(ExitStatus.failure)
+            return bus.stop
         }
     }
 
@@ -101,22 +138,35 @@ struct Serve: ParsableCommand {
                 setups.append(SimulatedMeterSetup(address: address, profile: profile, turnaroundMilliseconds: turnaroundRange))
             }
         }
-        let line = LineSettings(baud: baud, dataBits: dataBits, parity: try ParityArgument.parse(parity), stopBits: stopBits)
-        var clock: any WallClock = SystemClock()
-        if clockOrigin != nil || clockRate != nil {
-            let origin = clockOrigin.flatMap(ISO8601.parse) ?? SystemClock().now()
-            clock = AcceleratedClock(origin: origin, rate: clockRate ?? 1)
+        var iecSetups: [IECSimulatedMeterSetup] = []
+        let iecAddresses = try IECMeterRangeArgument.expand(iecMeterRanges.map { r throws(SimulatorArgumentError) in try IECMeterRangeArgument.parse(r) })
+        if !iecAddresses.isEmpty {
+            let resolve = profileResolver(directories: profileDirectories)
+            let reaction = try TurnaroundArgument.parse(iecReaction)
+            for (address, id) in iecAddresses {
+                iecSetups.append(IECSimulatedMeterSetup(deviceAddress: address, profile: try resolve(id), reactionMilliseconds: reaction,
+                                                        password: iecPassword))
+            }
         }
-        return SimulatorConfiguration(line: line, meters: setups, seed: seed, clock: clock, linkPath: link,
-                                      servedLogPath: servedLog, controlPath: control,
-                                      faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) })
+        let line = LineSettings(baud: baud, dataBits: dataBits, parity: try ParityArgument.parse(parity), stopBits: stopBits)
+        let clock = simulatorClock()
+        var configuration = SimulatorConfiguration(line: line, meters: setups, seed: seed, clock: clock, linkPath: link,
+                                                   servedLogPath: servedLog, controlPath: control,
+                                                   faults: try faults.map { f throws(SimulatorArgumentError) in try FaultAssignment.parse(f) },
+                                                   iecMeters: iecSetups)
+        configuration.mbus = try makeMBusSegment()
+        configuration.dlms.limits = DLMSMeterLimits(maxInfo: dlmsMaxInfo, window: dlmsWindow, maxPDUSize: dlmsMaxPdu)
+        if let dlmsSecrets {
+            try configuration.dlms.applySecretsFile(try FileSystem.readText(dlmsSecrets))
+        }
+        return configuration
     }
 }
 
 /// Blocks SIGINT and SIGTERM in this thread and every thread started after it, so `sigwait` receives
 /// them and the simulator can shut down cleanly (remove its link and socket). Ignores SIGPIPE, so a
 /// reader that closed stdout after the first line (`| head -1`) does not kill the simulator.
-private func blockTerminationSignals() -> sigset_t {
+func blockTerminationSignals() -> sigset_t {
     signal(SIGPIPE, SIG_IGN)
     var set = sigset_t()
     sigemptyset(&set)
@@ -126,16 +176,5 @@ private func blockTerminationSignals() -> sigset_t {
     return set
 }
 
-func writeStandardOutput(_ text: String) { writeAll(1, text) }
-func writeStandardError(_ text: String) { writeAll(2, text) }
-
-private func writeAll(_ fd: Int32, _ text: String) {
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { return }
-        offset += n
-    }
-}
+func writeStandardOutput(_ text: String) { try? FileDescriptor.writeAll(1, text) }
+func writeStandardError(_ text: String) { try? FileDescriptor.writeAll(2, text) }

@@ -60,7 +60,7 @@ import TestSupport
         let agent = try h.start()
         defer { agent.stop() }
         let client = try #require(ControlClient.connectIfRunning(path: h.socketPath))
-        #expect(throws: ControlFailure(code: "unknown-op", message: "unknown operation \"fly\"; known: ping, status, read, scan, relay, events, audit, reload, uplink.check")) {
+        #expect(throws: ControlFailure(code: "unknown-op", message: "unknown operation \"fly\"; known: ping, status, read, scan, poll, relay, events, audit, reload, uplink.check, commissioning.report")) {
             try client.call(ControlRequest(op: "fly"))
         }
         #expect { try client.call(ControlRequest(op: "read", meter: "nope")) } throws: { ($0 as? ControlFailure)?.code == "unknown-meter" }

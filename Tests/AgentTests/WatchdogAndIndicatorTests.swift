@@ -8,13 +8,12 @@ import TestSupport
 
 /// The decisions behind WATCHDOG=1 and the LEDs, without processes or sleeps where possible.
 @Suite struct ProgressWatchdogTests {
-    final class Progress: @unchecked Sendable {
-        private let lock = NSLock()
-        private var instant: ContinuousClock.Instant
-        init(_ instant: ContinuousClock.Instant) { self.instant = instant }
+    final class Progress: Sendable {
+        private let instant: Locked<ContinuousClock.Instant>
+        init(_ instant: ContinuousClock.Instant) { self.instant = Locked(instant) }
         var value: ContinuousClock.Instant {
-            get { lock.withLock { instant } }
-            set { lock.withLock { instant = newValue } }
+            get { instant.value }
+            set { instant.value = newValue }
         }
     }
 
@@ -66,21 +65,10 @@ import TestSupport
         func release() { released = true }
     }
 
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var n = 0
-        var value: Int { lock.withLock { n } }
-        func add(_ k: Int = 1) { lock.withLock { n += k } }
-    }
-
-    final class Flag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var v: Bool
-        init(_ v: Bool) { self.v = v }
-        var value: Bool {
-            get { lock.withLock { v } }
-            set { lock.withLock { v = newValue } }
-        }
+    final class Counter: Sendable {
+        private let n = Locked(0)
+        var value: Int { n.value }
+        func add(_ k: Int = 1) { n.withLock { $0 += k } }
     }
 
     @Test func patterns() {
@@ -98,7 +86,7 @@ import TestSupport
     @Test func panelWritesOnlyChangesAndFollowsCountersAndHealth() {
         let status = RecordingLED("status"), uplink = RecordingLED("uplink"), bus = RecordingLED("bus-activity p1")
         let counter = Counter()
-        let healthy = Flag(true)
+        let healthy = Locked(true)
         let panel = IndicatorPanel(status: status, uplink: uplink, activity: [.init(led: bus, count: { counter.value })],
                                    healthy: { healthy.value }, logger: Logger(label: "test"))
         #expect(panel.ledCount == 3)

@@ -69,7 +69,6 @@ import TestSupport
     @Test func commitsAndReadsBackEveryFieldExactly() async throws {
         let dir = TemporaryDirectory("archive")
         let (store, _) = try openStore(dir)
-        defer { store.close() }
         let start = testOrigin
         let snapshot = MeterSnapshot(
             meter: "m-7", intervalStart: start, gatewayTime: start.adding(milliseconds: -250),
@@ -87,6 +86,7 @@ import TestSupport
         #expect(got.values.map(\.quantity) == snapshot.values.map(\.quantity))
         #expect(got.values.map { $0.value?.bitPattern } == snapshot.values.map { $0.value?.bitPattern })
         #expect(got.values.map(\.error) == snapshot.values.map(\.error))
+        await store.close()
     }
 
     @Test func aDuplicateCommitKeepsTheFirstVersion() throws {

@@ -6,14 +6,13 @@ import Platform
 import TestSupport
 
 /// Collects log lines so tests can check that a failure logs exactly one clear line.
-final class CapturedLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [(Logger.Level, String)] = []
+final class CapturedLog: Sendable {
+    private let storage = Locked<[(Logger.Level, String)]>([])
 
-    var lines: [(level: Logger.Level, message: String)] { lock.withLock { storage.map { ($0.0, $0.1) } } }
+    var lines: [(level: Logger.Level, message: String)] { storage.value.map { ($0.0, $0.1) } }
     var errors: [String] { lines.filter { $0.level >= .error }.map(\.message) }
 
-    func append(_ level: Logger.Level, _ message: String) { lock.withLock { storage.append((level, message)) } }
+    func append(_ level: Logger.Level, _ message: String) { storage.withLock { $0.append((level, message)) } }
 
     var logger: Logger { Logger(label: "archive") { _ in CapturingHandler(log: self) } }
 }

@@ -10,27 +10,26 @@ import TestSupport
     @Test func aStoredReplyIsFoundByIDReplacedAndPrunedWithTheRetention() async throws {
         let dir = TemporaryDirectory("archive-commands")
         let (store, report) = try openStore(dir)
-        defer { store.close() }
         #expect(report.schemaVersion == 3)
         let first = StoredCommandReply(commandID: "c-1", keyID: "a18112b0b7b4225f", time: testOrigin, reply: [1, 2, 3])
         try await store.perform(.storeCommandReply(first))
-        #expect(try store.reader.commandReply(id: "c-1") == first)
-        #expect(try store.reader.commandReply(id: "c-2") == nil)
+        #expect(try await store.read { try $0.commandReply(id: "c-1") } == first)
+        #expect(try await store.read { try $0.commandReply(id: "c-2") } == nil)
         let amended = StoredCommandReply(commandID: "c-1", keyID: "a18112b0b7b4225f", time: testOrigin.adding(seconds: 60), reply: [9])
         try await store.perform(.storeCommandReply(amended))
-        #expect(try store.reader.commandReply(id: "c-1") == amended)
+        #expect(try await store.read { try $0.commandReply(id: "c-1") } == amended)
         try await store.perform(.storeCommandReply(StoredCommandReply(commandID: "c-3", keyID: "k", time: testOrigin.adding(seconds: 40 * 86_400),
                                                                       reply: [7])))
         let pruned = try await store.prune(now: testOrigin.adding(seconds: 46 * 86_400), retentionDays: 45, budget: .seconds(60))
         #expect(pruned.commandRepliesRemoved == 1 && pruned.complete)
-        #expect(try store.reader.commandReply(id: "c-1") == nil)
-        #expect(try store.reader.commandReply(id: "c-3") != nil)
+        #expect(try await store.read { try $0.commandReply(id: "c-1") } == nil)
+        #expect(try await store.read { try $0.commandReply(id: "c-3") } != nil)
+        await store.close()
     }
 
     @Test func theAuditLogExportsAsCSVAndJSON() async throws {
         let dir = TemporaryDirectory("archive-audit")
         let (store, _) = try openStore(dir)
-        defer { store.close() }
         var entries: [AuditEntry] = []
         for i in 0..<1203 {
             let role = i % 2 == 0 ? "reader" : "admin"
@@ -40,7 +39,7 @@ import TestSupport
                                       arguments: arguments, result: result, commandID: i == 0 ? nil : "c-\(i)", message: "said \"\(i)\""))
         }
         for e in entries { try await store.perform(.recordAudit(e)) }
-        #expect(try store.reader.newestAuditEntries(limit: 2).map(\.commandID) == ["c-1202", "c-1201"])
+        #expect(try await store.read { try $0.newestAuditEntries(limit: 2) }.map(\.commandID) == ["c-1202", "c-1201"])
 
         var csv = ""
         let count = try AuditExport.export(reader: store.reader, from: testOrigin, to: testOrigin.adding(seconds: 3600), json: false) { csv += $0 }
@@ -63,5 +62,6 @@ import TestSupport
             empty += $0
         }
         #expect(try JSONSerialization.jsonObject(with: Data(empty.utf8)) as? [Any] != nil)
+        await store.close()
     }
 }

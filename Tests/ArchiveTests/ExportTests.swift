@@ -1,6 +1,7 @@
 @testable import Archive
 import ConcentratorCore
 import Foundation
+import Platform
 import Testing
 import TestSupport
 
@@ -106,9 +107,8 @@ import TestSupport
     }
 }
 
-final class ProgressLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [ExportProgress] = []
-    func append(_ p: ExportProgress) { lock.withLock { storage.append(p) } }
-    var items: [ExportProgress] { lock.withLock { storage } }
+final class ProgressLog: Sendable {
+    private let storage = Locked<[ExportProgress]>([])
+    func append(_ p: ExportProgress) { storage.withLock { $0.append(p) } }
+    var items: [ExportProgress] { storage.value }
 }

@@ -21,15 +21,14 @@ import TestSupport
         await store.close()
         // Also across a restart.
         let (again, _) = try openStore(dir)
-        defer { again.close() }
         let c = try await again.perform(.enqueueOutbox(item(3)))
         #expect(c > b)
+        await again.close()
     }
 
     @Test func pendingListsInTheRequestedOrderWithAttempts() async throws {
         let dir = TemporaryDirectory("outbox")
         let (store, _) = try openStore(dir)
-        defer { store.close() }
         let s1 = try await store.perform(.enqueueOutbox(item(1, priority: 0, hour: 5)))
         let s2 = try await store.perform(.enqueueOutbox(item(2, priority: 9, hour: 3)))
         let s3 = try await store.perform(.enqueueOutbox(item(3, priority: 0)))
@@ -48,6 +47,7 @@ import TestSupport
         _ = try await store.perform(.acknowledgeOutbox(sequence: s2))
         #expect(try await store.read { try $0.oldestUnacknowledgedInterval() } == testOrigin.adding(seconds: hours(5)))
         #expect(try await store.read { try $0.outboxDepth() } == 2)
+        await store.close()
     }
 
     @Test func countersPersistBeforeReturningAndOnlyGrow() async throws {
@@ -64,17 +64,16 @@ import TestSupport
         }
         // A separate connection (as after a crash) sees the values.
         let (store, _) = try openStore(dir)
-        defer { store.close() }
-        #expect(try store.reader.counterValue("nonce") == 2)
-        #expect(try store.reader.counterValue("command") == 10)
-        #expect(try store.reader.counterValue("never") == nil)
+        #expect(try await store.read { try $0.counterValue("nonce") } == 2)
+        #expect(try await store.read { try $0.counterValue("command") } == 10)
+        #expect(try await store.read { try $0.counterValue("never") } == nil)
         #expect(try await store.perform(.nextCounterValue("nonce")) == 3)
+        await store.close()
     }
 
     @Test func eventsAndAuditEntriesRoundTrip() async throws {
         let dir = TemporaryDirectory("events")
         let (store, _) = try openStore(dir)
-        defer { store.close() }
         let e1 = ArchiveEvent(time: testOrigin, bus: "bus1", meter: "m3", kind: "meter-silent", message: "no answer for 3 cycles")
         let e2 = ArchiveEvent(time: testOrigin.adding(seconds: 10), kind: "clock-set", message: "clock stepped +2 s")
         try await store.perform(.recordEvent(e2))
@@ -85,6 +84,7 @@ import TestSupport
                            arguments: "{\"minutes\":15}", result: "ok")
         try await store.perform(.recordAudit(a))
         #expect(try await store.read { try $0.auditEntries(from: testOrigin, to: testOrigin.adding(seconds: 1)) } == [a])
+        await store.close()
     }
 }
 
@@ -98,7 +98,6 @@ import TestSupport
     @Test func aCommitEnqueuesItsEntryInTheSameTransactionOnlyWhenSomethingNewWasStored() async throws {
         let dir = TemporaryDirectory("outbox-seal")
         let (store, _) = try openStore(dir)
-        defer { store.close() }
         let snapshots = [testSnapshot(meter: 1, hour: 0), testSnapshot(meter: 2, hour: 0)]
         let first = try await store.perform(.commit(snapshots, source: "bus1", outbox: recipe(hour: 0)))
         #expect(first.stored == 2)
@@ -116,12 +115,12 @@ import TestSupport
         let pending = try await store.read { try $0.outboxPending(limit: 10) }
         #expect(pending.map(\.item.payload) == [[1, 2, 3]] && pending[0].item.sealed)
         #expect(try await store.read { try $0.outboxUnsealed(limit: 10) }.isEmpty)
+        await store.close()
     }
 
     @Test func entriesOlderThanTheRetentionAreDroppedAndReported() async throws {
         let dir = TemporaryDirectory("outbox-drop")
         let (store, _) = try openStore(dir)
-        defer { store.close() }
         let old = try await store.perform(.enqueueOutbox(recipe(hour: 0)))
         let young = try await store.perform(.enqueueOutbox(recipe(hour: 10)))
         let events = try await store.perform(.enqueueOutbox(OutboxItem(created: testOrigin, kind: "events", payload: [1])))
@@ -130,5 +129,6 @@ import TestSupport
         let left = try await store.read { try $0.outboxUnsealed(limit: 10) }.map(\.sequence)
         #expect(left.contains(young))
         #expect(try await store.read { try $0.outboxPending(limit: 10) }.map(\.sequence) == [events], "entries without intervals stay")
+        await store.close()
     }
 }

@@ -35,7 +35,7 @@ private func bus(_ more: String, name: String = "bus1", device: String = "/dev/t
 let badConfigs: [BadConfig] = [
     // Unknown keys, at every level.
     BadConfig("unknown top-level key", F.document(extra: #""logging": {}"#),
-              ExpectedIssue("$.logging", "unknown key", "archive, buses, device, meters, polling, uplink")),
+              ExpectedIssue("$.logging", "unknown key", "archive, buses, device, meters, monitoring, polling, uplink")),
     BadConfig("unknown device key", F.document(device: #"{"id": "gw-1", "name": "x"}"#),
               ExpectedIssue("$.device.name", "unknown key", "id, profileDirectories, runtimeDirectory, stateDirectory")),
     BadConfig("unknown bus key", F.document(buses: bus(#", "speed": 9600"#)),
@@ -128,8 +128,8 @@ let badConfigs: [BadConfig] = [
     BadConfig("unknown profile", F.document(meters: [F.meter("m1", address: 1, profile: "sdm999")]),
               ExpectedIssue("$.meters[0].profile", "unknown profile", #"got "sdm999""#, "abb-b23, carlo-gavazzi-em24, eastron-sdm120")),
     // Protocols.
-    BadConfig("unknown protocol", F.document(meters: [F.meter("m1", address: 1, more: #", "protocol": "mbus""#)]),
-              ExpectedIssue("$.meters[0].protocol", "not one of the allowed values", "modbus, iec62056-21, dlms")),
+    BadConfig("unknown protocol", F.document(meters: [F.meter("m1", address: 1, more: #", "protocol": "bacnet""#)]),
+              ExpectedIssue("$.meters[0].protocol", "not one of the allowed values", "modbus, iec62056-21, dlms, mbus, wmbus")),
     BadConfig("DLMS meter with a Modbus profile", F.document(meters: [F.meter("m1", address: 17, more: #", "protocol": "dlms""#)]),
               ExpectedIssue("$.meters[0].protocol", "protocol not supported by this build yet", #"got "dlms""#, "allowed: modbus"),
               ExpectedIssue("$.meters[0].profile", "profile is for protocol modbus, but the meter's protocol is dlms", "landis-e450")),

@@ -1,3 +1,4 @@
+import ConcentratorCore
 import Console
 import Testing
 
@@ -51,8 +52,8 @@ import Testing
         #expect((try? AddressSelection.parse("1-300", offered: offered).get()) == nil)
         #expect((try? AddressSelection.parse("5-2", offered: offered).get()) == nil)
         #expect((try? AddressSelection.parse("x", offered: offered).get()) == nil)
-        #expect(try AddressSelection.range("1-247", within: 1...247).get() == 1...247)
-        #expect(try AddressSelection.range("17", within: 1...247).get() == 17...17)
-        #expect((try? AddressSelection.range("0-300", within: 1...247).get()) == nil)
+        #expect(try AddressSelection.list("1-247", within: 1...247).get() == Array(1...247))
+        #expect(try AddressSelection.list("17", within: 1...247).get() == [17])
+        #expect((try? AddressSelection.list("0-300", within: 1...247).get()) == nil)
     }
 }

@@ -95,15 +95,15 @@ struct FleetEndToEndTests {
         try await driver.start()
         for (device, list) in batches { driver.enqueue(device: device, batches: list) }
         let total = Self.devices * Self.hours
-        func acknowledged() -> Int { driver.acks.values.reduce(0) { $0 + $1.count } }
+        @Sendable func acknowledged() -> Int { driver.acks.values.reduce(0) { $0 + $1.count } }
 
         // Mid-stream: kill -9 one worker, start it again (its broker session resumes), restart PostgreSQL.
-        #expect(await eventually(timeout: .seconds(90)) { acknowledged() >= total / 5 }, "first fifth acknowledged")
+        #expect(await eventuallyAsync(timeout: .seconds(90)) { acknowledged() >= total / 5 }, "first fifth acknowledged")
         kill(workers.processes[1].pid, SIGKILL)
         try await Task.sleep(for: .seconds(1))
         try await sendBadInput(port: broker.port, sealingKey: sealingPublicKey)
         workers.processes[1] = try await runOnDedicatedThread { try workers.start(2) }
-        #expect(await eventually(timeout: .seconds(90)) { acknowledged() >= total / 2 }, "half acknowledged")
+        #expect(await eventuallyAsync(timeout: .seconds(90)) { acknowledged() >= total / 2 }, "half acknowledged")
         try await runOnDedicatedThread { try cluster.restart(mode: "fast") }
 
         let drained = await driver.waitUntilDrained(timeout: .seconds(150))

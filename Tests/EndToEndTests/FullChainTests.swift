@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Archive
 import ConcentratorCore
+import Platform
 import TestSupport
 
 /// The whole chain with real processes: meter-sim → concentrator → mosquitto → headend. Every
@@ -140,15 +141,24 @@ import TestSupport
         }
 
         // What the agent archived, and what is still queued (archived after the final drain).
-        let reader = try ArchiveReader(path: dir.file("state/archive.sqlite"))
-        defer { reader.close() }
-        let queued = (try reader.outboxPending(limit: 1000) + reader.outboxUnsealed(limit: 1000)).compactMap(\.item.intervals)
+        // Read on a dedicated thread: SQLite blocks.
+        let archivePath = dir.file("state/archive.sqlite")
+        let (queued, archived) = try await DedicatedThread.run(name: "test-archive") { () throws -> ([Range<Timestamp>], [[MeterSnapshot]]) in
+            let reader = try ArchiveReader(path: archivePath)
+            defer { reader.close() }
+            let queued = (try reader.outboxPending(limit: 1000) + reader.outboxUnsealed(limit: 1000)).compactMap(\.item.intervals)
+            let archived = try (1...8).map { address in
+                try reader.snapshots(meter: MeterID("bus1-m\(address)"), from: Self.origin.adding(seconds: -86_400),
+                                     to: Self.origin.adding(seconds: 86_400 * 365))
+            }
+            return (queued, archived)
+        }
         let served = ServedLogReader.servedValues(sim.served)
         var compared = 0
         var archivedKeys: Set<String> = []
         for address in 1...8 {
             let meter = MeterID("bus1-m\(address)")
-            for snapshot in try reader.snapshots(meter: meter, from: Self.origin.adding(seconds: -86_400), to: Self.origin.adding(seconds: 86_400 * 365)) {
+            for snapshot in archived[address - 1] {
                 let key = "\(meter)/\(ISO8601.format(snapshot.intervalStart))"
                 archivedKeys.insert(key)
                 guard let values = atHeadEnd[key] else {

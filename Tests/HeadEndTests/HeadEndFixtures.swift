@@ -77,17 +77,16 @@ enum Content {
 }
 
 /// Log lines captured from a `Logger`, rendered like `LineLogHandler` (level, label, sorted metadata, message).
-final class CapturedLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var captured: [String] = []
+final class CapturedLog: Sendable {
+    private let captured = Locked<[String]>([])
 
     func logger(_ label: String) -> Logger {
         Logger(label: label) { label in CapturingHandler(label: label, log: self) }
     }
 
-    func append(_ line: String) { lock.withLock { captured.append(line) } }
+    func append(_ line: String) { captured.withLock { $0.append(line) } }
 
-    var lines: [String] { lock.withLock { captured } }
+    var lines: [String] { captured.value }
     var text: String { lines.joined(separator: "\n") }
 
     /// Lines that contain every one of `parts`.
@@ -183,9 +182,8 @@ struct HarnessError: Error, CustomStringConvertible {
 final class TestDevice: @unchecked Sendable {
     let id: String
     let client: MQTTClient
-    private let lock = NSLock()
-    private var received: [BatchAck] = []
-    private var refused: [BatchAckError] = []
+    private let received = Locked<[BatchAck]>([])
+    private let refused = Locked<[BatchAckError]>([])
     private var listener: Task<Void, Never>?
 
     init(id: String, port: UInt16, logger: Logger) async throws {
@@ -204,16 +202,16 @@ final class TestDevice: @unchecked Sendable {
             for await message in client.messages {
                 do throws(BatchAckError) {
                     let ack = try BatchAck.verify(message.payload, deviceID: id, trustedKeys: [Keys.ack.publicKey])
-                    self.lock.withLock { self.received.append(ack) }
+                    self.received.withLock { $0.append(ack) }
                 } catch {
-                    self.lock.withLock { self.refused.append(error) }
+                    self.refused.withLock { $0.append(error) }
                 }
             }
         }
     }
 
-    var acks: [BatchAck] { lock.withLock { received } }
-    var refusedAcks: [BatchAckError] { lock.withLock { refused } }
+    var acks: [BatchAck] { received.value }
+    var refusedAcks: [BatchAckError] { refused.value }
 
     func acks(for sequence: UInt64) -> [BatchAck] { acks.filter { $0.sequence == sequence } }
 

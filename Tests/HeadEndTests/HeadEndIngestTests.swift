@@ -90,9 +90,12 @@ struct HeadEndIngestTests {
         #expect(harness.log.lines(containing: "warning", "device=gw-0001", "reason=unknownSigningKey", "sequence=13").count == 1)
         #expect(harness.log.lines(containing: "warning", "device=gw-9999", "reason=unknownDevice", "sequence=1").count == 1)
         #expect(harness.log.lines(containing: "warning", "device=gw-0001", "reason=sequenceReused", "sequence=10").count == 1)
-        // Only the sequence reuse (signature verified) is answered; the others get no ack at all.
-        #expect(device.acks.map(\.sequence) == [10, 10])
-        #expect(unknown.acks.isEmpty)
+        // The sequence reuse (signature verified) is rejected; the batch signed by an unregistered key and the
+        // unknown device's get a signed refusal (Docs/mqtt-api.md §6, status 3), which makes a device drop
+        // nothing; the altered and forged batches get no answer at all.
+        #expect(device.acks.map(\.sequence) == [10, 13, 10])
+        #expect(device.acks(for: 13).map(\.status) == [.refused(reasonCode: BatchRefusalReason.signingKeyNotRegistered.rawValue)])
+        #expect(unknown.acks.map(\.status) == [.refused(reasonCode: BatchRefusalReason.deviceNotRegistered.rawValue)])
         #expect(try harness.count("batches") == batchesBefore)
         #expect(try harness.count("snapshots") == snapshotsBefore)
         #expect(try harness.count("batches", where: "sequence IN (11, 12, 13)") == 0)
@@ -147,18 +150,20 @@ struct HeadEndIngestTests {
         let device = try await harness.device()
         try await device.publish(Content.batch(1).bytes)
         #expect(await eventually(timeout: .seconds(10)) { harness.log.lines(containing: "reason=unknownDevice", "sequence=1").count == 1 })
+        // Not registered: a signed refusal, nothing stored.
+        #expect(try #require(await device.waitForAck(1)).status == .refused(reasonCode: BatchRefusalReason.deviceNotRegistered.rawValue))
 
         let registry = try HeadEndDatabase.open(path: harness.databasePath)
         try registry.registerDevice(Keys.deviceID, keys: Keys.deviceDocuments, at: Content.firstHour)
         try await device.publish(Content.batch(1).bytes)
-        #expect(try #require(await device.waitForAck(1)).status == .accepted)
+        #expect(await eventually(timeout: .seconds(10)) { device.acks(for: 1).contains { $0.status == .accepted } })
 
         try registry.unregisterDevice(Keys.deviceID)
         registry.close()
         try await Task.sleep(for: .milliseconds(1100))
         try await device.publish(Content.batch(2).bytes)
         #expect(await eventually(timeout: .seconds(10)) { harness.log.lines(containing: "reason=unknownDevice", "sequence=2").count == 1 })
-        #expect(device.acks(for: 2).isEmpty)
+        #expect(device.acks(for: 2).allSatisfy { $0.status.refusal == .deviceNotRegistered }, "at most a refusal")
         #expect(try harness.count("batches") == 1)
         await device.stop()
         await service.stop()

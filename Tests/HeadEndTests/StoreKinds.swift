@@ -94,6 +94,13 @@ final class FailingStore: HeadEndStore {
     func devices() throws(HeadEndError) -> [RegisteredDevice] { try inner.devices() }
     func registryVersion() throws(HeadEndError) -> Int64 { try inner.registryVersion() }
     func signingKeyDirectory() throws(HeadEndError) -> RegisteredDevices { try inner.signingKeyDirectory() }
+    func recordEnrolment(_ request: EnrolmentRequest, frame: [UInt8], at now: Timestamp) throws(HeadEndError) -> EnrolmentRecording {
+        try inner.recordEnrolment(request, frame: frame, at: now)
+    }
+    func pendingEnrolments() throws(HeadEndError) -> [PendingEnrolment] { try inner.pendingEnrolments() }
+    func pendingEnrolmentRequest(device: String) throws(HeadEndError) -> StoredEnrolmentRequest? { try inner.pendingEnrolmentRequest(device: device) }
+    func dismissEnrolment(device: String) throws(HeadEndError) -> Bool { try inner.dismissEnrolment(device: device) }
+    func commissioningReports() throws(HeadEndError) -> [String: DeviceStatusReport.Commissioning] { try inner.commissioningReports() }
     func nextCommandCounter(keyID: KeyID, now: Timestamp) throws(HeadEndError) -> Int64 { try inner.nextCommandCounter(keyID: keyID, now: now) }
     func recordCommandSent(_ entry: CommandAuditEntry) throws(HeadEndError) { try inner.recordCommandSent(entry) }
     func recordCommandReply(device: String, commandID: String, reply: CommandAuditEntry.Reply) throws(HeadEndError) {

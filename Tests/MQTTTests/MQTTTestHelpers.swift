@@ -1,28 +1,28 @@
 import Foundation
 import Logging
 @testable import MQTT
+import Platform
 import Testing
 import TestSupport
 
 /// Records everything an AsyncStream yields, so tests can wait for a condition with a deadline
 /// instead of awaiting the stream (which could hang).
 final class StreamRecorder<Element: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [Element] = []
+    private let items = Locked<[Element]>([])
     private var task: Task<Void, Never>?
 
     init(_ stream: AsyncStream<Element>) {
         task = Task { [weak self] in
             for await item in stream {
                 guard let self else { return }
-                self.lock.withLock { self.items.append(item) }
+                self.items.withLock { $0.append(item) }
             }
         }
     }
 
     deinit { task?.cancel() }
 
-    var all: [Element] { lock.withLock { items } }
+    var all: [Element] { items.value }
 
     /// Waits until `condition` holds for what was recorded, at most `timeout`. Returns whether it held.
     func wait(timeout: Duration = .seconds(10), _ condition: ([Element]) -> Bool) async -> Bool {

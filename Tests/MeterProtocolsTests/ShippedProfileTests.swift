@@ -67,6 +67,41 @@ import TestSupport
         }
     }
 
+    /// Every profile in `Profiles/`: Modbus profiles are the cases above (each has its vector
+    /// table); DLMS profiles carry their vectors in the file (`dlms.vectors`), decoded here with the
+    /// profile's own objects: the value attribute's `Data` with the override or the vector's
+    /// scaler_unit, converted to the catalog unit.
+    @Test func everyShippedProfileIsCoveredAndItsVectorsDecode() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: BuiltProducts.profilesDirectory).filter { $0.hasSuffix(".json") }
+        var dlmsProfiles = 0
+        for file in files.sorted() {
+            let profile = try Self.load(String(file.dropLast(5)))
+            switch profile.protocolKind {
+            case .modbus:
+                #expect(Self.cases.contains { $0.id == profile.id }, "\(profile.id) has no vector table")
+            case .dlms:
+                dlmsProfiles += 1
+                let section = try #require(profile.dlms)
+                #expect(section.vectors.count >= 3, "\(profile.id): at least three vectors")
+                for vector in section.vectors {
+                    let spec = try #require(section.objects.first { $0.quantity == vector.quantity }, "\(profile.id) \(vector.quantity)")
+                    let data = try DLMSDataCodec.decode(vector.value)
+                    let scalerUnit = try vector.scalerUnit.map { bytes throws in try #require(COSEMScalerUnit(try DLMSDataCodec.decode(bytes))) }
+                    #expect(spec.hasScalerUnitOverride || scalerUnit != nil, "\(profile.id) \(vector.quantity): scaler_unit")
+                    let value = DLMSReadPlan.value(for: spec, data: data, scalerUnit: scalerUnit)
+                    #expect(value.error == nil, "\(profile.id) \(vector.quantity)")
+                    #expect(Self.close(value.value ?? .nan, vector.expected),
+                            "\(profile.id) \(vector.quantity): got \(value.value ?? .nan), expected \(vector.expected)")
+                }
+                #expect(section.loadProfiles.allSatisfy { lp in lp.captureObjects.contains(where: \.isClock) })
+                #expect(!profile.profileQuantities.isEmpty, "\(profile.id) marks load-profile quantities")
+            case .iec62056_21, .mbus, .wmbus:
+                break // their vectors: ShippedProfileTests+IEC.swift and ShippedProfileTests+MBus.swift
+            }
+        }
+        #expect(dlmsProfiles >= 3, "at least three DLMS meter models are shipped")
+    }
+
     @Test func profilesMarkLoadProfileQuantities() throws {
         for (id, _, _) in Self.cases {
             let profile = try Self.load(id)

@@ -22,7 +22,10 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: directory + "/eastron-sdm630.json"))
         let library = ProfileLibrary.load(directories: [directory])
         #expect(library.failures.isEmpty, "\(library.failures)")
-        #expect(library.ids == ["abb-b23", "carlo-gavazzi-em24", "eastron-sdm120", "eastron-sdm630", "finder-7m", "generic-template"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }
+        #expect(library.ids == files.map { String($0.dropLast(5)) }.sorted(), "every shipped file loads, under its own id")
+        #expect(Set(library.ids).isSuperset(of: ["abb-b23", "carlo-gavazzi-em24", "eastron-sdm120", "eastron-sdm630", "finder-7m",
+                                                  "generic-template", "iskraemeco-me162", "lem-em4tii-plus"]))
         #expect(library.profile(id: "eastron-sdm630")?.manufacturer == "Eastron")
         #expect(library.origins["abb-b23"] == directory + "/abb-b23.json")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// A datagram socket standing in for systemd's notification socket: a test binds it, passes its
 /// path as NOTIFY_SOCKET to the process under test, and reads what arrives (`READY=1`, `STATUS=…`,
@@ -14,9 +15,8 @@ public final class NotifySocket: @unchecked Sendable {
 
     public let path: String
     private let fd: Int32
-    private let lock = NSLock()
-    private var received: [Message] = []
-    private var closed = false
+    private let received = Locked<[Message]>([])
+    private let closed = Locked(false)
     private let finished = DispatchSemaphore(value: 0)
 
     public init(path: String) throws {
@@ -52,18 +52,18 @@ public final class NotifySocket: @unchecked Sendable {
 
     private func receiveLoop() {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while !lock.withLock({ closed }) {
+        while !closed.value {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
                 let message = Message(received: .now, text: String(decoding: buffer[0..<n], as: UTF8.self))
-                lock.withLock { received.append(message) }
+                received.withLock { $0.append(message) }
             }
         }
         finished.signal()
     }
 
     /// Every message so far, oldest first.
-    public var messages: [Message] { lock.withLock { received } }
+    public var messages: [Message] { received.value }
 
     /// Messages that contain the line `assignment` (e.g. `WATCHDOG=1`).
     public func messages(containing assignment: String) -> [Message] {
@@ -82,7 +82,7 @@ public final class NotifySocket: @unchecked Sendable {
     }
 
     public func close() {
-        let first = lock.withLock { () -> Bool in
+        let first = closed.withLock { closed -> Bool in
             defer { closed = true }
             return !closed
         }

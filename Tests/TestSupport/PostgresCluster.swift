@@ -4,6 +4,8 @@ import Platform
 /// A failure to prepare or run the test PostgreSQL cluster, with the server's log tail when there is one.
 public struct PostgresClusterError: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) { self.description = description }
 }
 
 /// A throwaway PostgreSQL cluster for tests (Debian's `postgresql` package): `initdb` and `pg_ctl` in a

@@ -27,8 +27,10 @@ enum ScanVerb: CommandVerbHandler {
         switch scanned {
         case .success(let hits):
             let list = hits.map { hit in
-                JSONValue.sortedObject(["address": CanonicalJSON.integer(hit.address), "profile": hit.profile.map(JSONValue.string) ?? .null,
-                                        "detail": .string(hit.detail)])
+                var members: [String: JSONValue] = ["address": CanonicalJSON.integer(hit.address),
+                                                    "profile": hit.profile.map(JSONValue.string) ?? .null, "detail": .string(hit.detail)]
+                if hit.isGarbled { members["garbled"] = .bool(true) }
+                return JSONValue.sortedObject(members)
             }
             return CommandOutcome(message: "\(hits.count) meters answered on \(bus) \(addresses.lowerBound)–\(addresses.upperBound)",
                                   result: .sortedObject(["bus": .string(bus.rawValue), "hits": .array(list)]))

@@ -26,7 +26,7 @@ public struct ByteReader {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw error("truncated: expected \(size)-byte \(what)") }
         var v: T = 0
-        for i in 0..<size { v = v << 8 | T(bytes[offset + i]) }
+        for i in 0..<size { v = v << 8 | T(truncatingIfNeeded: bytes[offset + i]) }
         offset += size
         return v
     }
@@ -35,7 +35,7 @@ public struct ByteReader {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw error("truncated: expected \(size)-byte \(what)") }
         var v: T = 0
-        for i in (0..<size).reversed() { v = v << 8 | T(bytes[offset + i]) }
+        for i in (0..<size).reversed() { v = v << 8 | T(truncatingIfNeeded: bytes[offset + i]) }
         offset += size
         return v
     }

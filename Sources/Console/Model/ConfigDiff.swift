@@ -109,16 +109,17 @@ public enum ConfigDiff {
     }
 
     /// One line per change: `+ meters[bus1-m41]  bus=bus1 address=41 profile=finder-7m`,
-    /// `~ buses[bus1].baud  9600 -> 38400`, `- meters[bus1-m7]  ...`, each cut to `width`.
+    /// `~ buses[bus1].baud  9600 -> 38400`, `- meters[bus1-m7]  ...`. A change longer than `width`
+    /// continues on lines indented by four spaces: nothing is cut.
     public static func render(_ changes: [ConfigChange], width: Int = TextLayout.width) -> [String] {
-        changes.map { change in
+        changes.flatMap { change in
             let text: String
             switch change.kind {
             case .added: text = "+ \(change.path)  \(summary(change.new ?? .null, named: change.path))"
             case .removed: text = "- \(change.path)  \(summary(change.old ?? .null, named: change.path))"
             case .changed: text = "~ \(change.path)  \(summary(change.old ?? .null)) -> \(summary(change.new ?? .null))"
             }
-            return TextLayout.cut(text, to: width)
+            return TextLayout.wrap(text, width: width, indent: 4)
         }
     }
 

@@ -1,3 +1,5 @@
+import Platform
+
 /// The result of one step of the uplink connectivity test.
 public enum StepOutcome: Hashable, Sendable {
     case passed(String)

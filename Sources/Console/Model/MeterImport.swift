@@ -24,6 +24,11 @@ public struct ImportRow: Hashable, Sendable {
     public var entry: MeterEntry?
     /// The row's meter key (16 bytes), when it had a valid one. Never rendered.
     public var key: [UInt8]?
+    /// How an added row differs from the last scan of its bus ("did not answer in the last scan").
+    public var notes: [String] = []
+
+    /// Refused, or added but different from what the last scan saw.
+    public var isProblem: Bool { outcome != .added || !notes.isEmpty }
 }
 
 /// The per-row report of a bulk import.
@@ -33,28 +38,52 @@ public struct ImportReport: Hashable, Sendable {
     public var added: [ImportRow] { rows.filter { $0.outcome == .added } }
     public var refused: [ImportRow] { rows.filter { $0.outcome != .added } }
 
-    /// "27 rows: 24 added, 1 duplicate, 1 bad address, 1 bad key".
+    /// Added rows that differ from the last scan of their bus.
+    public var differing: [ImportRow] { rows.filter { $0.outcome == .added && !$0.notes.isEmpty } }
+
+    /// "27 rows: 24 added, 1 duplicate, 1 bad address, 1 bad key; 2 added differ from the last scan".
     public var summary: String {
         let parts = ImportOutcome.allCases.compactMap { outcome -> String? in
             let n = rows.filter { $0.outcome == outcome }.count
             return n == 0 && outcome != .added ? nil : "\(n) \(outcome.rawValue)"
         }
+        let differ = differing.count
         return "\(rows.count) rows: " + parts.joined(separator: ", ")
+            + (differ == 0 ? "" : "; \(differ) added differ\(differ == 1 ? "s" : "") from the last scan")
     }
 
-    /// A header and one line per row, each within 80 columns.
-    public func render() -> [String] {
+    /// A header and one line per row (more when a detail or note is long), each within 80
+    /// columns; with `problemsOnly`, only refused rows and rows that differ from the last scan.
+    public func render(problemsOnly: Bool = false) -> [String] {
         var lines = [TextLayout.row([("line", 5, true), ("id", 16, false), ("outcome", 15, false), ("detail", 0, false)])]
-        let detailColumn = 5 + 2 + 16 + 2 + 15 + 2
-        for row in rows {
+        for row in rows where !problemsOnly || row.isProblem {
             // Refused rows keep every word of their detail: it says what to fix.
-            let detail = row.outcome == .added ? [row.detail]
-                : TextLayout.wrap(row.detail, width: TextLayout.width - detailColumn, indent: 0)
-            lines.append(TextLayout.row([(String(row.line), 5, true), (row.id.isEmpty ? "-" : row.id, 16, false),
-                                         (row.outcome.rawValue, 15, false), (detail[0], 0, false)]))
-            for more in detail.dropFirst() { lines.append(String(repeating: " ", count: detailColumn) + more) }
+            let detail = ([row.detail] + row.notes.map { "! " + $0 }).joined(separator: "; ")
+            lines += TextLayout.wrappedRow([(String(row.line), 5, true), (row.id.isEmpty ? "-" : row.id, 16, false),
+                                            (row.outcome.rawValue, 15, false), (detail, 0, false)])
         }
         return lines
+    }
+
+    /// Notes each added row that differs from the last scan of its bus: its address did not
+    /// answer, answered garbled, or answered as another model. Rows on buses without a scan, or
+    /// at addresses the scan did not probe, get no note.
+    public mutating func compare(with scans: [String: ScanRecord]) {
+        for index in rows.indices where rows[index].outcome == .added {
+            guard let entry = rows[index].entry, let scan = scans[entry.bus], let address = entry.address.intValue,
+                  scan.addresses.contains(address) else { continue }
+            guard let hit = scan.hit(at: address) else {
+                rows[index].notes.append("did not answer in the last scan")
+                continue
+            }
+            if hit.isGarbled {
+                rows[index].notes.append("answered garbled in the last scan")
+            } else if let found = hit.profile, found != entry.profile {
+                rows[index].notes.append("model differs: the last scan found \(found)")
+            } else if hit.profile == nil {
+                rows[index].notes.append("the last scan did not recognise the model")
+            }
+        }
     }
 }
 
@@ -75,8 +104,10 @@ public enum MeterImport {
 
     /// Reads `csv`, adds the good rows to `document` and reports every row.
     /// - Parameter validate: the agent's configuration validator (nil = valid).
-    public static func run(csv: String, into document: inout ConfigDocument,
-                           validate: (String) -> ValidationFailure?) -> Result<ImportReport, ImportFileProblem> {
+    /// - Parameter usesKeys: whether the protocol of a profile uses meter keys (nil: unknown
+    ///   profile); a key given for a meter whose protocol uses none is refused as a bad key.
+    public static func run(csv: String, into document: inout ConfigDocument, validate: (String) -> ValidationFailure?,
+                           usesKeys: (String) -> Bool? = { _ in nil }) -> Result<ImportReport, ImportFileProblem> {
         let records: [CSVRecord]
         switch CSVParser.parse(csv) {
         case .success(let r): records = r
@@ -99,13 +130,14 @@ public enum MeterImport {
         }
         var rows: [ImportRow] = []
         for record in records.dropFirst() {
-            rows.append(judge(record, columnCount: header.fields.count, position: position, document: &document, validate: validate))
+            rows.append(judge(record, columnCount: header.fields.count, position: position, document: &document, validate: validate,
+                              usesKeys: usesKeys))
         }
         return .success(ImportReport(rows: rows))
     }
 
     private static func judge(_ record: CSVRecord, columnCount: Int, position: [String: Int], document: inout ConfigDocument,
-                              validate: (String) -> ValidationFailure?) -> ImportRow {
+                              validate: (String) -> ValidationFailure?, usesKeys: (String) -> Bool?) -> ImportRow {
         func field(_ name: String) -> String? {
             guard let i = position[name], i < record.fields.count else { return nil }
             let value = record.fields[i]
@@ -129,9 +161,13 @@ public enum MeterImport {
         }
         var key: [UInt8]?
         if let keyText = field("key") {
-            switch KeyText.parse(keyText, keyLength: meterKeyLength, what: "a meter key") {
-            case .success(let bytes): key = bytes
-            case .failure(let problem): problems.append((.badKey, "key: \(problem)"))
+            if usesKeys(entry.profile) == false {
+                problems.append((.badKey, "key: the meter's protocol (profile \(entry.profile)) uses no key; leave the key column empty"))
+            } else {
+                switch KeyText.parse(keyText, keyLength: meterKeyLength, what: "a meter key") {
+                case .success(let bytes): key = bytes
+                case .failure(let problem): problems.append((.badKey, "key: \(problem)"))
+                }
             }
         }
         guard problems.isEmpty else {

@@ -50,7 +50,7 @@ extension ConsoleSession {
     }
 
     private func exportToScreen(from: Timestamp, to: Timestamp, meter: String?) throws(ConsoleStop) {
-        let collected = LockedBox<(lines: [String], partial: String)>(([], ""))
+        let collected = Locked<(lines: [String], partial: String)>(([], ""))
         let result = services.archive.export(stateDirectory: working.stateDirectory, from: from, to: to, meter: meter, format: "csv") { chunk in
             var state = collected.value
             state.partial += String(decoding: chunk, as: UTF8.self)
@@ -81,18 +81,12 @@ extension ConsoleSession {
             ui.problem("cannot write \(path): \(String(cString: strerror(errno)))")
             return
         }
-        let failed = LockedBox(false)
+        let failed = Locked(false)
         let result = services.archive.export(stateDirectory: working.stateDirectory, from: from, to: to, meter: meter,
                                              format: path.hasSuffix(".json") ? "json" : "csv") { chunk in
-            var offset = 0
-            while offset < chunk.count {
-                let n = chunk.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, chunk.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failed.value = true
-                    return false
-                }
-                offset += n
+            do { try FileDescriptor.writeAll(fd, chunk) } catch {
+                failed.value = true
+                return false
             }
             return true
         }

@@ -24,16 +24,30 @@ extension ConsoleSession {
         }
         let text = csv.isEmpty ? try readPastedLines() : csv
         var document = working
-        let report: ImportReport
-        switch MeterImport.run(csv: text, into: &document, validate: { services.validate($0, configPath) }) {
+        var report: ImportReport
+        let library = profiles
+        switch MeterImport.run(csv: text, into: &document, validate: { services.validate($0, configPath) },
+                               usesKeys: { profileUsesKeys($0, library: library) }) {
         case .success(let r): report = r
         case .failure(let problem):
             ui.problem("nothing imported: \(problem)")
             return
         }
-        ui.say(report.summary, report.refused.isEmpty ? .good : .warning)
-        try ui.show(report.render())
-        ui.say(report.summary, report.refused.isEmpty ? .good : .warning)
+        report.compare(with: lastScans)
+        let tone: Tone = report.rows.contains(where: \.isProblem) ? .warning : .good
+        ui.say(report.summary, tone)
+        if lastScans.isEmpty { ui.say("No scan in this session: rows are not compared with what answers on the bus.", .quiet) }
+        let problems = report.rows.filter(\.isProblem).count
+        let view = problems == 0 ? "all" : try ui.ask("Show all rows, problems only, or none", default: "problems",
+                                                      help: ["all: every row with its outcome;",
+                                                             "problems: refused rows and rows that differ from the last scan (\(problems));",
+                                                             "none: only the summary."]) { text in
+            Parse.oneOf(text.lowercased(), ["all", "problems", "none"], what: "the view")
+        }
+        if view != "none" {
+            try ui.show(report.render(problemsOnly: view == "problems"))
+            ui.say(report.summary, tone)
+        }
         guard !report.added.isEmpty else {
             ui.say("No row can be added.")
             return

@@ -43,7 +43,7 @@ extension ConsoleSession {
     func askBus(_ label: String = "Bus") throws(ConsoleStop) -> String? {
         let names = working.busNames
         guard !names.isEmpty else {
-            ui.problem("no bus is configured yet: add one in bus setup (menu 2)")
+            ui.problem("no bus is configured yet: add one in \(MenuItem.bus.reference)")
             return nil
         }
         return try ui.ask(label, default: names.count == 1 ? names[0] : nil,
@@ -57,11 +57,12 @@ extension ConsoleSession {
     func askMeter(_ label: String = "Meter id") throws(ConsoleStop) -> String? {
         let ids = working.meterIDs
         guard !ids.isEmpty else {
-            ui.problem("no meter is configured yet: scan a bus (menu 3), add one (menu 4) or import a CSV (menu 5)")
+            ui.problem("no meter is configured yet: \(MenuItem.scan.reference), \(MenuItem.meters.reference) "
+                + "or \(MenuItem.import.reference) adds them")
             return nil
         }
         return try ui.ask(label, help: ["The meter's id. Configured: " + ids.prefix(40).joined(separator: " ")
-                                        + (ids.count > 40 ? " ... (\(ids.count) in all; menu 4 lists them)" : "")]) { text in
+                                        + (ids.count > 40 ? " ... (\(ids.count) in all; \(MenuItem.meters.reference) lists them)" : "")]) { text in
             ids.contains(text) ? .success(text)
                 : .failure(InputProblem("no meter \"\(TextLayout.cut(text, to: 24))\" in the configuration; ? lists them"))
         }
@@ -83,6 +84,12 @@ extension ConsoleSession {
         }
     }
 
+    /// Whether the protocol of profile `id` uses meter keys (DLMS/COSEM does; Modbus and
+    /// IEC 62056-21 do not); nil for an unknown profile.
+    func profileUsesKeys(_ id: String, library: ProfileLibrary? = nil) -> Bool? {
+        (library ?? profiles).profile(id: id).map { $0.protocolKind == .dlms }
+    }
+
     /// The validator's problems with `document` (nil = valid).
     func problems(with document: ConfigDocument) -> ValidationFailure? {
         services.validate(document.text, configPath)
@@ -96,7 +103,7 @@ extension ConsoleSession {
             let mine = failure.issues.filter { concerns($0.path) }
             if !mine.isEmpty {
                 ui.problem(refusal)
-                try showIssues(ValidationFailure(source: configPath, issues: mine))
+                try showIssues(ValidationFailure(source: configPath, issues: mine), document: candidate)
                 return false
             }
         }
@@ -104,13 +111,15 @@ extension ConsoleSession {
         return true
     }
 
-    /// Prints validation issues, at most `limit` of them, each wrapped to 80 columns.
-    func showIssues(_ failure: ValidationFailure, limit: Int = 12) throws(ConsoleStop) {
-        var lines = failure.issues.prefix(limit).map { "  - " + $0.description }
+    /// Prints validation issues in the installer's words (what, and the menu that fixes it), at
+    /// most `limit` of them, each wrapped to 80 columns.
+    func showIssues(_ failure: ValidationFailure, limit: Int = 12, document: ConfigDocument? = nil) throws(ConsoleStop) {
+        let document = document ?? working
+        var lines = failure.issues.prefix(limit).map { "  - " + IssueText.describe($0, in: document) }
         if failure.issues.count > limit { lines.append("  ... and \(failure.issues.count - limit) more") }
         try ui.show(lines)
     }
 
-    /// "(not applied yet: apply in menu 12)".
-    var notAppliedNote: String { "Changed in the working copy only; apply (menu 12) to use it." }
+    /// "Changed in the working copy only; apply (menu 13) to use it."
+    var notAppliedNote: String { "Changed in the working copy only; \(MenuItem.apply.reference) puts it to use." }
 }

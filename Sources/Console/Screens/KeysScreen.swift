@@ -119,6 +119,11 @@ extension ConsoleSession {
 
     private func importMeterKey() throws(ConsoleStop) {
         guard let meter = try askMeter() else { return }
+        if let profile = working.meter(id: meter)?["profile"]?.stringValue, profileUsesKeys(profile) == false {
+            ui.problem("meter \(meter) (profile \(profile)) speaks a protocol that uses no key: nothing to import. "
+                + "Keys are for DLMS/COSEM meters.")
+            return
+        }
         let kind = try ui.ask("Key kind: encryption or authentication", default: "encryption",
                               help: ["The DLMS/COSEM global unicast encryption key or the authentication key."]) { text in
             Parse.oneOf(text.lowercased(), MeterKeyFile.kinds, what: "the kind")

@@ -44,7 +44,7 @@ extension ConsoleSession {
         }
         let names = working.busNames
         guard !names.isEmpty else {
-            ui.problem("no bus is configured yet: add one in bus setup (menu 2)")
+            ui.problem("no bus is configured yet: add one in \(MenuItem.bus.reference)")
             return
         }
         let bus = try ui.ask("Bus", default: current?.bus ?? (names.count == 1 ? names[0] : nil),
@@ -77,7 +77,7 @@ extension ConsoleSession {
         guard try adopt(candidate, refusal: "meter \(newID) not saved:", concerns: { $0.hasPrefix("$.meters[\(index)]") }) else { return }
         if let id, id != newID, let keyFile = pendingFiles.first(where: { $0.path == meterKeyPath(id) }) {
             pendingFiles.removeAll { $0.path == keyFile.path }
-            ui.warning("The key staged for \(id) was dropped; import it again for \(newID) (menu 8).")
+            ui.warning("The key staged for \(id) was dropped; import it again for \(newID) (\(MenuItem.keys.reference)).")
         }
         ui.good("Meter \(newID): \(bus) address \(address) \(profile). " + notAppliedNote)
     }

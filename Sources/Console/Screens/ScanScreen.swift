@@ -2,39 +2,87 @@ import ConcentratorCore
 import Platform
 
 extension ConsoleSession {
+    /// The line settings a bus entry of the working copy describes (defaults for what it leaves out).
+    func lineSettings(of bus: JSONValue) -> LineSettings {
+        let defaults = LineSettings()
+        return LineSettings(baud: bus["baud"]?.intValue ?? defaults.baud, dataBits: bus["dataBits"]?.intValue ?? defaults.dataBits,
+                            parity: bus["parity"]?.stringValue.flatMap(Parity.init(rawValue:)) ?? defaults.parity,
+                            stopBits: bus["stopBits"]?.intValue ?? defaults.stopBits)
+    }
+
+    /// How a scan of `bus` can run now: through the agent (with the working copy's line settings
+    /// when they differ from the applied ones), directly, or not at all (said plainly).
+    enum ScanRoute {
+        case agent(line: LineSettings?)
+        case direct
+        case refused(String)
+    }
+
+    func scanRoute(bus: String, running: Bool) -> ScanRoute {
+        guard running else { return .direct }
+        guard let current = working.bus(named: bus) else { return .refused("bus \(bus) is not in the working copy") }
+        guard let runningBus = applied.bus(named: bus) else {
+            return .refused("bus \(bus) is not applied yet: the running agent does not know it, so it cannot scan it. "
+                + "Apply first (\(MenuItem.apply.reference)), then scan.")
+        }
+        let port = current["device"]?.stringValue ?? "?", runningPort = runningBus["device"]?.stringValue ?? "?"
+        guard port == runningPort else {
+            return .refused("the port of bus \(bus) changed in the working copy (\(runningPort) -> \(port)) and is not applied: "
+                + "the agent owns \(runningPort) and cannot scan \(port). Apply first (\(MenuItem.apply.reference)), then scan.")
+        }
+        let line = lineSettings(of: current)
+        return .agent(line: line == lineSettings(of: runningBus) ? nil : line)
+    }
+
     func scanScreen() throws(ConsoleStop) {
         ui.heading("Scan a bus")
         guard let bus = try askBus() else { return }
-        let range = try ui.ask("Addresses", default: "1-247",
-                               help: ["Modbus addresses to probe: a range such as 1-247 or one address.",
-                                      "IEC 62056-21 and DLMS addresses come with those protocols."]) { text in
-            AddressSelection.range(text, within: ConfigurationLoader.modbusAddressRange)
+        let viaAgent = agent.isRunning
+        let route = scanRoute(bus: bus, running: viaAgent)
+        if case .refused(let why) = route {
+            ui.problem(why)
+            return
+        }
+        let line = lineSettings(of: working.bus(named: bus) ?? .object([]))
+        let limits = ConfigurationLoader.modbusAddressRange
+        let addresses = try ui.ask("Addresses (a list such as 10-29,100-121)",
+                                   default: lastScans[bus].map { AddressSelection.text($0.addresses) } ?? "1-247",
+                                   help: ["Modbus addresses to probe: a range such as 1-247, one address, or a list",
+                                          "of ranges such as 10-29,100-121,200-221 (only those are probed).",
+                                          "IEC 62056-21 and DLMS addresses come with those protocols."]) { text in
+            AddressSelection.list(text, within: limits)
         }
         let timeout = try ui.ask("Timeout per address, ms", default: "250",
                                  help: ["How long to wait for an answer before moving on (20-5000).",
                                         "Slow meters or long cables need more; every silent address costs this much."]) { text in
             Parse.integer(text, in: 20...5000, what: "the timeout")
         }
-        let viaAgent = agent.isRunning
-        ui.say(viaAgent ? "Scanning through the agent (it stays the only master on the bus). Ctrl-C stops."
-                        : "The agent is not running: scanning the port directly. Ctrl-C stops.", .quiet)
+        switch route {
+        case .agent(let override?):
+            ui.say("Scanning through the agent with the working copy's line settings \(override.summary) (not applied yet: "
+                + "the agent switches the line for this scan only). Ctrl-C stops.", .quiet)
+        case .agent(nil):
+            ui.say("Scanning through the agent at \(line.summary) (it stays the only master on the bus). Ctrl-C stops.", .quiet)
+        default:
+            ui.say("The agent is not running: scanning the port directly at \(line.summary). Ctrl-C stops.", .quiet)
+        }
         let progress = ui.progress("scan")
-        let request = ControlRequest(op: "scan", bus: BusName(bus), from: range.lowerBound, to: range.upperBound,
-                                     timeoutMilliseconds: timeout)
         let outcome: Result<[ScanHit], ServiceProblem> = ui.terminal.runCancellable { cancellation in
-            if viaAgent {
+            if case .agent(let override) = route {
+                let request = ControlRequest(op: "scan", bus: BusName(bus), timeoutMilliseconds: timeout, addresses: addresses,
+                                             line: override.map(ControlLineSettings.init))
                 return agent.call(request, timeout: .seconds(3600), cancellation: cancellation) { reply in
                     if let p = reply.progress { progress.update(done: p.done, total: p.total, note: "found \(p.found)") }
                 }.map { $0.scan ?? [] }.mapError { failure in
                     switch failure.code {
                     case "cancelled": return ServiceProblem("cancelled")
                     case "unknown-bus": return ServiceProblem("bus \(bus) is not in the running configuration: apply it first "
-                        + "(menu 12), or stop the agent to scan directly")
+                        + "(\(MenuItem.apply.reference)), or stop the agent to scan directly")
                     default: return ServiceProblem(failure.message)
                     }
                 }
             }
-            let result = services.directBus.scan(configText: working.text, bus: bus, addresses: range, timeoutMilliseconds: timeout,
+            let result = services.directBus.scan(configText: working.text, bus: bus, addresses: addresses, timeoutMilliseconds: timeout,
                                                  cancellation: cancellation) { p in
                 progress.update(done: p.done, total: p.total, note: "found \(p.found)")
             }
@@ -48,19 +96,33 @@ extension ConsoleSession {
             ui.warning("Scan stopped; nothing was added.")
             return
         case .failure(let problem):
-            ui.problem("scan failed: \(problem)")
+            ui.problem("scan failed, nothing was learned: \(problem)")
             return
         }
-        let configured = working.meterAddresses(onBus: bus)
-        var lines = ["\(hits.count) meters answered on \(bus) (addresses \(range.lowerBound)-\(range.upperBound)) in "
-            + ProgressText.clock(progress.elapsed)]
-        lines.append(TextLayout.row([("addr", 4, true), ("profile", 20, false), ("in configuration", 18, false), ("answer", 0, false)]))
-        for hit in hits {
-            lines.append(TextLayout.row([(String(hit.address), 4, true), (hit.profile ?? "(not recognised)", 20, false),
-                                         (configured[Int(hit.address)] ?? "new", 18, false), (hit.detail, 0, false)]))
-        }
+        let record = ScanRecord(bus: bus, addresses: addresses, hits: hits, line: line.summary, time: services.clock.now())
+        lastScans[bus] = record
+        let rows = ScanComparison.rows(record, configured: configuredMeters(onBus: bus))
+        var lines = ["\(hits.filter { !$0.isGarbled }.count) answered on \(bus) at \(line.summary), addresses "
+            + "\(AddressSelection.text(addresses)), in \(ProgressText.clock(progress.elapsed))"]
+        lines += ScanComparison.render(rows)
+        lines.append(ScanComparison.summary(rows, probed: addresses.count))
         try ui.show(lines)
-        try addFound(hits.filter { configured[Int($0.address)] == nil }, bus: bus)
+        if rows.contains(where: { $0.finding == .garbled }) {
+            ui.warning("Garbled addresses have a device that answers with damaged frames: check the wiring (A/B), the "
+                + "termination and the line settings. They are not offered for adding.")
+        }
+        try addFound(hits.filter { !$0.isGarbled && configuredMeters(onBus: bus)[Int($0.address)] == nil }, bus: bus)
+    }
+
+    /// The working copy's meters on `bus` by address, with their profiles.
+    func configuredMeters(onBus bus: String) -> [Int: ScanComparison.Configured] {
+        var result: [Int: ScanComparison.Configured] = [:]
+        for m in working.meters where m["bus"]?.stringValue == bus {
+            if let a = m["address"]?.intValue {
+                result[a] = ScanComparison.Configured(id: m["id"]?.stringValue ?? "?", profile: m["profile"]?.stringValue ?? "?")
+            }
+        }
+        return result
     }
 
     /// "Add what was found": the chosen new addresses with the best-fitting profile.
@@ -72,7 +134,8 @@ extension ConsoleSession {
         let offered = new.map { Int($0.address) }
         let chosen = try ui.ask("Add which? all, none, or a list like 1-40,45", default: "all",
                                 help: ["all adds every new meter with the profile the scan recognised;",
-                                       "a list such as 1-40,45 adds those addresses; none adds nothing."]) { text in
+                                       "a list such as 1-40,45 adds those addresses; none adds nothing.",
+                                       "New here: " + AddressSelection.text(offered)]) { text in
             AddressSelection.parse(text, offered: offered)
         }
         guard !chosen.isEmpty else { return }
@@ -94,7 +157,7 @@ extension ConsoleSession {
             guard let hit = new.first(where: { Int($0.address) == address }) else { continue }
             var profile = hit.profile
             if profile == nil {
-                ui.say("Address \(address) answered but no profile recognised it (\(hit.detail)).")
+                ui.say("Address \(address) answered but no profile recognised it (\(hit.verdict ?? hit.detail)).")
                 let answer = try askProfileOrSkip()
                 profile = answer
             }

@@ -41,7 +41,8 @@ public enum StatusView {
                 out.append("  ! \(TextLayout.pad(m.id.rawValue, 14)) addr \(TextLayout.pad(m.address, 4)) \(state): \(m.lastError ?? "")")
             }
         }
-        return out.map { TextLayout.cut($0, to: TextLayout.width) }
+        // Long lines (a port error, a long device path) continue indented: nothing is cut.
+        return out.flatMap { TextLayout.wrap($0, width: TextLayout.width, indent: 4) }
     }
 
     /// The uplink: the configured broker and the state the agent reports (connected, or the last
@@ -53,6 +54,7 @@ public enum StatusView {
         let head = "uplink: broker \(host):\(port)" + (tls ? " (TLS)" : "")
         guard agentRunning else { return head }
         guard let state else { return head + "; not running in the agent (see its log)" }
+        if let refusal = state.refusal { return head + "; REFUSED: " + refusal + " (uplink test, menu \(MenuItem.uplink.number))" }
         if state.connected { return head + "; connected" }
         return head + "; NOT connected: " + (state.lastError ?? "connecting")
     }
@@ -85,7 +87,7 @@ extension ConsoleSession {
                 let meters = working.meters.filter { $0["bus"]?.stringValue == name }.count
                 lines.append("\(name)  \(bus?["device"]?.stringValue ?? "?")  \(meters) meters configured")
             }
-            try ui.show(lines.map { TextLayout.cut($0, to: TextLayout.width) })
+            try ui.show(lines.flatMap { TextLayout.wrap($0, width: TextLayout.width, indent: 4) })
         case .failure(let failure):
             ui.problem("the agent did not answer the status request: \(failure.message)")
         }

@@ -16,7 +16,7 @@ extension ConsoleSession {
             lines.append("agent clock \(ISO8601.format(status.now))")
         }
         lines.append("The time zone changes only what people see here; intervals are aligned in UTC.")
-        try ui.show(lines.map { TextLayout.cut($0, to: TextLayout.width) })
+        try ui.show(lines)
         let action = try ui.ask("zone to set the time zone, or Enter to go back", default: "back",
                                 help: ["zone: set the system time zone (an IANA name such as Europe/Rome)."]) { text in
             Parse.oneOf(text.lowercased(), ["zone", "back"], what: "the action")
@@ -68,12 +68,16 @@ extension ConsoleSession {
             switch agent.call(ControlRequest(op: "events", limit: 200)) {
             case .success(let reply):
                 let events = reply.events ?? []
-                var lines = events.map { e in
-                    TextLayout.row([(ISO8601.format(Timestamp(seconds: e.time.seconds)), 20, false), (e.kind.name, 16, false), (severity(e.severity), 4, false),
-                                    (((e.meter?.rawValue ?? e.bus?.rawValue).map { $0 + ": " } ?? "") + e.message, 0, false)])
+                try ui.show(EventsView.list(events) + ["\(events.count) events, newest last; a number shows one in full"])
+                while !events.isEmpty {
+                    let chosen = try ui.ask("Event number for details, or Enter to go back", default: "back",
+                                            help: ["The number in the first column shows that event's whole message."]) { text -> Result<Int?, InputProblem> in
+                        if text == "back" { return .success(nil) }
+                        return Parse.integer(text, in: 1...events.count, what: "the event number").map { $0 }
+                    }
+                    guard let chosen else { break }
+                    try ui.show(EventsView.detail(events[chosen - 1], number: chosen))
                 }
-                lines.append("\(events.count) events, newest last")
-                try ui.show(lines)
             case .failure(let failure):
                 ui.problem("no events: \(failure.message)")
             }
@@ -93,14 +97,47 @@ extension ConsoleSession {
             }
         case "log":
             switch services.system.agentLog(lines: 200) {
-            case .success(let lines): try ui.show(lines.map { TextLayout.cut($0, to: TextLayout.width) })
+            case .success(let lines): try ui.show(lines.flatMap { TextLayout.wrap($0, width: TextLayout.width, indent: 4) })
             case .failure(let problem): ui.problem("no log: \(problem)")
             }
         default: return
         }
     }
 
-    private func severity(_ s: GatewayEvent.Severity) -> String {
+}
+
+/// The events screen: a numbered list, one line per event (the message cut to fit, marked with
+/// "..."), and a detail view with every field and the whole message wrapped. Pure.
+public enum EventsView {
+    public static func list(_ events: [GatewayEvent]) -> [String] {
+        var lines = [TextLayout.row([("#", 3, true), ("time (UTC)", 14, false), ("kind", 18, false), ("sev", 4, false), ("message", 0, false)])]
+        for (index, e) in events.enumerated() {
+            let subject = (e.meter?.rawValue ?? e.bus?.rawValue).map { $0 + ": " } ?? ""
+            lines.append(TextLayout.row([(String(index + 1), 3, true), (shortTime(e.time), 14, false), (e.kind.name, 18, false),
+                                         (severity(e.severity), 4, false), (subject + e.message, 0, false)]))
+        }
+        return lines
+    }
+
+    public static func detail(_ e: GatewayEvent, number: Int) -> [String] {
+        var lines = ["Event \(number): \(e.kind.name) (\(e.kind.rawValue)), \(severity(e.severity))",
+                     "time     \(ISO8601.format(e.time))"]
+        if let bus = e.bus { lines.append("bus      \(bus)") }
+        if let meter = e.meter { lines.append("meter    \(meter)") }
+        lines.append("message:")
+        lines += TextLayout.wrap("  " + e.message, width: TextLayout.width, indent: 0)
+        return lines
+    }
+
+    /// `11-21 10:00:05`: month, day and time of day (the year is the current one in practice).
+    static func shortTime(_ t: Timestamp) -> String {
+        let full = ISO8601.format(Timestamp(seconds: t.seconds))
+        let chars = Array(full)
+        guard chars.count >= 19 else { return full }
+        return String(chars[5..<10]) + " " + String(chars[11..<19])
+    }
+
+    static func severity(_ s: GatewayEvent.Severity) -> String {
         switch s {
         case .info: return "info"
         case .warning: return "warn"

@@ -6,7 +6,7 @@ extension ConsoleSession {
         ui.heading("Uplink")
         try ui.show(uplinkLines())
         let action = try ui.ask("edit, test, remove, or Enter to go back", default: "back",
-                                help: ["edit: broker, TLS, credentials, topic prefix (head-end keys: menu 8);",
+                                help: ["edit: broker, TLS, credentials, topic prefix (head-end keys: \(MenuItem.keys.reference));",
                                        "test: name resolution, TCP, TLS, MQTT CONNACK, head-end ack round trip;",
                                        "remove: no uplink (archive only)."]) { text in
             Parse.oneOf(text.lowercased(), ["edit", "test", "remove", "back"], what: "the action")
@@ -34,8 +34,8 @@ extension ConsoleSession {
                      "username    \(broker["username"]?.stringValue ?? "(none)")",
                      "password    " + (broker["passwordFile"]?.stringValue.map { "in \($0)" } ?? "(none)"),
                      "topics      \(uplink["topicPrefix"]?.stringValue ?? UplinkSettings.defaultTopicPrefix)/\(working.deviceID ?? "?")/..."]
-        lines.append("head-end keys: \(working.headEndKeyFiles.count) files (menu 8 lists and imports them)")
-        return lines.map { TextLayout.cut($0, to: TextLayout.width) }
+        lines.append("head-end keys: \(working.headEndKeyFiles.count) files (\(MenuItem.keys.reference) lists and imports them)")
+        return lines
     }
 
     private func editUplink() throws(ConsoleStop) {
@@ -110,7 +110,7 @@ extension ConsoleSession {
         }
         working = candidate
         ui.good("Uplink settings saved. " + notAppliedNote)
-        for issue in issues { ui.warning("Still needed before apply: \(issue.description)") }
+        for issue in issues { ui.warning("Still needed before apply: \(IssueText.describe(issue, in: candidate))") }
     }
 
     private func askFile(_ label: String, current: String?, help: String) throws(ConsoleStop) -> String {

@@ -37,7 +37,18 @@ extension ConsoleSession {
             return
         }
         ui.say("Testing \(settings.broker.host):\(settings.broker.port) with the working copy's settings. Ctrl-C stops.", .quiet)
-        let steps = connectivitySteps(settings)
+        var enrolment: (installer: String, note: String, fingerprint: String?)?
+        if agent.isRunning {
+            if !ConfigDiff.same(working.uplink ?? .null, applied.uplink ?? .null) || !pendingFiles.isEmpty {
+                ui.warning("Step 5 tests the uplink the agent runs; the working copy's changes are not applied yet "
+                    + "(\(MenuItem.apply.reference)).")
+            }
+            let who = try askInstaller()
+            let fingerprint = (try? services.keys.deviceKeyList(stateDirectory: working.stateDirectory).get())?
+                .first { $0.algorithm == "ed25519" }?.fingerprint
+            enrolment = (who.installer, who.note ?? "", fingerprint)
+        }
+        let steps = connectivitySteps(settings, enrolment: enrolment)
         let results = ui.terminal.runCancellable { cancellation in
             ConnectivityCheck.run(steps, cancellation: cancellation) { index, name, outcome in
                 let tone: Tone
@@ -51,6 +62,13 @@ extension ConsoleSession {
         }
         let failed = results.contains { if case .failed? = $0.outcome { return true } else { return false } }
         let unavailable = results.contains { if case .unavailable? = $0.outcome { return true } else { return false } }
+        let last = results.last { $0.outcome != nil }
+        switch last?.outcome {
+        case .passed(let detail)? where !failed && !unavailable: lastUplinkTest = ("passed", detail)
+        case .failed(let detail, _)?: lastUplinkTest = ("failed", "\(last?.name ?? ""): \(detail)")
+        default: lastUplinkTest = ("failed", results.compactMap { r -> String? in
+            if case .unavailable(let why)? = r.outcome { return "\(r.name): \(why)" } else { return nil } }.first ?? "not complete")
+        }
         if failed {
             ui.problem("the uplink test failed at the step marked FAIL; fix what it says to check and test again")
         } else if unavailable {
@@ -60,13 +78,14 @@ extension ConsoleSession {
         }
     }
 
-    private func connectivitySteps(_ settings: UplinkSettings) -> [ConnectivityStep] {
+    private func connectivitySteps(_ settings: UplinkSettings,
+                                   enrolment: (installer: String, note: String, fingerprint: String?)?) -> [ConnectivityStep] {
         let broker = settings.broker
         let deviceID = working.deviceID ?? "gateway"
         let probe = services.broker
         let agent = self.agent
-        let resolved = LockedBox<[NetworkProbe.Address]>([])
-        let brokerResult = LockedBox<BrokerProbeResult?>(nil)
+        let resolved = Locked<[NetworkProbe.Address]>([])
+        let brokerResult = Locked<BrokerProbeResult?>(nil)
         @Sendable func connectBroker(_ cancellation: ActionCancellation) -> BrokerProbeResult {
             if let done = brokerResult.value { return done }
             let result = probe.connect(uplink: settings, deviceID: deviceID, timeout: .seconds(15), cancellation: cancellation)
@@ -116,32 +135,100 @@ extension ConsoleSession {
                     return .failed(detail, check: check)
                 }
             },
-            ConnectivityStep(name: "head-end ack round trip") { cancellation in
-                guard agent.isRunning else {
+            ConnectivityStep(name: "head-end enrolment and ack") { [ui] cancellation in
+                guard agent.isRunning, let enrolment else {
                     return .unavailable("needs the running agent (it sends a test batch and waits for the head-end's signed ack)")
                 }
-                switch agent.call(ControlRequest(op: "uplink.check", timeoutMilliseconds: 60_000), timeout: .seconds(90),
-                                  cancellation: cancellation, progress: { _ in }) {
+                let waiter = ApprovalWaiter(ui: ui, fingerprint: enrolment.fingerprint, limit: Self.approvalWait)
+                let request = ControlRequest(op: "uplink.check", timeoutMilliseconds: Int(Self.approvalWait.inMilliseconds),
+                                             installer: enrolment.installer, note: enrolment.note, enrol: true)
+                let result = agent.call(request, timeout: .seconds(60), cancellation: cancellation) { reply in
+                    waiter.update(code: reply.error?.code ?? "waiting", message: reply.message ?? "")
+                }
+                waiter.finish()
+                switch result {
                 case .success(let reply):
                     return .passed(reply.message ?? "the head-end acknowledged")
-                case .failure(let failure) where failure.code == "unknown-op":
-                    return .unavailable("not available in this build: the agent does not answer uplink.check yet")
                 case .failure(let failure):
-                    return .failed(failure.message, check: "that the head-end runs, knows this device's keys (menu 8 shows the "
-                        + "fingerprints), and that the ack keys in menu 8 are the head-end's")
+                    return UplinkFailureText.outcome(failure)
                 }
             },
         ]
     }
 }
 
-/// A value shared between the steps of one test run (they run one after another on one thread).
-final class LockedBox<T>: @unchecked Sendable {
+extension ConsoleSession {
+    /// How long the uplink test waits for the head-end operator's approval.
+    static let approvalWait = Duration.seconds(600)
+}
+
+/// The uplink test's failures in words: the precise cause the agent reports, and what to check.
+enum UplinkFailureText {
+    static func outcome(_ failure: ControlFailure) -> StepOutcome {
+        switch failure.code {
+        case "unknown-op":
+            return .unavailable("not available in this build: the agent does not answer uplink.check yet")
+        case "not-registered":
+            return .failed(failure.message, check: "that the head-end operator approved this device (headend devices pending, "
+                + "then approve) after comparing the fingerprint shown above")
+        case "not-connected":
+            return .failed(failure.message, check: "the agent's uplink: apply the tested settings (\(MenuItem.apply.reference)); "
+                + "steps 1-4 test the working copy, this step the running agent")
+        case "no-uplink":
+            return .failed(failure.message, check: "that the uplink is applied (\(MenuItem.apply.reference)) and the agent's log")
+        case "cancelled":
+            return .failed("stopped waiting (Ctrl-C)", check: "nothing; run the test again")
+        default:
+            return .failed(failure.message, check: "that the head-end runs and that the head-end keys in \(MenuItem.keys.reference) "
+                + "are its sealing and ack keys")
+        }
+    }
+}
+
+/// The live part of the uplink test's last step: each new cause on its own line (the fingerprint
+/// to read out when the head-end does not know the device), and a countdown redrawn in place.
+final class ApprovalWaiter: @unchecked Sendable {
+    private let ui: ConsoleUI
+    private let fingerprint: String?
+    private let limit: Duration
+    private let started = ContinuousClock.now
     private let lock = ConditionLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
+    private var code: String?
+    private var line: ProgressLine?
+    private var shownFingerprint = false
+
+    init(ui: ConsoleUI, fingerprint: String?, limit: Duration) {
+        self.ui = ui
+        self.fingerprint = fingerprint
+        self.limit = limit
+    }
+
+    func update(code newCode: String, message: String) {
+        lock.withLock {
+            if newCode != code {
+                line?.finish()
+                line = nil
+                code = newCode
+                ui.say("       " + message, newCode == "not-registered" ? .warning : .quiet)
+                if newCode == "not-registered", !shownFingerprint, let fingerprint {
+                    shownFingerprint = true
+                    ui.say("       Read this fingerprint to the head-end operator (headend devices pending):")
+                    for part in Self.groups(fingerprint) { ui.say("       " + part, .heading) }
+                }
+                line = ui.statusLine()
+            }
+            let left = limit - (ContinuousClock.now - started)
+            let what = newCode == "not-registered" ? "waiting for the approval" : newCode == "connecting" ? "connecting" : "waiting for the ack"
+            line?.show("       \(what): \(ProgressText.clock(left)) left (Ctrl-C stops)")
+        }
+    }
+
+    func finish() { lock.withLock { line?.finish() } }
+
+    /// `sha256:1a2b…` as two lines of four groups of eight digits.
+    static func groups(_ fingerprint: String) -> [String] {
+        let hex = Array(fingerprint.hasPrefix("sha256:") ? String(fingerprint.dropFirst(7)) : fingerprint)
+        let groups = stride(from: 0, to: hex.count, by: 8).map { String(hex[$0..<min($0 + 8, hex.count)]) }
+        return [("sha256: " + groups.prefix(4).joined(separator: " ")), "        " + groups.dropFirst(4).joined(separator: " ")]
     }
 }

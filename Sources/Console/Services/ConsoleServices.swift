@@ -10,8 +10,9 @@ public struct ServiceProblem: Error, Hashable, Sendable, CustomStringConvertible
 /// Bus access when the agent is stopped (the console opens the port itself, under the same port
 /// lock as the agent). Implemented by the `concentrator` executable with the Bus module.
 public protocol DirectBusAccess: Sendable {
-    /// Scans `addresses` on the bus `bus` of the configuration `configText` (its meters are ignored).
-    func scan(configText: String, bus: String, addresses: ClosedRange<Int>, timeoutMilliseconds: Int,
+    /// Scans `addresses` on the bus `bus` of the configuration `configText` (its meters are ignored),
+    /// with that configuration's line settings. A port that cannot be opened is a failure.
+    func scan(configText: String, bus: String, addresses: [Int], timeoutMilliseconds: Int,
               cancellation: ActionCancellation, progress: @escaping @Sendable (ScanProgress) -> Void)
         -> Result<[ScanHit], ServiceProblem>
     /// Reads the meter `meter` of the configuration `configText` once.
@@ -46,6 +47,8 @@ public protocol KeyServices: Sendable {
     func headEndKey(role: String, publicKey: [UInt8]) -> Result<HeadEndKeyInfo, ServiceProblem>
     /// Reads an existing head-end key file.
     func headEndKeyFile(path: String) -> Result<HeadEndKeyInfo, ServiceProblem>
+    /// The device's public keys (signing, agreement) with ids and fingerprints; nothing secret.
+    func deviceKeyList(stateDirectory: String) -> Result<[ReportedKey], ServiceProblem>
 }
 
 /// Where a broker connection attempt stopped.
@@ -103,11 +106,13 @@ public struct ConsoleServices: Sendable {
     public var agent: @Sendable (_ socketPath: String) -> any AgentAccess
     /// The real-time clock (shown on the time screen; defaults for exports).
     public var clock: any WallClock
+    /// The serial ports that exist (for the bus form's help).
+    public var serialPorts: @Sendable () -> [String]
 
     public init(validate: @escaping @Sendable (String, String) -> ValidationFailure?, directBus: any DirectBusAccess,
                 keys: any KeyServices, broker: any BrokerProbe, archive: any ArchiveExportService, system: any SystemActions,
                 agent: @escaping @Sendable (String) -> any AgentAccess = { ControlSocketAgent(path: $0) },
-                clock: any WallClock = SystemClock()) {
+                clock: any WallClock = SystemClock(), serialPorts: @escaping @Sendable () -> [String] = { SerialPortList.present() }) {
         self.validate = validate
         self.directBus = directBus
         self.keys = keys
@@ -116,5 +121,6 @@ public struct ConsoleServices: Sendable {
         self.system = system
         self.agent = agent
         self.clock = clock
+        self.serialPorts = serialPorts
     }
 }

@@ -16,39 +16,6 @@ public enum KeyResult: Hashable, Sendable {
     case endOfInput
 }
 
-/// The cancellation of one long action (a scan, a test read, a connectivity check). Ctrl-C fires
-/// it; the action's services register what cancelling means for them (close the control socket,
-/// set the bus scan's flag, stop waiting for the broker).
-public final class ActionCancellation: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var cancelled = false
-    private var handlers: [@Sendable () -> Void] = []
-
-    public init() {}
-
-    public var isCancelled: Bool { lock.withLock { cancelled } }
-
-    /// Runs `handler` when the action is cancelled (at once if it already is).
-    public func onCancel(_ handler: @escaping @Sendable () -> Void) {
-        let runNow = lock.withLock { () -> Bool in
-            if cancelled { return true }
-            handlers.append(handler)
-            return false
-        }
-        if runNow { handler() }
-    }
-
-    public func cancel() {
-        let toRun = lock.withLock { () -> [@Sendable () -> Void] in
-            guard !cancelled else { return [] }
-            cancelled = true
-            defer { handlers = [] }
-            return handlers
-        }
-        for handler in toRun { handler() }
-    }
-}
-
 /// The terminal the console draws on: a serial line or a pseudo-terminal in raw mode
 /// (`PosixTerminal`), or a script in tests. Output is plain text with `\n` line ends.
 public protocol ConsoleTerminal: AnyObject, Sendable {
@@ -63,6 +30,10 @@ public protocol ConsoleTerminal: AnyObject, Sendable {
     func readLine(secret: Bool) -> LineResult
     /// Waits for one key press.
     func readKey() -> KeyResult
+    /// Drops a line end (CR, LF or CR LF) that arrives as the next input within `within`, so a
+    /// key answered with Enter after it (the pager's `q`, then Enter) leaves nothing for the next
+    /// prompt; after a CR only the LF of a CR LF is dropped. Anything else stays queued.
+    func discardLineEnd(within: Duration, afterCarriageReturn: Bool)
     /// Runs a long action; Ctrl-C during it cancels `cancellation` instead of the tool.
     func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T
     /// Runs a step that must not be interrupted (writing and applying the configuration): Ctrl-C

@@ -83,9 +83,15 @@ public final class ConsoleUI: @unchecked Sendable {
             case .cancelled: throw .cancelled
             case .endOfInput: throw .endOfInput
             case .key(let k) where k == UInt8(ascii: "q") || k == UInt8(ascii: "Q"):
+                // "q" then Enter is common: the Enter must not answer the next prompt.
+                terminal.discardLineEnd(within: .milliseconds(500), afterCarriageReturn: false)
                 let left = pages.count - index - 1
                 say("(\(left) more page\(left == 1 ? "" : "s") not shown)", .quiet)
                 return
+            case .key(0x0D):
+                // The LF of a CR LF line end is not a second key press.
+                terminal.discardLineEnd(within: .milliseconds(30), afterCarriageReturn: true)
+                continue
             case .key: continue
             }
         }
@@ -103,15 +109,19 @@ public final class ConsoleUI: @unchecked Sendable {
     /// problem and asks again.
     /// Long answers (keys, paths) use `longAnswer`: the label goes on its own line and the answer
     /// after a short `> `, so typed text stays within 80 columns.
+    /// A label longer than 46 columns or a default longer than 28 takes the long form as well,
+    /// so neither is ever cut.
     public func ask<T>(_ label: String, default defaultValue: String? = nil, help: [String], secret: Bool = false,
                        longAnswer: Bool = false, _ parse: (String) -> Result<T, InputProblem>) throws(ConsoleStop) -> T {
-        let shownDefault = defaultValue.map { " [" + TextLayout.cut(terminal.unicode ? $0 : TextLayout.ascii($0), to: 28) + "]" } ?? ""
+        let shown = defaultValue.map { terminal.unicode ? $0 : TextLayout.ascii($0) }
+        let shownDefault = shown.map { " [" + $0 + "]" } ?? ""
+        let long = longAnswer || label.count > Self.promptLabelWidth || (shown?.count ?? 0) > 28
         while true {
-            if longAnswer {
+            if long {
                 say(label + shownDefault + ":")
                 terminal.write("> ")
             } else {
-                terminal.write(TextLayout.cut(label, to: Self.promptLabelWidth) + shownDefault + ": ")
+                terminal.write(label + shownDefault + ": ")
             }
             switch terminal.readLine(secret: secret) {
             case .cancelled: throw .cancelled
@@ -163,6 +173,9 @@ public final class ConsoleUI: @unchecked Sendable {
 
     /// Starts a progress line (redrawn in place, at most four times a second).
     public func progress(_ label: String) -> ProgressLine { ProgressLine(ui: self, label: label) }
+
+    /// Starts a line redrawn in place with free text (`ProgressLine.show`): a countdown.
+    public func statusLine() -> ProgressLine { ProgressLine(ui: self, label: "") }
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import Platform
+import Synchronization
 
 /// Splits a listing into screen pages.
 public enum Pager {
@@ -40,14 +41,17 @@ public enum ProgressText {
 
 /// A progress line redrawn in place with a carriage return (light on a slow serial line: at most
 /// four redraws a second, plus the last one). Safe to update from another thread.
-public final class ProgressLine: @unchecked Sendable {
+public final class ProgressLine: Sendable {
+    private struct State {
+        var lastDraw: ContinuousClock.Instant?
+        var drawnLength = 0
+        var finished = false
+    }
+
     private let ui: ConsoleUI
     private let label: String
     private let started = ContinuousClock.now
-    private let lock = ConditionLock()
-    private var lastDraw: ContinuousClock.Instant?
-    private var drawnLength = 0
-    private var finished = false
+    private let state = Mutex(State())
 
     init(ui: ConsoleUI, label: String) {
         self.ui = ui
@@ -55,24 +59,37 @@ public final class ProgressLine: @unchecked Sendable {
     }
 
     public func update(done: Int, total: Int, note: String) {
-        lock.withLock {
-            guard !finished else { return }
+        state.withLock { s in
+            guard !s.finished else { return }
             let now = ContinuousClock.now
-            if let lastDraw, now - lastDraw < .milliseconds(250), done < total { return }
-            lastDraw = now
+            if let lastDraw = s.lastDraw, now - lastDraw < .milliseconds(250), done < total { return }
+            s.lastDraw = now
             let text = ProgressText.render(label: label, done: done, total: total, note: note, elapsed: now - started)
-            let fill = String(repeating: " ", count: max(0, drawnLength - text.count))
+            let fill = String(repeating: " ", count: max(0, s.drawnLength - text.count))
             ui.terminal.write("\r" + text + fill)
-            drawnLength = text.count
+            s.drawnLength = text.count
+        }
+    }
+
+    /// Draws `text` instead of a bar (a countdown), cut to 79 columns, at most four times a second.
+    public func show(_ text: String) {
+        state.withLock { s in
+            guard !s.finished else { return }
+            let now = ContinuousClock.now
+            if let lastDraw = s.lastDraw, now - lastDraw < .milliseconds(250) { return }
+            s.lastDraw = now
+            let shown = TextLayout.cut(text, to: TextLayout.width - 1)
+            ui.terminal.write("\r" + shown + String(repeating: " ", count: max(0, s.drawnLength - shown.count)))
+            s.drawnLength = shown.count
         }
     }
 
     /// Ends the line (the last drawing stays on screen).
     public func finish() {
-        lock.withLock {
-            guard !finished else { return }
-            finished = true
-            if drawnLength > 0 { ui.terminal.write("\n") }
+        state.withLock { s in
+            guard !s.finished else { return }
+            s.finished = true
+            if s.drawnLength > 0 { ui.terminal.write("\n") }
         }
     }
 

@@ -71,18 +71,7 @@ public final class PosixTerminal: ConsoleTerminal, @unchecked Sendable {
     }
 
     public func write(_ text: String) {
-        outputLock.withLock {
-            let bytes = Array(text.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(output, $0.baseAddress! + offset, bytes.count - offset) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
+        outputLock.withLock { try? FileDescriptor.writeAll(output, text) }
     }
 
     public func readLine(secret: Bool) -> LineResult {
@@ -115,6 +104,25 @@ public final class PosixTerminal: ConsoleTerminal, @unchecked Sendable {
         if byte == 0x03 { return .cancelled }
         if byte == 0x1B { discardEscapeSequence() }
         return .key(byte)
+    }
+
+    public func discardLineEnd(within: Duration, afterCarriageReturn: Bool) {
+        let deadline = ContinuousClock.now + within
+        lock.lock()
+        defer { lock.unlock() }
+        while queue.isEmpty && !ended {
+            let left = deadline - ContinuousClock.now
+            if left <= .zero { return }
+            lock.wait(for: left)
+        }
+        if queue.first == 0x0D, !afterCarriageReturn {
+            queue.removeFirst()
+            // The LF of a CR LF may follow a moment later.
+            if queue.isEmpty && !ended { lock.wait(for: .milliseconds(30)) }
+            if queue.first == 0x0A { queue.removeFirst() }
+        } else if queue.first == 0x0A {
+            queue.removeFirst()
+        }
     }
 
     public func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T {

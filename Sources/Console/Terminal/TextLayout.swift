@@ -96,6 +96,29 @@ public enum TextLayout {
         return out
     }
 
+    /// One table row whose cells are wrapped within their widths instead of cut: a cell that does
+    /// not fit continues on the next line in its own column, so nothing is lost. The last column
+    /// takes what is left of `total`. Right-aligned cells are padded on the left.
+    public static func wrappedRow(_ cells: [(text: String, width: Int, right: Bool)], total: Int = TextLayout.width) -> [String] {
+        var widths = cells.map(\.width)
+        let fixed = widths.dropLast().reduce(0, +) + 2 * max(0, cells.count - 1)
+        if !widths.isEmpty { widths[widths.count - 1] = max(8, total - fixed) }
+        let columns = zip(cells, widths).map { cell, width in wrap(cell.text, width: width, indent: 0) }
+        let height = columns.map(\.count).max() ?? 0
+        var lines: [String] = []
+        for index in 0..<height {
+            var out = ""
+            for (column, cell) in cells.enumerated() {
+                if column > 0 { out += "  " }
+                let text = index < columns[column].count ? columns[column][index] : ""
+                out += column == cells.count - 1 && !cell.right ? text : pad(text, widths[column], right: cell.right)
+            }
+            while out.hasSuffix(" ") { out.removeLast() }
+            lines.append(out)
+        }
+        return lines
+    }
+
     /// Replaces characters a VT100 cannot show with ASCII look-alikes ("–" → "-", "…" → "...",
     /// "°C" → "degC", "≤" → "<="); anything else outside ASCII becomes "?".
     public static func ascii(_ text: String) -> String {

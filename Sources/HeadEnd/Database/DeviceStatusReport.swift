@@ -31,8 +31,38 @@ public struct DeviceStatusReport: Hashable, Sendable {
     public var reported: Reported?
     /// Rejected batches by reason name.
     public var rejections: [String: Int]
+    /// The newest commissioning report the device sent (event `commissioning_report`), if any.
+    public var commissioning: Commissioning? = nil
 
     public static let gapLimit = 20
+
+    /// A commissioning report as the head-end keeps it: the event's time and its summary
+    /// (Docs/mqtt-api.md §5.1).
+    public struct Commissioning: Hashable, Sendable {
+        public var time: Timestamp
+        public var installer: String
+        public var meters: Int
+        public var answered: Int
+        public var uplink: String
+        /// Meters that did not answer or answered badly (as many as the event carries), and how many more.
+        public var failed: [String]
+        public var more: Int
+        public var report: String?
+
+        /// Reads the event's text; nil when it is not a version 1 summary.
+        public init?(time: Timestamp, text: String) {
+            guard let json = try? JSONParser.parse(text), json["v"]?.intValue == 1, let installer = json["installer"]?.stringValue,
+                  let meters = json["meters"]?.intValue, let answered = json["answered"]?.intValue else { return nil }
+            self.time = time
+            self.installer = installer
+            self.meters = meters
+            self.answered = answered
+            uplink = json["uplink"]?.stringValue ?? "?"
+            failed = json["failed"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            more = json["more"]?.intValue ?? 0
+            report = json["report"]?.stringValue
+        }
+    }
 }
 
 /// Renders status reports for people (an 80-column table) and programs (JSON).
@@ -53,6 +83,20 @@ public enum DeviceStatusRendering {
                 + pad("\(r.values)", 11) + pad(outbox, 8) + pad("\(rejected)", 5) + (gaps.isEmpty ? "none" : gaps) + "\n"
         }
         if reports.contains(where: { !$0.registered }) { out += "* not registered (removed): its data is kept, its batches are rejected\n" }
+        for r in reports {
+            guard let c = r.commissioning else { continue }
+            out += "\(r.device) commissioned \(ISO8601.format(c.time)) by \(c.installer)\n"
+            out += "  \(c.answered)/\(c.meters) meters answered, uplink \(c.uplink)\n"
+            var line = "  not ok:"
+            for id in c.failed + (c.more > 0 ? ["and \(c.more) more"] : []) {
+                if line.count + 1 + id.count > 80 {
+                    out += line + "\n"
+                    line = "   "
+                }
+                line += " " + id
+            }
+            if !c.failed.isEmpty { out += line + "\n" }
+        }
         return out
     }
 
@@ -83,6 +127,17 @@ public enum DeviceStatusRendering {
                 members.append(JSONMember(key: "reported", value: .object(reported)))
             } else {
                 members.append(JSONMember(key: "reported", value: .null))
+            }
+            if let c = r.commissioning {
+                members.append(JSONMember(key: "commissioning", value: .object([
+                    JSONMember(key: "time", value: time(c.time)), JSONMember(key: "installer", value: .string(c.installer)),
+                    JSONMember(key: "meters", value: int(c.meters)), JSONMember(key: "answered", value: int(c.answered)),
+                    JSONMember(key: "uplink", value: .string(c.uplink)),
+                    JSONMember(key: "failed", value: .array(c.failed.map { .string($0) })), JSONMember(key: "more", value: int(c.more)),
+                    JSONMember(key: "report", value: c.report.map { .string($0) } ?? .null),
+                ])))
+            } else {
+                members.append(JSONMember(key: "commissioning", value: .null))
             }
             return .object(members)
         }

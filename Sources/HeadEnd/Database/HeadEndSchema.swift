@@ -113,7 +113,22 @@ enum HeadEndSchema {
                 value INTEGER NOT NULL
             ) STRICT, WITHOUT ROWID;
             """),
-        SQLiteMigration(version: 3, summary: "clock figures per batch, command audit", sql: """
+        SQLiteMigration(version: 3, summary: "enrolment requests", sql: """
+            -- Enrolment requests waiting for the operator (Docs/mqtt-api.md §12): one per device, the newest
+            -- verified request as received. Approving registers the device with the request's keys and
+            -- deletes the row; nothing else from an unapproved device is stored.
+            CREATE TABLE enrolments (
+                device TEXT PRIMARY KEY,
+                key_id TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                installer TEXT NOT NULL,
+                note TEXT NOT NULL,
+                time INTEGER NOT NULL,
+                received INTEGER NOT NULL,
+                request BLOB NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            """),
+        SQLiteMigration(version: 4, summary: "clock figures per batch, command audit", sql: """
             -- Per reading batch: its snapshots, how many the gateway took unsynchronised, and the largest
             -- |meter time - gateway time| (the fleet list's clock quality). Batches stored before: 0 / NULL.
             ALTER TABLE batches ADD COLUMN snapshot_count INTEGER NOT NULL DEFAULT 0;

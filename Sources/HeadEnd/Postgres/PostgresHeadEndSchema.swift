@@ -124,6 +124,20 @@ enum PostgresHeadEndSchema {
             -- Command counters are sequences, one per command key, created at first use:
             -- command_counter_<key id> (PostgresHeadEndStore.nextCommandCounter).
             """),
+        SchemaMigration(version: 2, summary: "enrolment requests", sql: """
+            -- Enrolment requests waiting for the operator (Docs/mqtt-api.md §12): one per device, the newest
+            -- verified request as received (as the SQLite store's migration 3).
+            CREATE TABLE enrolments (
+                device text PRIMARY KEY,
+                key_id text NOT NULL,
+                fingerprint text NOT NULL,
+                installer text NOT NULL,
+                note text NOT NULL,
+                time bigint NOT NULL,
+                received bigint NOT NULL,
+                request bytea NOT NULL
+            );
+            """),
     ]
 
     static let migrator = SchemaMigrator(migrations)

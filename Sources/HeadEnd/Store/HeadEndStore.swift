@@ -56,6 +56,22 @@ public protocol HeadEndStore: AnyObject {
     /// The Ed25519 keys of every registered device, for `BatchOpener`.
     func signingKeyDirectory() throws(HeadEndError) -> RegisteredDevices
 
+    // MARK: Enrolment (Docs/mqtt-api.md §12)
+
+    /// Keeps a verified enrolment request (the newest per device), unless the device is registered with
+    /// its signing key already or `PendingEnrolment.maximumPending` other devices are pending.
+    func recordEnrolment(_ request: EnrolmentRequest, frame: [UInt8], at now: Timestamp) throws(HeadEndError) -> EnrolmentRecording
+
+    /// Every pending enrolment request, by device.
+    func pendingEnrolments() throws(HeadEndError) -> [PendingEnrolment]
+
+    /// The stored request of `device` (for approval), or nil when none is pending.
+    func pendingEnrolmentRequest(device: String) throws(HeadEndError) -> StoredEnrolmentRequest?
+
+    /// Drops the pending request of `device`. Returns false when there was none.
+    @discardableResult
+    func dismissEnrolment(device: String) throws(HeadEndError) -> Bool
+
     // MARK: Commands
 
     /// The counter for the next command signed with `keyID`: above every counter handed out before for
@@ -77,6 +93,9 @@ public protocol HeadEndStore: AnyObject {
     /// The gap report of one device: how many sequence numbers between its lowest and highest stored
     /// batch are missing, and the first `limit` runs of them.
     func sequenceGaps(device: String, limit: Int) throws(HeadEndError) -> SequenceGapReport
+
+    /// The newest commissioning report (event kind `commissioningReport`) of each device that sent one, by device.
+    func commissioningReports() throws(HeadEndError) -> [String: DeviceStatusReport.Commissioning]
 
     /// The fleet list: one line per known device with last seen, reported outbox depth, clock quality,
     /// sequence gaps and alarms, by name.
@@ -126,11 +145,13 @@ extension HeadEndStore {
     /// first runs of missing sequences of each device that has gaps.
     public func statusReports() throws(HeadEndError) -> [DeviceStatusReport] {
         var reports: [DeviceStatusReport] = []
+        let commissioning = try commissioningReports()
         for d in try fleetOverview() {
             let gaps = d.missingSequences > 0 ? try sequenceGaps(device: d.device, limit: DeviceStatusReport.gapLimit).gaps : []
             reports.append(DeviceStatusReport(device: d.device, registered: d.registered, lastSeen: d.lastSeen, lastSequence: d.lastSequence,
                                               batches: d.batches, values: d.values, events: d.events, missingSequences: d.missingSequences,
-                                              gaps: gaps, reported: d.reported, rejections: d.rejections))
+                                              gaps: gaps, reported: d.reported, rejections: d.rejections,
+                                              commissioning: commissioning[d.device]))
         }
         return reports
     }

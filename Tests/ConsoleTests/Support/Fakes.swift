@@ -33,7 +33,10 @@ func configWithOneBus(directory: String = "/tmp/console-test") -> ConfigDocument
 final class FakeAgent: AgentAccess, @unchecked Sendable {
     var running: Bool
     var answers: [String: Result<ControlReply, ControlFailure>]
+    /// Progress lines sent before the answer, by operation.
+    var progressLines: [String: [ControlReply]] = [:]
     private(set) var calls: [String] = []
+    private(set) var requests: [ControlRequest] = []
     private let lock = ConditionLock()
 
     init(running: Bool = true, answers: [String: Result<ControlReply, ControlFailure>] = [:]) {
@@ -45,16 +48,23 @@ final class FakeAgent: AgentAccess, @unchecked Sendable {
 
     func call(_ request: ControlRequest, timeout: Duration, cancellation: ActionCancellation?,
               progress: @escaping (ControlReply) -> Void) -> Result<ControlReply, ControlFailure> {
-        lock.withLock { calls.append(request.op) }
+        lock.withLock {
+            calls.append(request.op)
+            requests.append(request)
+        }
         guard running else { return .failure(ControlFailure(code: "not-running", message: "not running")) }
+        for line in progressLines[request.op] ?? [] { progress(line) }
         return answers[request.op] ?? .failure(ControlFailure(code: "unknown-op", message: "unknown operation \"\(request.op)\""))
     }
 }
 
 struct FakeDirectBus: DirectBusAccess {
     var hits: [ScanHit] = []
-    func scan(configText: String, bus: String, addresses: ClosedRange<Int>, timeoutMilliseconds: Int, cancellation: ActionCancellation,
+    /// The port is down: a scan fails (it must never report "nothing answered").
+    var portDown: String?
+    func scan(configText: String, bus: String, addresses: [Int], timeoutMilliseconds: Int, cancellation: ActionCancellation,
               progress: @escaping @Sendable (ScanProgress) -> Void) -> Result<[ScanHit], ServiceProblem> {
+        if let portDown { return .failure(ServiceProblem(portDown)) }
         let found = hits.filter { addresses.contains(Int($0.address)) }
         for (i, a) in addresses.enumerated() {
             progress(ScanProgress(address: UInt8(a), done: i + 1, total: addresses.count, found: found.filter { Int($0.address) <= a }.count))
@@ -82,6 +92,11 @@ struct FakeKeys: KeyServices {
     }
 
     func headEndKeyFile(path: String) -> Result<HeadEndKeyInfo, ServiceProblem> { .failure(ServiceProblem("no such file")) }
+
+    func deviceKeyList(stateDirectory: String) -> Result<[ReportedKey], ServiceProblem> {
+        .success([ReportedKey(role: "device signing", algorithm: "ed25519", id: "0a5b67549542c9a5",
+                              fingerprint: "sha256:0a5b67549542c9a5" + String(repeating: "0", count: 48))])
+    }
 }
 
 struct FakeBroker: BrokerProbe {
@@ -107,9 +122,11 @@ struct FakeSystem: SystemActions {
 /// A console session on a scripted terminal with fake services.
 func makeSession(_ terminal: ScriptedTerminal, document: ConfigDocument = configWithOneBus(), agent: FakeAgent = FakeAgent(running: false),
                  directBus: FakeDirectBus = FakeDirectBus(), broker: FakeBroker = FakeBroker(),
-                 configPath: String = "/tmp/console-test/config.json") -> ConsoleSession {
+                 configPath: String = "/tmp/console-test/config.json",
+                 serialPorts: [String] = ["/dev/ttyRS485-1 -> ttySC0", "/dev/ttyUSB0"]) -> ConsoleSession {
     let services = ConsoleServices(validate: testValidator, directBus: directBus, keys: FakeKeys(), broker: broker, archive: FakeArchive(),
-                                   system: FakeSystem(), agent: { _ in agent }, clock: ManualClock(Timestamp(seconds: 1_800_000_000)))
+                                   system: FakeSystem(), agent: { _ in agent }, clock: ManualClock(Timestamp(seconds: 1_800_000_000)),
+                                   serialPorts: { serialPorts })
     return ConsoleSession(ui: ConsoleUI(terminal: terminal), services: services, configPath: configPath, document: document,
                           fileText: document.text)
 }

@@ -1,4 +1,5 @@
 import Console
+import Foundation
 import Platform
 
 /// A terminal fed from a script of keystrokes (bytes, as a serial line delivers them), recording
@@ -19,6 +20,8 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
         case interrupt
         /// One key without Enter (an answer to the pager).
         case key(Character)
+        /// Bytes as a terminal sends them (`\r\n` from a terminal that ends lines with CR LF).
+        case raw([UInt8])
     }
 
     /// - Parameter cancelDuringActions: every long action sees Ctrl-C at once.
@@ -28,6 +31,7 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
             case .line(let text): return Array(text.utf8) + [0x0D]
             case .interrupt: return [0x03]
             case .key(let c): return Array(String(c).utf8)
+            case .raw(let bytes): return bytes
             }
         }
         self.cancelDuringActions = cancelDuringActions
@@ -64,6 +68,15 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
         return byte == 0x03 ? .cancelled : .key(byte)
     }
 
+    func discardLineEnd(within: Duration, afterCarriageReturn: Bool) {
+        if input.first == 0x0D, !afterCarriageReturn {
+            input.removeFirst()
+            if input.first == 0x0A { input.removeFirst() }
+        } else if input.first == 0x0A {
+            input.removeFirst()
+        }
+    }
+
     func runCancellable<T>(_ body: (ActionCancellation) -> T) -> T {
         let cancellation = ActionCancellation()
         if cancelDuringActions { cancellation.cancel() }
@@ -76,6 +89,14 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     var lines: [String] {
         output.split(separator: "\n", omittingEmptySubsequences: false).flatMap { $0.split(separator: "\r", omittingEmptySubsequences: false) }
             .map(String.init)
+    }
+
+    /// The output with lines the console wrapped (continued with an indent of two) joined again,
+    /// and runs of spaces made one: for finding a message whatever its wrapping.
+    var flat: String {
+        var text = output.replacingOccurrences(of: "\n  ", with: " ")
+        while text.contains("  ") { text = text.replacingOccurrences(of: "  ", with: " ") }
+        return text
     }
 
     /// The lines wider than 80 columns (should be none).

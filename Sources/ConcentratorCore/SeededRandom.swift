@@ -1,5 +1,6 @@
 /// A small deterministic random generator (SplitMix64, Steele, Lea and Flood 2014). Every simulated
-/// meter derives its own stream from the simulator seed and its address, so a run is reproducible.
+/// meter derives its own stream from the simulator seed and its address, and the mesh simulation and
+/// mesh nodes draw their jitter from it, so a run is reproducible. Not for keys or nonces.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

@@ -20,9 +20,9 @@ public struct KeyTextProblem: Error, Hashable, Sendable, CustomStringConvertible
     init(_ description: String) { self.description = description }
 }
 
-/// Keys typed or pasted at the console: hexadecimal digits of the key followed by 8 check digits,
-/// the CRC-32 (IEEE 802.3/zlib) of the key bytes, most significant digit first. Spaces, colons and
-/// dashes between digits are ignored; upper and lower case are equal. A 16-byte meter key is 32
+/// Keys as people type, paste or read them out (the installer's console, `headend keys show`):
+/// hexadecimal digits of the key followed by 8 check digits, the CRC-32 (IEEE 802.3/zlib) of the
+/// key bytes, most significant digit first. Spaces, colons and dashes between digits are ignored; upper and lower case are equal. A 16-byte meter key is 32
 /// digits plus 8 (40); a 32-byte head-end public key is 64 plus 8 (72). Docs/console.md, "Keys".
 public enum KeyText {
     public static let checkDigits = 8
