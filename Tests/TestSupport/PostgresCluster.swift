@@ -122,19 +122,23 @@ public final class PostgresCluster: @unchecked Sendable {
 
     // MARK: - Plumbing
 
+    /// Runs a server program (as the unprivileged user when we are root) with `ProgramSpawner`:
+    /// Foundation's `Process` did not notice the end of `runuser` here (the tests hung in
+    /// `waitUntilExit` with `runuser` a zombie), `posix_spawn` and `waitpid` do.
     @discardableResult
     private func runAsServerUser(_ program: String, _ arguments: [String], _ what: String) throws -> String {
-        let result: (status: Int32, stdout: String, stderr: String)
-        if let user = runAsUser {
-            result = try runCommand("/usr/sbin/runuser", ["-u", user, "--", program] + arguments, timeout: .seconds(120))
-        } else {
-            result = try runCommand(program, arguments, timeout: .seconds(120))
+        let path = runAsUser == nil ? program : "/usr/sbin/runuser"
+        let fullArguments = runAsUser.map { ["-u", $0, "--", program] + arguments } ?? arguments
+        let finished: ProgramSpawner.Finished
+        switch ProgramSpawner.run(path, fullArguments, timeout: .seconds(120)) {
+        case .success(let result): finished = result
+        case .failure(let error): throw PostgresClusterError(description: "\(what) could not start: \(error)")
         }
-        if result.status != 0 {
-            throw PostgresClusterError(description: "\(what) failed (status \(result.status)): \(result.stderr.suffix(1500)) "
-                + "\(result.stdout.suffix(500)) server log: \(log.suffix(1500))")
+        if finished.status != 0 {
+            throw PostgresClusterError(description: "\(what) failed (status \(finished.status)): \(finished.output.suffix(1500)) "
+                + "server log: \(log.suffix(1500))")
         }
-        return result.stdout
+        return finished.output
     }
 
     /// A shell that waits while this process lives and the keep file exists, then stops the cluster
