@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // Head-end only: the operator's web dashboard and its /metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries, found through pkg-config. Each has a module.modulemap and a shim.h.
@@ -70,14 +74,14 @@ let package = Package(
         // Mesh relay between concentrators: frames, fragmentation, links (simulated, UDP, serial LoRa radio),
         // routing, store-carry-forward, time from beacons, the deterministic simulation. Docs/mesh.md.
         .target(name: "Mesh", dependencies: [
-            "ConcentratorCore", "Platform", .product(name: "Crypto", package: "swift-crypto"),
+            "ConcentratorCore", "Platform", "SQLite", .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Signed commands: verification, authorisation, dispatch to an executor, replies, audit.
         .target(name: "Commands", dependencies: [
             "ConcentratorCore", "Platform", "Archive", "Wire", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "Agent", dependencies: [
-            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands",
+            "ConcentratorCore", "Platform", "Bus", "Archive", "Wire", "KeyFiles", "Uplink", "Commands", "Monitoring", "Mesh", "MQTT",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "MeterSimulator", dependencies: [
@@ -93,11 +97,20 @@ let package = Package(
         .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
         // The reference head-end: no agent archive, no outbox; its own stores (SQLite, PostgreSQL) through the one migrator.
         .target(name: "HeadEnd", dependencies: [
-            "ConcentratorCore", "Platform", "SQLite", "PostgreSQL", "Wire", "KeyFiles", "MQTT", .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "Platform", "SQLite", "PostgreSQL", "Wire", "KeyFiles", "MQTT", "Monitoring", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // A simulated fleet of concentrators (sealed batches over MQTT, outbox semantics): fleet-sim, benches, tests.
         .target(name: "FleetSimulation", dependencies: [
             "ConcentratorCore", "Platform", "Wire", "MQTT", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
+        // The operator's web dashboard (Hummingbird) over a read model of the head-end store, /metrics. Head-end only.
+        .target(name: "HeadEndWeb", dependencies: [
+            "HeadEnd", "ConcentratorCore", "Platform", "SQLite", "Wire",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         // The flags and checks the export commands of both front ends share.
@@ -111,7 +124,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .executableTarget(name: "headend", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions",
+            "HeadEnd", "HeadEndWeb", "Wire", "KeyFiles", "ConcentratorCore", "Platform", "ExportOptions", "Monitoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "meter-sim", dependencies: [
@@ -124,7 +137,7 @@ let package = Package(
 
         // Benchmarks print JSON; they never fail on timing.
         .executableTarget(name: "bus-bench", dependencies: [
-            "Bus", "MeterSimulator", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
+            "Bus", "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/bus-bench"),
         .executableTarget(name: "archive-bench", dependencies: [
             "Archive", "SQLite", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
@@ -136,8 +149,13 @@ let package = Package(
             "Wire", "HeadEnd", "FleetSimulation", "ConcentratorCore", "Platform", "MQTT", "PostgreSQL",
             .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/fleet-bench"),
+        .executableTarget(name: "dashboard-bench", dependencies: [
+            "HeadEndWeb", "HeadEnd", "ConcentratorCore", "Platform",
+        ], path: "Benchmarks/dashboard-bench"),
 
-        .target(name: "TestSupport", dependencies: ["ConcentratorCore", "Platform", "MeterProtocols"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "ConcentratorCore", "Platform", "MeterProtocols", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "ConcentratorCoreTests", dependencies: ["ConcentratorCore", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "CPlatform", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),
@@ -152,6 +170,8 @@ let package = Package(
         // The wire codecs, and the key files in their formats (they share the key fixtures).
         .testTarget(name: "WireTests", dependencies: ["Wire", "KeyFiles", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        // The outbox drain's sealer under faults (issue 17).
+        .testTarget(name: "UplinkTests", dependencies: ["Uplink", "Wire", "MQTT", "CMosquitto", "Archive", "SQLite", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "CommandsTests", dependencies: [
             "Commands", "Wire", "Archive", "ConcentratorCore", "Platform", "TestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -159,12 +179,16 @@ let package = Package(
             "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "TestSupport",
         ]),
         .testTarget(name: "HeadEndTests", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "PostgreSQL", "ConcentratorCore", "Platform", "TestSupport",
+            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "PostgreSQL", "ConcentratorCore", "Platform", "TestSupport", "Monitoring",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "HeadEndWebTests", dependencies: [
+            "HeadEndWeb", "HeadEnd", "SQLite", "ConcentratorCore", "Platform", "Wire", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "ConcentratorCore", "Platform", "TestSupport"]),
         .testTarget(name: "AgentTests", dependencies: [
-            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport",
+            "Agent", "Archive", "Commands", "Wire", "ConcentratorCore", "Platform", "TestSupport", "Monitoring", "MQTT",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ConcentratorCore", "Platform", "TestSupport"]),
@@ -172,7 +196,7 @@ let package = Package(
             "Mesh", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "HeadEnd", "FleetSimulation",
+            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring", "HeadEnd", "FleetSimulation",
             .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend", "fleet-sim",
         ]),
     ]

@@ -16,6 +16,7 @@ packages=(
   procps                        # ps/pgrep in scripts
   postgresql libpq-dev          # the head-end's PostgreSQL store: libpq to build, a throwaway server for tests and the fleet demo
   tzdata                        # /usr/share/zoneinfo: the zone rules schedules follow (Monitoring.ZoneRules)
+  chromium                      # headless browser for the dashboard tests (HeadEndWeb, DashboardBrowserTests)
 )
 
 missing=()

@@ -2,6 +2,7 @@
 // measured cycle time ÷ (emulated wire time + emulated turnaround). Prints JSON; never fails on time.
 //
 //   swift build -c release --product bus-bench && .build/release/bus-bench [--baud 9600] [--turnaround 30]
+//   … bus-bench --profile-transfer   (issue 11: a 30-day hourly DLMS profile of 4 channels at 9600 baud)
 import Bus
 import Glibc
 import ConcentratorCore
@@ -13,6 +14,12 @@ var baud = 9600
 var turnaround = 30
 var meterCount = 64
 var args = CommandLine.arguments.dropFirst()
+// `bus-bench --profile-transfer`: the DLMS 30-day profile read at 128/1 and at the largest window.
+if let i = args.firstIndex(of: "--profile-transfer") {
+    let days = args.dropFirst(i - args.startIndex + 1).first.flatMap { Int($0) } ?? 30
+    for window in [1, 7] { print(try profileTransferBenchmark(baud: 9600, maxInfo: 128, window: window, days: days)) }
+    exit(0)
+}
 while let a = args.popFirst() {
     switch a {
     case "--baud": baud = Int(args.popFirst() ?? "") ?? baud

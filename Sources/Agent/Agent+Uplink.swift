@@ -31,14 +31,17 @@ extension Agent {
     /// Starts the uplink if the configuration has one, handing its command messages to the command
     /// processor. If it cannot start (a missing key file, say), the agent keeps archiving and
     /// queueing: nothing is lost, and it is sent once the cause is fixed.
-    func makeUplink(_ setup: AgentSetup, keys: DeviceKeys?, archive: ArchiveStore) -> UplinkService? {
+    func makeUplink(_ setup: AgentSetup, keys: DeviceKeys?, archive: ArchiveStore, startupGrace: Duration) -> UplinkService? {
         guard let settings = setup.config.uplink else { return nil }
         guard let keys else { return nil }
         do {
             let service = try UplinkService(settings: settings, deviceID: setup.config.device.id, keys: keys, archive: archive,
                                             schedules: Self.schedules(setup.config.archive), clock: options.clock, logger: logger,
-                                            busHealth: { [weak self] in self?.busHealth() ?? [] })
-            if let commands { service.receiveCommands { commands.submit($0) } }
+                                            startupGrace: startupGrace, busHealth: { [weak self] in self?.busHealth() ?? [] })
+            // The command processor starts after the uplink (its component comes later); until then
+            // a command message finds none and is dropped (the head-end sends it again).
+            service.receiveCommands { [weak self] in self?.commands?.submit($0) }
+            if let recorder = events { service.reportEvents { recorder.record($0) } }
             try service.start()
             return service
         } catch {
@@ -57,10 +60,11 @@ extension Agent {
         }
     }
 
-    /// Drops outbox entries whose data fell out of the archive's retention: logged, reported as an
-    /// event and counted in the status (the outbox is bounded by the retention, never by less).
-    func dropExpiredOutbox(now: Timestamp, archive: ArchiveStore, retentionDays: Int) {
-        let cutoff = now.adding(seconds: -Int64(retentionDays) * 86_400)
+    /// Drops outbox entries whose data fell out of the archive's retention (`cutoff` comes from the
+    /// checked clock, see `RetentionRunner`): logged, reported as an event and counted in the status
+    /// (the outbox is bounded by the retention, never by less).
+    func dropExpiredOutbox(cutoff: Timestamp, archive: ArchiveStore, retentionDays: Int) {
+        let now = options.clock.now()
         guard let dropped = try? archive.performBlocking(.dropOutbox(endingBefore: cutoff)), !dropped.isEmpty else { return }
         let message = "\(dropped.count) unacknowledged batches older than the \(retentionDays)-day retention were dropped (sequences \(dropped.first!)…\(dropped.last!)); the head-end never confirmed them"
         logger.warning("\(message)")

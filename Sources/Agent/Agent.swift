@@ -38,12 +38,15 @@ public enum AgentStartError: Error, CustomStringConvertible {
     case stateDirectory(FileError)
     case archive(ArchiveError)
     case controlSocket(FileError)
+    /// Another component did not start (what started before it was stopped again).
+    case component(String, String)
 
     public var description: String {
         switch self {
         case .stateDirectory(let e): return "state directory: \(e); check it exists and belongs to the agent's user"
         case .archive(let e): return "archive: \(e)"
         case .controlSocket(let e): return "control socket: \(e)"
+        case .component(let name, let reason): return "\(name): \(reason)"
         }
     }
 }
@@ -66,12 +69,26 @@ public final class Agent: AgentControl, @unchecked Sendable {
     /// The loops that must progress for systemd's watchdog to be fed (see `ProgressWatchdog`).
     public let progress = ProgressWatchdog()
     var indicators: IndicatorPanel?
-    private(set) var archive: ArchiveStore?
-    private(set) var events: EventRecorder?
+    var archive: ArchiveStore? {
+        get { lock.withLock { parts.archive } }
+        set { lock.withLock { parts.archive = newValue } }
+    }
+    var events: EventRecorder? {
+        get { lock.withLock { parts.events } }
+        set { lock.withLock { parts.events = newValue } }
+    }
     /// Verifies and runs signed commands from the head-end (when an uplink is configured).
-    private(set) var commands: CommandProcessor?
-    private var sink: ArchiveSnapshotSink?
-    private var control: ControlServer?
+    var commands: CommandProcessor? {
+        get { lock.withLock { parts.commands } }
+        set { lock.withLock { parts.commands = newValue } }
+    }
+    /// The running parts, set and cleared by their components (`Agent+Components.swift`); under `lock`.
+    var parts = RunningParts()
+    /// The started components in order (replaced at each start).
+    var lifecycle: ComponentLifecycle { lock.withLock { currentLifecycle } }
+    private var currentLifecycle = ComponentLifecycle()
+    /// Test hook: the component with this name fails to start.
+    var failingComponent: String?
     private var deviceKeys: DeviceKeys?
     /// The device keys in force (replaced by `keys.rotate`).
     var keys: DeviceKeys? {
@@ -83,19 +100,28 @@ public final class Agent: AgentControl, @unchecked Sendable {
     private var runningUntilSignal = false
     private var restartRequested = false
     /// Replaced by a reload that changes the uplink settings; read under `lock`.
-    private var currentUplink: UplinkService?
+    var currentUplink: UplinkService?
     var uplink: UplinkService? {
         get { lock.withLock { currentUplink } }
         set { lock.withLock { currentUplink = newValue } }
     }
     let lock = ConditionLock()
+    /// The mesh (when configured): relays for others, and carries this device's batches while its broker is unreachable.
+    var mesh: MeshService?
     private var stopping = false
-    private var maintenanceRunning = false
+    var maintenanceRunning = false
+    var maintenanceStop = false
     // Replaced together by a reload; read under `lock`.
     private var currentSetup: AgentSetup
-    private var buses: [BusOwner] = []
+    var buses: [BusOwner] = []
     /// Serialises reloads (a SIGHUP and a control request at once).
     private let reloadLock = ConditionLock()
+    /// Edge monitoring (Agent+Monitoring.swift); read under `lock`.
+    private var monitoringService: MonitoringService?
+    var monitoring: MonitoringService? {
+        get { lock.withLock { monitoringService } }
+        set { lock.withLock { monitoringService = newValue } }
+    }
 
     public init(setup: AgentSetup, options: AgentOptions, logger: Logger) {
         currentSetup = setup
@@ -116,7 +142,9 @@ public final class Agent: AgentControl, @unchecked Sendable {
         options.controlSocketPath ?? FileSystem.join(setup.config.device.runtimeDirectory, "control.sock")
     }
 
-    /// Opens the archive, starts every bus owner and the control socket.
+    /// Starts the components in order (`startComponents`): the archive, the event recorder, the
+    /// control socket, the uplink, the maintenance loop, the buses, the LEDs, the command processor,
+    /// then control requests. A failed start stops what already started, in reverse.
     public func start() throws(AgentStartError) {
         let setup = self.setup
         let device = setup.config.device
@@ -126,58 +154,34 @@ public final class Agent: AgentControl, @unchecked Sendable {
         } catch {
             throw .stateDirectory(error)
         }
-        let store: ArchiveStore
-        do {
-            store = try ArchiveStore.open(directory: device.stateDirectory, clock: options.clock, logger: logger).store
+        let life = ComponentLifecycle(failing: failingComponent)
+        lock.withLock { currentLifecycle = life }
+        do throws(ComponentStartFailure) {
+            try startComponents(setup, life)
         } catch {
-            throw .archive(error)
+            if let e = error.underlying as? ArchiveError { throw .archive(e) }
+            if let e = error.underlying as? FileError, error.component == "control socket" { throw .controlSocket(e) }
+            throw .component(error.component, "\(error.underlying)")
         }
-        archive = store
-        let recorder = EventRecorder(archive: store, logger: logger)
-        events = recorder
-        keys = Self.deviceKeys(stateDirectory: device.stateDirectory, logger: logger)
-        let executor = AgentCommandExecutor(agent: self)
-        commands = CommandProcessor(deviceID: device.id, archive: store, clock: options.clock, logger: logger, channel: executor,
-                                    executor: executor, onEvent: { recorder.record($0) })
-        let snapshotSink = ArchiveSnapshotSink(archive: store, schedules: Self.schedules(setup.config.archive),
-                                               reportsToUplink: setup.config.uplink != nil)
-        sink = snapshotSink
-        uplink = makeUplink(setup, keys: keys, archive: store)
-        let service = uplink
-        snapshotSink.onEnqueued = { service?.workArrived() }
-        recorder.addListener { [weak self] in self?.uplink?.enqueue(event: $0) }
-        if let service = uplink { progress.register(name: "uplink") { service.lastProgress } }
-        let testHooks = options.environment[AgentOptions.testHooksVariable] == "1"
-        resumeConfigTrial()
-        do {
-            control = try ControlServer(path: controlSocketPath, handler: ControlRequestHandler(agent: self, testHooks: testHooks),
-                                        logger: logger)
-        } catch {
-            store.close()
-            throw .controlSocket(error)
-        }
-        startBuses(setup)
-        startIndicators()
-        control?.start()
-        recorder.record(GatewayEvent(time: options.clock.now(), kind: .agentStarted, severity: .info,
-                                     message: "concentrator \(ConcentratorVersion.current) started with \(setup.config.meters.count) meters on \(setup.config.buses.count) buses"))
-        lock.withLock { maintenanceRunning = true }
-        DedicatedThread.start(name: "maintenance") { [self] in maintain() }
+        events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStarted, severity: .info,
+                                    message: "concentrator \(ConcentratorVersion.current) started with \(setup.config.meters.count) meters on \(setup.config.buses.count) buses"))
         logger.info("running: device \(device.id), \(setup.config.buses.count) buses, \(setup.config.meters.count) meters, control socket \(controlSocketPath)")
         notifier.ready(status: healthSummary())
     }
 
-    /// Creates and starts one owner per configured bus.
-    private func startBuses(_ setup: AgentSetup) {
-        guard let sink, let recorder = events else { return }
-        let schedule = BusSchedule(archive: setup.config.archive, live: setup.config.polling.live)
+    /// Creates and starts one owner per configured bus, storing through `sink`.
+    func startBuses(_ setup: AgentSetup, sink: ArchiveSnapshotSink) {
+        guard let recorder = events else { return }
+        let schedule = busSchedule(setup)
         let checkSync = options.checkClockSync
+        let services = archive.map { meterServices(setup, archive: $0) } ?? .none
         let owners = setup.config.buses.map { bus in
             BusOwner(settings: bus, meters: setup.meters(on: bus.name), schedule: schedule, clock: options.clock, sink: sink,
                      logger: logger, clockSynchronised: { checkSync ? ClockSynchronisation.isSynchronised() : true },
-                     onEvent: { recorder.record($0) })
+                     services: services, onEvent: { recorder.record($0) })
         }
         lock.withLock { buses = owners }
+        for bus in owners { observeLiveValues(of: bus) } // edge monitoring
         for bus in owners {
             progress.register(name: "bus \(bus.name)") { bus.lastProgress }
             bus.start()
@@ -185,7 +189,7 @@ public final class Agent: AgentControl, @unchecked Sendable {
     }
 
     /// Takes the bus owners out of service (they are stopped by `stopBuses(_:within:)`).
-    private func takeBuses() -> [BusOwner] {
+    func takeBuses() -> [BusOwner] {
         let owners = lock.withLock { () -> [BusOwner] in
             defer { buses = [] }
             return buses
@@ -257,15 +261,17 @@ public final class Agent: AgentControl, @unchecked Sendable {
             if new.config == old.config {
                 return .success("configuration unchanged")
             }
-            indicators?.stop()
-            stopBuses(takeBuses(), within: options.stopBudget)
             lock.withLock { currentSetup = new }
+            let life = lifecycle
             if new.config.uplink != old.config.uplink {
                 // The uplink restarts with the new broker or keys; what it had not sent stays queued.
                 restartUplink(new)
             }
-            startBuses(new)
-            startIndicators()
+            // Edge monitoring takes the new rules, outputs and schedules; the buses restart with the new
+            // configuration (each finishing its transaction first), then the LEDs.
+            try? life.replace(life.component(named: "monitoring"), with: monitoringComponent(new), within: options.stopBudget)
+            try? life.replace(life.component(named: "buses"), with: busesComponent(new), within: options.stopBudget)
+            try? life.replace(life.component(named: "indicators"), with: indicatorsComponent(), within: options.stopBudget)
             let summary = "configuration applied: \(new.config.buses.count) buses, \(new.config.meters.count) meters (was \(old.config.buses.count) buses, \(old.config.meters.count) meters)"
             events?.record(GatewayEvent(time: options.clock.now(), kind: .configApplied, severity: .info, message: summary))
             logger.notice("\(summary)")
@@ -273,19 +279,13 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
     }
 
-    /// Replaces the uplink (new settings or new device keys): the old one says goodbye and stops;
-    /// what it had not sent stays queued for the new one. The buses must be stopped or unaffected.
+    /// Replaces the uplink component (new settings or new device keys): the old one says goodbye
+    /// and stops; what it had not sent stays queued for the new one, which the buses' sink and the
+    /// event listener find through `uplink` (nothing keeps the stopped one).
     func restartUplink(_ setup: AgentSetup) {
-        guard let archive else { return }
-        uplink?.stopBlocking()
-        progress.unregister(name: "uplink")
-        let snapshotSink = ArchiveSnapshotSink(archive: archive, schedules: Self.schedules(setup.config.archive),
-                                               reportsToUplink: setup.config.uplink != nil)
-        uplink = makeUplink(setup, keys: keys, archive: archive)
-        let service = uplink
-        snapshotSink.onEnqueued = { service?.workArrived() }
-        sink = snapshotSink
-        if let service { progress.register(name: "uplink") { service.lastProgress } }
+        guard !lock.withLock({ stopping }) else { return }
+        let life = lifecycle
+        try? life.replace(life.component(named: "uplink"), with: uplinkComponent(setup, startupGrace: .zero), within: options.stopBudget)
     }
 
     /// Restarts the uplink with the device keys in force (after `keys.rotate`), in turn with reloads.
@@ -303,16 +303,9 @@ public final class Agent: AgentControl, @unchecked Sendable {
         if restarting { _ = notifier.notify("RELOADING=1\nSTATUS=restarting by command") } else { notifier.stopping() }
         events?.record(GatewayEvent(time: options.clock.now(), kind: .agentStopping, severity: .info,
                                     message: restarting ? "restarting by command" : "stopping"))
-        control?.stop()
-        commands?.stop()
-        stopBuses(takeBuses(), within: options.stopBudget)
-        uplink?.stopBlocking()
-        lock.lock()
-        while maintenanceRunning { lock.wait(for: .milliseconds(100)) }
-        lock.unlock()
-        indicators?.stop()
-        events?.stop()
-        archive?.close()
+        // Control requests, commands, the LEDs, the buses (each storing what it read), the
+        // maintenance loop, the uplink (sending agent_stopping), the event writer, the archive.
+        lifecycle.stopAll(within: options.stopBudget)
         logger.info("stopped")
     }
 
@@ -325,7 +318,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
         }
         return AgentStatus(device: setup.config.device.id, version: ConcentratorVersion.current, startedAt: startedAt,
                            now: options.clock.now(), clockSynchronised: ClockSynchronisation.isSynchronised(),
-                           buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState())
+                           buses: currentBuses.map { $0.status() }, archive: archiveStatus, uplink: uplink?.currentState(),
+                           mesh: mesh?.state)
     }
 
     /// The newest audit entries, newest first (the control socket's `audit`).
@@ -349,8 +343,8 @@ public final class Agent: AgentControl, @unchecked Sendable {
 
     // MARK: Maintenance
 
-    private func maintain() {
-        var nextPrune = options.clock.now()
+    func maintain() {
+        var retention: RetentionRunner?
         var nextStatus = ContinuousClock.now
         var watchdog = notifier.watchdogInterval.map { WatchdogGate(interval: $0, now: .now) }
         // Once the agent has settled, and then every ten minutes, let the kernel take back code pages:
@@ -358,7 +352,9 @@ public final class Agent: AgentControl, @unchecked Sendable {
         // faults straight back in from the page cache.
         var nextCodeRelease = ContinuousClock.now + .seconds(30)
         var firstRelease = true
-        while !lock.withLock({ stopping }) {
+        var storage = StorageWatch(directory: setup.config.device.stateDirectory, threshold: Int64(setup.config.archive.storageLowFreeBytes))
+        var nextStorageCheck = ContinuousClock.now
+        while !lock.withLock({ stopping || maintenanceStop }) {
             if ContinuousClock.now >= nextCodeRelease {
                 let before = MemoryFootprint.residentBytes() ?? 0
                 MemoryFootprint.releaseIdleCode()
@@ -367,21 +363,19 @@ public final class Agent: AgentControl, @unchecked Sendable {
                 firstRelease = false
                 nextCodeRelease = .now + .seconds(600)
             }
-            let now = options.clock.now()
-            if now >= nextPrune, let archive {
-                // Small steps with a time budget: a commit waits at most one step (DESIGN rule 6).
-                do {
-                    let r = try archive.pruneBlocking(now: now, retentionDays: setup.config.archive.retentionDays)
-                    if r.snapshotsRemoved + r.eventsRemoved + r.auditEntriesRemoved > 0 {
-                        logger.info("retention: removed \(r.snapshotsRemoved) snapshots, \(r.eventsRemoved) events, \(r.auditEntriesRemoved) audit entries in \(r.steps) steps (longest \(Int(r.longestStep.inMilliseconds)) ms)")
-                    }
-                    nextPrune = r.complete ? now.adding(seconds: 600) : now.adding(seconds: 5)
-                    dropExpiredOutbox(now: now, archive: archive, retentionDays: setup.config.archive.retentionDays)
-                } catch {
-                    nextPrune = now.adding(seconds: 600)
-                }
+            if let archive {
+                if retention == nil { retention = makeRetentionRunner(archive: archive) }
+                retentionTick(&retention!, archive: archive)
             }
             checkConfigTrial()
+            if ContinuousClock.now >= nextStorageCheck, let archive {
+                nextStorageCheck = .now + .seconds(5)
+                let reserve = (try? archive.refreshStorageReserve()) ?? archive.storageReserve
+                for event in storage.check(freeBytes: FileSystem.freeBytes(at: storage.directory), reserve: reserve, at: options.clock.now()) {
+                    logger.log(level: event.severity == .info ? .notice : .warning, "\(event.kind): \(event.message)")
+                    events?.record(event)
+                }
+            }
             if ContinuousClock.now >= nextStatus {
                 notifier.status(healthSummary())
                 nextStatus = .now + .seconds(10)

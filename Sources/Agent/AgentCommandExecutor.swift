@@ -10,6 +10,8 @@ import Wire
 /// `Commands/Verbs` decides what to do with these and what its reply holds.
 final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked Sendable {
     private unowned let agent: Agent
+    /// Edge monitoring in force (Agent+Monitoring.swift).
+    var agentMonitoring: MonitoringService? { agent.monitoring.flatMap { $0.isConfigured ? $0 : nil } }
 
     init(agent: Agent) { self.agent = agent }
 
@@ -29,6 +31,8 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
                     return true
                 }
                 if sent { return true }
+            } else if let mesh = agent.mesh, mesh.sendReply(bytes) {
+                return true  // the broker is unreachable: the reply goes over the mesh
             }
             sleepThread(.milliseconds(200))
         }
@@ -42,11 +46,14 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
         var meters: [MeterID: CommandContext.Meter] = [:]
         for m in setup.config.meters {
             let profile = setup.profiles.profile(id: m.profile)
-            meters[m.id] = CommandContext.Meter(bus: m.bus, hasRelay: profile?.modbus?.relay != nil, hasClock: profile?.modbus?.clock != nil)
+            let relay = profile?.modbus?.relay != nil || profile?.dlms?.disconnectControl != nil
+            let clock = profile?.modbus?.clock != nil || profile?.dlms?.clock != nil || profile?.iec?.clock?.writeCommand != nil
+            meters[m.id] = CommandContext.Meter(bus: m.bus, hasRelay: relay, hasClock: clock)
         }
         var series: Set<SeriesKind> = [.interval]
         if setup.config.archive.profileIntervalMinutes != nil { series.insert(.profile) }
-        return CommandContext(meters: meters, buses: setup.config.buses.map(\.name), series: series)
+        return CommandContext(meters: meters, buses: setup.config.buses.map(\.name), series: series,
+                              outputs: setup.config.monitoring?.outputs.map(\.id) ?? [])
     }
 
     func now() -> Timestamp { agent.options.clock.now() }

@@ -8,10 +8,12 @@ import Wire
 /// snapshot is never left unreported, even across a crash.
 final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
     let archive: ArchiveStore
-    private let schedules: [SeriesKind: IntervalSchedule]
-    private let reportsToUplink: Bool
+    let schedules: [SeriesKind: IntervalSchedule]
+    let reportsToUplink: Bool
     /// Called after a commit that enqueued an outbox entry.
     var onEnqueued: @Sendable () -> Void = {}
+    /// Called with every committed snapshot (edge monitoring observes them).
+    var onStored: @Sendable (SeriesKind, [MeterSnapshot]) -> Void = { _, _ in }
 
     init(archive: ArchiveStore, schedules: [SeriesKind: IntervalSchedule], reportsToUplink: Bool) {
         self.archive = archive
@@ -29,6 +31,12 @@ final class ArchiveSnapshotSink: SnapshotSink, @unchecked Sendable {
         }
         let result = try archive.performBlocking(.commit(snapshots, series: series, source: "bus \(bus)", outbox: outbox))
         if result.outboxSequence != nil { onEnqueued() }
+        onStored(series, snapshots)
+    }
+
+    func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool {
+        let stored = (try? archive.reader.snapshots(meter: meter, from: time.adding(seconds: -7 * 86_400), to: time)) ?? []
+        return stored.contains { $0.values.contains { $0.value != nil } }
     }
 
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID> {

@@ -84,6 +84,18 @@ protocol AgentControl: AnyObject, Sendable {
     func reload() -> Result<String, ControlFailure>
     /// The uplink, if configured and running.
     var uplink: UplinkService? { get }
+    /// Edge monitoring's alarms and schedules as JSON text (Agent+Monitoring.swift), nil without it.
+    func monitoringReport() -> String?
+    /// A `schedule.set` change from the console (`arguments`: the verb's args as JSON text); the
+    /// output's report as JSON text, or why not.
+    func changeScheduleFromConsole(_ arguments: String) -> Result<String, ControlFailure>
+}
+
+extension AgentControl {
+    func monitoringReport() -> String? { nil }
+    func changeScheduleFromConsole(_ arguments: String) -> Result<String, ControlFailure> {
+        .failure(ControlFailure(code: "unsupported", message: "edge monitoring does not run"))
+    }
 }
 
 /// Answers control requests against the running agent.
@@ -111,6 +123,15 @@ final class ControlRequestHandler: @unchecked Sendable {
             reply(ControlReply(events: agent.events?.newest(request.limit ?? 50) ?? []))
         case "audit":
             reply(ControlReply(audit: agent.newestAuditRecords(limit: min(max(request.limit ?? 50, 1), 1000))))
+        case "monitoring":
+            guard let report = agent.monitoringReport() else { return reply(failure("unsupported", "edge monitoring does not run (no monitoring section in the configuration)")) }
+            reply(ControlReply(message: report))
+        case "schedule.set":
+            guard let arguments = request.arguments else { return reply(failure("bad-request", "schedule.set needs \"arguments\"")) }
+            switch agent.changeScheduleFromConsole(arguments) {
+            case .success(let report): reply(ControlReply(message: report))
+            case .failure(let failure): reply(ControlReply(error: failure))
+            }
         case "reload":
             switch agent.reload() {
             case .success(let summary): reply(ControlReply(message: summary))
@@ -139,6 +160,9 @@ final class ControlRequestHandler: @unchecked Sendable {
             guard let name = request.bus else { return reply(failure("bad-request", "scan needs \"bus\"")) }
             guard let bus = buses.first(where: { $0.name == name }) else {
                 return reply(failure("unknown-bus", "no bus \(name); configured: \(buses.map(\.name.rawValue).joined(separator: ", "))"))
+            }
+            if let kind = request.meterProtocol, kind != .modbus {
+                return reply(protocolScan(request, kind: kind, bus: bus, send: send))
             }
             let addresses: [Int]
             if let list = request.addresses {
@@ -197,6 +221,8 @@ final class ControlRequestHandler: @unchecked Sendable {
             reply(recordCommissioningReport(request, events: agent.events, now: agent.status().now))
         case "test.stall":
             reply(stall(request, buses: buses))
+        case "test.clock-step":
+            reply(stepClock(request))
         default:
             reply(failure("unknown-op", "unknown operation \"\(request.op)\"; known: ping, status, read, scan, poll, relay, events, audit, reload, uplink.check, commissioning.report"))
         }
@@ -217,11 +243,24 @@ final class ControlRequestHandler: @unchecked Sendable {
         return ControlReply()
     }
 
+    /// `test.clock-step`: moves the agent's wall clock by `durationMilliseconds` (negative: back), as a
+    /// bad RTC or a wrong NTP answer would (the clock-jump test's hook).
+    private func stepClock(_ request: ControlRequest) -> ControlReply {
+        guard testHooks, let clock = (agent as? Agent)?.options.clock as? SteppableClock else {
+            return failure("test-hooks-disabled", "test.clock-step is a test-only operation; the agent must be started with \(AgentOptions.testHooksVariable)=1")
+        }
+        guard let ms = request.durationMilliseconds, ms != 0 else {
+            return failure("bad-request", "test.clock-step needs a non-zero \"durationMilliseconds\"")
+        }
+        clock.step(milliseconds: Int64(ms))
+        return ControlReply()
+    }
+
     func failure(_ code: String, _ message: String) -> ControlReply {
         ControlReply(error: ControlFailure(code: code, message: message))
     }
 
-    private func failure(_ error: BusError) -> ControlReply {
+    func failure(_ error: BusError) -> ControlReply {
         let code: String = switch error {
         case .unknownMeter: "unknown-meter"
         case .busBusy: "bus-busy"

@@ -45,6 +45,15 @@ public final class EventRecorder: Sendable {
         }
     }
 
+    /// Events another component already stored in the archive together with their own state (alarm
+    /// transitions, switchings): kept for the status and console only, not stored or sent again.
+    public func noteStored(_ events: [GatewayEvent]) {
+        state.withLock { s in
+            s.recent += events
+            if s.recent.count > capacity { s.recent.removeFirst(s.recent.count - capacity) }
+        }
+    }
+
     /// The newest `limit` events, oldest first.
     public func newest(_ limit: Int) -> [GatewayEvent] {
         state.withLock { Array($0.recent.suffix(max(0, limit))) }

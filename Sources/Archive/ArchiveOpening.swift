@@ -29,7 +29,8 @@ struct ArchiveOpening {
         let connection = try SQLiteConnection(path: path, mode: .readWrite(create: true))
         try configure(connection)
         let applied = try ArchiveMigrations.apply(to: connection)
-        let writer = try ArchiveWriter(connection: connection, pruneRowsPerStep: options.pruneRowsPerStep, logger: logger)
+        let writer = try ArchiveWriter(connection: connection, pruneRowsPerStep: options.pruneRowsPerStep,
+                                       reserveBytes: options.reserveBytes, logger: logger)
         let version = Int32(try connection.queryInt64("PRAGMA user_version") ?? 0)
         let report = ArchiveOpenReport(path: path, schemaVersion: version, migrationsApplied: applied,
                                        corruptFileMovedTo: movedTo, corruptionDetail: detail,

@@ -15,14 +15,19 @@ public struct ArchiveOptions: Sendable {
     public var checkpointFrames: Int32
     /// Rows removed per retention transaction: small, so a commit never waits long behind one.
     public var pruneRowsPerStep: Int
+    /// Disk space held back in `<file>.reserve` for the writes that must work on a full disk (events
+    /// about the disk, their outbox entries, acknowledgements); nil for none. See `StorageReserve`.
+    public var reserveBytes: Int64?
 
     public init(fileName: String = "archive.sqlite", busyTimeout: Duration = .seconds(5),
-                maximumSizeBytes: Int64? = nil, checkpointFrames: Int32 = 1000, pruneRowsPerStep: Int = 1000) {
+                maximumSizeBytes: Int64? = nil, checkpointFrames: Int32 = 1000, pruneRowsPerStep: Int = 1000,
+                reserveBytes: Int64? = nil) {
         self.fileName = fileName
         self.busyTimeout = busyTimeout
         self.maximumSizeBytes = maximumSizeBytes
         self.checkpointFrames = checkpointFrames
         self.pruneRowsPerStep = max(1, pruneRowsPerStep)
+        self.reserveBytes = reserveBytes.map { max(4096, $0) }
     }
 }
 
@@ -56,10 +61,13 @@ public struct ArchiveOpenReport: Hashable, Sendable, CustomStringConvertible {
 /// (`.commit(…)`, `.nextCounterValue(…)`, `.enqueueOutbox(…)`, …) and pass it to `ArchiveStore.perform`.
 public struct ArchiveWrite<Result: Sendable>: Sendable {
     let operation: String
+    /// May use the disk space of the storage reserve (events, their outbox entries, deletes).
+    let essential: Bool
     let body: @Sendable (ArchiveWriter) throws -> Result
 
-    init(_ operation: String, _ body: @escaping @Sendable (ArchiveWriter) throws -> Result) {
+    init(_ operation: String, essential: Bool = false, _ body: @escaping @Sendable (ArchiveWriter) throws -> Result) {
         self.operation = operation
+        self.essential = essential
         self.body = body
     }
 }
@@ -83,6 +91,11 @@ public final class ArchiveStore: @unchecked Sendable {
     private let logger: Logger
     private let state = ConditionLock()
     private var closed = false
+    private var reserveState = StorageReserveState.none
+    /// While the disk stays full, one line per `diskFullReportPeriod` (issue 17 #2); guarded by `state`.
+    private var diskFullQuietUntil: ContinuousClock.Instant?
+    private var diskFullSuppressed = 0
+    static let diskFullReportPeriod: Duration = .seconds(60)
 
     private init(path: String, writer: ArchiveWriter, writerThread: SerialWorker, reader: ArchiveReader,
                  checkpointer: ArchiveCheckpointer, options: ArchiveOptions, logger: Logger) {
@@ -119,6 +132,7 @@ public final class ArchiveStore: @unchecked Sendable {
             }
             let store = ArchiveStore(path: path, writer: writer, writerThread: writerThread, reader: reader,
                                      checkpointer: checkpointer, options: options, logger: logger)
+            store.noteReserve(writer.reserve.state)
             if report.corruptFileMovedTo != nil { logger.error("\(report)") } else { logger.info("\(report)") }
             return (store, report)
         } catch {
@@ -197,9 +211,31 @@ public final class ArchiveStore: @unchecked Sendable {
     }
 
     private func runOnWriter<T>(_ write: ArchiveWrite<T>) throws -> T {
-        let result = try write.body(writer)
+        defer { noteReserve(writer.reserve.state) }
+        let result = try writer.reserve.perform(essential: write.essential) { try write.body(writer) }
         if writer.walFrames >= checkpointFrames { checkpointer.request() }
         return result
+    }
+
+    private func noteReserve(_ value: StorageReserveState) { state.withLock { reserveState = value } }
+
+    /// Whether the disk-space reserve is in place, was released because the disk filled up, or is not configured.
+    public var storageReserve: StorageReserveState { state.withLock { reserveState } }
+
+    /// Makes the disk-space reserve again if it was released and the file system has room for it
+    /// twice over (call it now and then, e.g. from a maintenance loop). Returns the reserve's state.
+    @discardableResult
+    public func refreshStorageReserve() throws(ArchiveError) -> StorageReserveState {
+        try checkOpen("refresh the storage reserve")
+        do {
+            return try writerThread.runBlocking { [self] in
+                let value = writer.reserve.refresh()
+                noteReserve(value)
+                return value
+            }
+        } catch {
+            throw failure(error, "refresh the storage reserve")
+        }
     }
 
     private func checkOpen(_ operation: String) throws(ArchiveError) {
@@ -209,7 +245,27 @@ public final class ArchiveStore: @unchecked Sendable {
 
     private func failure(_ error: any Error, _ operation: String) -> ArchiveError {
         let e = ArchiveError.wrap(error, operation: operation)
-        logger.error("\(e)")
+        guard e.sqliteError?.kind == .diskFull else {
+            logger.error("\(e)")
+            return e
+        }
+        // A full disk fails every write until space returns: say so once a minute, not once a write.
+        let (report, suppressed) = state.withLock { () -> (Bool, Int) in
+            let now = ContinuousClock.now
+            if let until = diskFullQuietUntil, now < until {
+                diskFullSuppressed += 1
+                return (false, 0)
+            }
+            defer {
+                diskFullQuietUntil = now + Self.diskFullReportPeriod
+                diskFullSuppressed = 0
+            }
+            return (true, diskFullSuppressed)
+        }
+        if report {
+            let more = suppressed > 0 ? " (\(suppressed) more writes failed for lack of space since the last such line)" : ""
+            logger.error("\(e)\(more)")
+        }
         return e
     }
 }

@@ -14,11 +14,14 @@ final class ArchiveWriter {
     private var layoutIDs: [[QuantityID]: Int64] = [:]
     /// Frames in the write-ahead log after the last commit (from SQLite's WAL hook).
     private(set) var walFrames: Int32 = 0
+    /// Disk space held back for essential writes.
+    let reserve: StorageReserve
 
-    init(connection: SQLiteConnection, pruneRowsPerStep: Int, logger: Logger) throws {
+    init(connection: SQLiteConnection, pruneRowsPerStep: Int, reserveBytes: Int64? = nil, logger: Logger) throws {
         self.connection = connection
         self.pruneRowsPerStep = pruneRowsPerStep
         self.logger = logger
+        reserve = try StorageReserve(databasePath: connection.path, bytes: reserveBytes, connection: connection, logger: logger)
         try connection.withStatement("SELECT number, name FROM meters") { s in
             while try s.step() { meterNumbers[MeterID(s.text(1))] = Int(s.int64(0)) }
         }

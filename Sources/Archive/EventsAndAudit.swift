@@ -54,7 +54,7 @@ public struct AuditEntry: Hashable, Sendable {
 extension ArchiveWrite where Result == Void {
     /// Stores an event.
     public static func recordEvent(_ event: ArchiveEvent) -> ArchiveWrite {
-        ArchiveWrite("record event \(event.kind)") { writer in
+        ArchiveWrite("record event \(event.kind)", essential: true) { writer in
             try writer.connection.run("INSERT INTO events(time, bus, meter, kind, message) VALUES (?, ?, ?, ?, ?)", [
                 .integer(event.time.milliseconds), event.bus.map { .text($0.rawValue) } ?? .null,
                 event.meter.map { .text($0.rawValue) } ?? .null, .text(event.kind), .text(event.message),
@@ -70,6 +70,23 @@ extension ArchiveWrite where Result == Void {
                     .integer(entry.time.milliseconds), .text(entry.keyID), .text(entry.role), .text(entry.verb),
                     .text(entry.arguments), .text(entry.result), entry.commandID.map { .text($0) } ?? .null, .text(entry.message),
                 ])
+        }
+    }
+
+    /// Stores a summary audit entry in place of the earlier one with the same `time` and `result`
+    /// (the per-minute summary of unverifiable command messages, Docs/mqtt-api.md §11.7): one row per
+    /// minute however many messages it counts, always up to date.
+    public static func replaceAuditSummary(_ entry: AuditEntry) -> ArchiveWrite {
+        ArchiveWrite("record audit summary \(entry.result)") { writer in
+            try writer.connection.transaction {
+                try writer.connection.run("DELETE FROM audit WHERE time = ? AND result = ? AND command_id IS NULL",
+                                          [.integer(entry.time.milliseconds), .text(entry.result)])
+                try writer.connection.run(
+                    "INSERT INTO audit(time, key_id, role, verb, arguments, result, command_id, message) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)", [
+                        .integer(entry.time.milliseconds), .text(entry.keyID), .text(entry.role), .text(entry.verb),
+                        .text(entry.arguments), .text(entry.result), .text(entry.message),
+                    ])
+            }
         }
     }
 }

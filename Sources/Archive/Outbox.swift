@@ -45,9 +45,10 @@ public enum OutboxOrder: Sendable {
 }
 
 extension ArchiveWrite where Result == Int64 {
-    /// Stores `item` and returns its sequence number, once durable.
-    public static func enqueueOutbox(_ item: OutboxItem) -> ArchiveWrite {
-        ArchiveWrite("enqueue \(item.kind) in the outbox") { writer in try writer.insertOutbox(item) }
+    /// Stores `item` and returns its sequence number, once durable. `essential` (event reports) may use
+    /// the disk-space reserve.
+    public static func enqueueOutbox(_ item: OutboxItem, essential: Bool = false) -> ArchiveWrite {
+        ArchiveWrite("enqueue \(item.kind) in the outbox", essential: essential) { writer in try writer.insertOutbox(item) }
     }
 }
 
@@ -69,7 +70,7 @@ extension ArchiveWrite where Result == [Int64] {
     /// Drops unacknowledged entries whose data ended before `cutoff` (it fell out of the archive's
     /// retention). Returns their sequences, so the caller can log and report the loss.
     public static func dropOutbox(endingBefore cutoff: Timestamp) -> ArchiveWrite {
-        ArchiveWrite("drop outbox entries older than the retention") { writer in
+        ArchiveWrite("drop outbox entries older than the retention", essential: true) { writer in
             let c = writer.connection
             var dropped: [Int64] = []
             try c.transaction {
@@ -88,24 +89,39 @@ extension ArchiveWrite where Result == Bool {
     /// Removes the entry after the head-end's signed acknowledgement. False if it was not there
     /// (already acknowledged).
     public static func acknowledgeOutbox(sequence: Int64) -> ArchiveWrite {
-        ArchiveWrite("acknowledge outbox entry \(sequence)") { writer in
+        ArchiveWrite("acknowledge outbox entry \(sequence)", essential: true) { writer in
             try writer.connection.run("DELETE FROM outbox WHERE sequence = ?", [.integer(sequence)])
             return writer.connection.changes == 1
         }
     }
 
-    /// Replaces an unsealed entry's recipe with its sealed batch. False if it is gone or already sealed.
-    public static func sealOutbox(sequence: Int64, payload: [UInt8]) -> ArchiveWrite {
-        ArchiveWrite("seal outbox entry \(sequence)") { writer in
-            try writer.connection.run("UPDATE outbox SET payload = ?, sealed = 1 WHERE sequence = ? AND sealed = 0",
+    /// Replaces an unsealed entry's recipe with its sealed batch (the recipe is kept aside for
+    /// `unsealOutbox`). False if it is gone or already sealed. `essential` (event reports) may use
+    /// the disk-space reserve.
+    public static func sealOutbox(sequence: Int64, payload: [UInt8], essential: Bool = false) -> ArchiveWrite {
+        ArchiveWrite("seal outbox entry \(sequence)", essential: essential) { writer in
+            try writer.connection.run("UPDATE outbox SET recipe = payload, payload = ?, sealed = 1 WHERE sequence = ? AND sealed = 0",
                                       [.blob(payload), .integer(sequence)])
+            return writer.connection.changes == 1
+        }
+    }
+
+    /// Puts a sealed entry's recipe back in place of its sealed bytes, so the uplink seals it again
+    /// (same sequence) to the head-end key in force. False if the entry is gone, not sealed, or was
+    /// sealed before recipes were kept (archive version 4).
+    public static func unsealOutbox(sequence: Int64) -> ArchiveWrite {
+        ArchiveWrite("unseal outbox entry \(sequence)", essential: true) { writer in
+            try writer.connection.run("""
+                UPDATE outbox SET payload = recipe, recipe = NULL, sealed = 0
+                WHERE sequence = ? AND sealed = 1 AND recipe IS NOT NULL
+                """, [.integer(sequence)])
             return writer.connection.changes == 1
         }
     }
 
     /// Counts one more delivery attempt of the entry. False if it is no longer there.
     public static func recordOutboxAttempt(sequence: Int64, at time: Timestamp) -> ArchiveWrite {
-        ArchiveWrite("record an attempt of outbox entry \(sequence)") { writer in
+        ArchiveWrite("record an attempt of outbox entry \(sequence)", essential: true) { writer in
             try writer.connection.run("UPDATE outbox SET attempts = attempts + 1, last_attempt = ? WHERE sequence = ?",
                                       [.integer(time.milliseconds), .integer(sequence)])
             return writer.connection.changes == 1
@@ -139,10 +155,10 @@ extension ArchiveReader {
         }
     }
 
-    /// Up to `limit` entries still waiting to be sealed, oldest first.
+    /// Up to `limit` entries still waiting to be sealed, oldest first (or in `order`).
     @available(*, noasync, message: "blocks on SQLite; from async code use ArchiveStore.read")
-    public func outboxUnsealed(limit: Int) throws(ArchiveError) -> [OutboxEntry] {
-        try outboxEntries(sealed: false, limit: limit, order: .oldestFirst)
+    public func outboxUnsealed(limit: Int, order: OutboxOrder = .oldestFirst) throws(ArchiveError) -> [OutboxEntry] {
+        try outboxEntries(sealed: false, limit: limit, order: order)
     }
 
     private func outboxEntries(sealed: Bool, limit: Int, order: OutboxOrder) throws(ArchiveError) -> [OutboxEntry] {

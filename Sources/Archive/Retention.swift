@@ -95,7 +95,7 @@ extension ArchiveStore {
     }
 
     private static func pruneStep(cutoff: Timestamp) -> ArchiveWrite<PruneOutcome> {
-        ArchiveWrite("prune rows older than \(cutoff)") { writer in
+        ArchiveWrite("prune rows older than \(cutoff)", essential: true) { writer in
             let started = ContinuousClock.now
             let step = try writer.pruneStep(cutoff: cutoff)
             return PruneOutcome(step: step, duration: ContinuousClock.now - started)

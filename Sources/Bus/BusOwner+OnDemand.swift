@@ -38,23 +38,27 @@ extension BusOwner {
     public func readNow(meter id: MeterID, quantities: Set<QuantityID>? = nil,
                         startDeadline: Duration = .seconds(30)) -> Result<MeterSnapshot, BusError> {
         guard let meter = meters.first(where: { $0.id == id }) else { return .failure(.unknownMeter(id)) }
-        let plan: [ModbusReadBlock]
-        if let quantities {
-            plan = ModbusBlockPlanner.plan(meter.profile.modbus ?? ModbusRegisterMap(registers: []), quantities: quantities)
-        } else {
-            plan = meter.fullPlan
-        }
+        let scope = quantities.map { MeterReadScope.quantities($0) } ?? .all
         return perform(startDeadline: startDeadline) { bus in
-            let poll = bus.poll(meter, plan: plan)
-            let snapshot = bus.snapshot(of: meter, boundary: bus.clock.now(), values: poll.values)
+            let poll = bus.poll(meter, scope: scope)
+            let snapshot = bus.snapshot(of: meter, boundary: bus.clock.now(), values: poll.values, meterTime: poll.meterTime)
             if let failure = poll.transportFailure { return .failure(.transaction(id, failure)) }
             return .success(snapshot)
         }
     }
 
-    /// Switches a meter's breaking relay (a Modbus coil declared by its profile) and reads it back.
+    /// Switches a meter's breaking relay (a Modbus coil, or a DLMS disconnect control (class 70),
+    /// declared by its profile) and reads it back.
     public func setRelay(meter id: MeterID, connected: Bool?, startDeadline: Duration = .seconds(30)) -> Result<Bool, BusError> {
         guard let meter = meters.first(where: { $0.id == id }) else { return .failure(.unknownMeter(id)) }
+        if let dlms = meter.dlms {
+            guard dlms.section.disconnectControl != nil else {
+                return .failure(.unsupported("meter \(id)'s profile \(meter.profile.id) declares no disconnect control"))
+            }
+            return perform(startDeadline: startDeadline) { bus in
+                DLMSMeterReader.switchSupply(meter, link: dlms, connect: connected, bus: bus).mapError { .transaction(id, $0.code) }
+            }
+        }
         guard let relay = meter.profile.modbus?.relay else {
             return .failure(.unsupported("meter \(id)'s profile \(meter.profile.id) declares no relay"))
         }
@@ -87,6 +91,9 @@ extension BusOwner {
     public func synchroniseClock(meter id: MeterID, threshold: Duration,
                                  startDeadline: Duration = .seconds(30)) -> Result<MeterClockSync, BusError> {
         guard let meter = meters.first(where: { $0.id == id }) else { return .failure(.unknownMeter(id)) }
+        if meter.dlms != nil || meter.iec != nil {
+            return synchroniseProtocolClock(meter, threshold: threshold, startDeadline: startDeadline)
+        }
         guard let clock = meter.profile.modbus?.clock else {
             return .failure(.unsupported("meter \(id)'s profile \(meter.profile.id) declares no settable clock"))
         }
@@ -124,7 +131,42 @@ extension BusOwner {
                                                 timeout: timeout, byteTimeout: .milliseconds(50))
             bus.line.markFrameEnd()
             if case .failure(let e) = written { return .failure(.transaction(id, e.meterError)) }
-            return read().map { MeterClockSync(before: before, after: $0) }
+            let after = read()
+            bus.recordClockSet(MeterClockSetRecord(bus: bus.name, meter: id, before: before, setTo: now, after: try? after.get(),
+                                                   reason: "command", keyIDs: []))
+            return after.map { MeterClockSync(before: before, after: $0) }
+        }
+    }
+
+    /// `synchroniseClock` for DLMS (class 8 read and set) and IEC 62056-21 meters (programming
+    /// mode: R5 reads, W1 writes with the P1 password).
+    private func synchroniseProtocolClock(_ meter: PolledMeter, threshold: Duration,
+                                          startDeadline: Duration) -> Result<MeterClockSync, BusError> {
+        let id = meter.id
+        if meter.dlms?.section.clock == nil, meter.iec?.profile.clock == nil {
+            return .failure(.unsupported("meter \(id)'s profile \(meter.profile.id) declares no clock"))
+        }
+        return perform(startDeadline: startDeadline) { bus in
+            let outcome: Result<DLMSMeterReader.ClockOutcome, BusError>
+            let keys: [String]
+            if let dlms = meter.dlms {
+                outcome = DLMSMeterReader.synchroniseClock(meter, link: dlms, threshold: threshold, bus: bus).mapError { .transaction(id, $0.code) }
+                keys = dlms.keyIDs
+            } else {
+                let iec = meter.iec!
+                outcome = IECMeterReader.synchroniseClock(meter, link: iec, threshold: threshold, bus: bus)
+                    .mapError { .transaction(id, MeterErrorCode($0)) }
+                keys = iec.profile.passwordID.map { [$0] } ?? []
+            }
+            return outcome.map { o in
+                if let setTo = o.setTo {
+                    bus.recordClockSet(MeterClockSetRecord(bus: bus.name, meter: id, before: o.before, setTo: setTo, after: o.after,
+                                                           reason: "command", keyIDs: keys))
+                }
+                // A set whose read-back failed still counts as set (after = the time written).
+                let after = o.setTo.map { o.after ?? MeterClockReading(meterTime: $0, gatewayTime: $0) }
+                return MeterClockSync(before: o.before, after: after)
+            }
         }
     }
 }

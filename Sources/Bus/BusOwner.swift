@@ -11,6 +11,28 @@ public protocol SnapshotSink: AnyObject, Sendable {
     /// The meters of `bus` that already have a snapshot for this interval (for catching up after
     /// a restart without duplicating).
     func storedMeters(bus: BusName, series: SeriesKind, intervalStart: Timestamp) throws -> Set<MeterID>
+    /// The interval starts of `series` (intervals of `lengthMinutes`) in `from..<to` with no stored
+    /// snapshot of `meter`, oldest first, beginning at the meter's first stored snapshot (a meter
+    /// never stored has no holes). The load-profile backfill reads exactly these from the meter.
+    func missingIntervals(meter: MeterID, series: SeriesKind, lengthMinutes: Int, from: Timestamp, to: Timestamp) throws -> [Timestamp]
+    /// Stores snapshots of one meter read back from its own load profile (any number of intervals
+    /// of one series) in one transaction, reported to the head-end as backfill.
+    func storeBackfill(bus: BusName, series: SeriesKind, lengthMinutes: Int, snapshots: [MeterSnapshot]) throws
+    /// Whether `meter` answered (a stored value) in the week before `time`: after a restart, a meter
+    /// the owner has not polled yet gets the retry of a meter that was answering.
+    func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool
+}
+
+extension SnapshotSink {
+    /// Without an archive to look in there are no holes.
+    public func missingIntervals(meter: MeterID, series: SeriesKind, lengthMinutes: Int, from: Timestamp, to: Timestamp) throws -> [Timestamp] { [] }
+
+    /// Stores each interval as an ordinary snapshot.
+    public func storeBackfill(bus: BusName, series: SeriesKind, lengthMinutes: Int, snapshots: [MeterSnapshot]) throws {
+        for s in snapshots { try store(bus: bus, series: series, intervalStart: s.intervalStart, snapshots: [s]) }
+    }
+
+    public func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool { false }
 }
 
 /// Scheduling options for a bus owner.
@@ -22,8 +44,14 @@ public struct BusSchedule: Sendable {
     public var catchUpMilliseconds: Int64
     /// False for a bus opened only for on-demand work (the CLI while the agent is stopped).
     public var takesSnapshots: Bool
-    /// How often snapshots the archive refused (disk full, locked) are offered again.
-    public var commitRetryInterval: Duration = .seconds(30)
+    /// How often snapshots the archive refused (disk full, locked) are offered again (a failed retry
+    /// costs one rolled-back transaction and no log line).
+    public var commitRetryInterval: Duration = .seconds(10)
+    /// Meter clocks (DLMS, IEC 62056-21) read in a cycle that drift more than this from the
+    /// gateway's synchronised clock are set; nil: never set by the cycle (only by `time.sync`).
+    public var meterClockThreshold: Duration?
+    /// Whether intervals missing in the archive are read back from the meters' own load profiles.
+    public var backfillsFromMeterProfiles = true
 
     public init(archive: ArchiveSettings, live: LiveCadence? = nil, catchUpMilliseconds: Int64? = nil) {
         self.archive = archive
@@ -52,6 +80,11 @@ public final class BusOwner: @unchecked Sendable {
     let onEvent: @Sendable (GatewayEvent) -> Void
     let schedule: BusSchedule
     let clockSynchronised: @Sendable () -> Bool
+    /// Keys, invocation counters and the clock-set audit for meters with security.
+    let services: BusMeterServices
+    /// Called on the bus thread with each meter's values after a live pass read them (edge monitoring's
+    /// alarm rules watch them as they come). Set before `start()`.
+    public var onLiveValues: @Sendable (MeterSnapshot) -> Void = { _ in }
 
     // Shared between threads, guarded by `lock`.
     private let lock = ConditionLock()
@@ -73,12 +106,16 @@ public final class BusOwner: @unchecked Sendable {
     private var nextProfileBoundary: Timestamp?
     private var nextLivePass: Timestamp?
     var pendingCommits: [PendingCommit] = []
+    /// The wireless M-Bus receiver state, when every meter of this bus is a wireless one.
+    let wireless: WirelessReceiverState?
+    /// Whether a `ProfileBackfillTask` is queued or running.
+    var backfillQueued = false
     private var nextCommitRetry = ContinuousClock.now
     var cyclesCompleted = 0
 
     public init(settings: BusSettings, meters: [(MeterSettings, MeterProfile)], schedule: BusSchedule, clock: any WallClock,
                 sink: any SnapshotSink, logger: Logger, clockSynchronised: @escaping @Sendable () -> Bool = { ClockSynchronisation.isSynchronised() },
-                onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
+                services: BusMeterServices = .none, onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
         name = settings.name
         self.settings = settings
         self.clock = clock
@@ -89,11 +126,13 @@ public final class BusOwner: @unchecked Sendable {
         self.onEvent = onEvent
         self.schedule = schedule
         self.clockSynchronised = clockSynchronised
+        self.services = services
         let live = Set(schedule.live?.quantities ?? [])
         self.meters = meters.map {
             PolledMeter(settings: $0.0, profile: $0.1, responseBounds: settings.responseTimeoutMilliseconds, liveQuantities: live)
         }
         line = BusLine(settings: settings, logger: log)
+        wireless = WirelessReceiverState(meters: meters)
         intervalSchedule = IntervalSchedule(minutes: schedule.archive.intervalMinutes)
         profileSchedule = schedule.archive.profileIntervalMinutes.map { IntervalSchedule(minutes: $0) }
         published = BusStatus(name: settings.name, device: settings.device, line: settings.line.summary, portOpen: false,
@@ -181,6 +220,11 @@ public final class BusOwner: @unchecked Sendable {
 
     private func run() {
         logger.info("bus owner started: \(settings.device) \(settings.line.summary), \(meters.count) meters")
+        if let wireless {
+            runWirelessReceiver(wireless)
+            shutdown()
+            return
+        }
         line.ensureOpen()
         scheduleFromStart()
         while true {
@@ -257,6 +301,7 @@ public final class BusOwner: @unchecked Sendable {
         for (boundary, series) in catchUp.sorted(by: { $0.key < $1.key }) {
             enqueue(SnapshotCycleTask(boundary: boundary, series: series, meterCount: meters.count, onlyMissing: true))
         }
+        scheduleBackfill(onlyAnswering: false)
         publishBus()
     }
 
@@ -306,16 +351,32 @@ public final class BusOwner: @unchecked Sendable {
 
     // MARK: Polling (bus thread)
 
-    /// Polls one meter with `plan`, updating its health and raising online/offline events.
-    func poll(_ meter: PolledMeter, plan: [ModbusReadBlock], livePeriodMilliseconds: Int64? = nil) -> MeterPoll {
-        let result: MeterPoll
-        switch meter.settings.protocolKind {
-        case .modbus:
-            result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line)
-        case .iec62056_21, .dlms, .mbus, .wmbus:
-            result = MeterPoll(values: meter.profile.quantities.map { QuantityValue(quantity: $0, error: .malformedResponse) },
-                               transportFailure: .malformedResponse)
+    /// Polls one meter (the quantities of `scope`) with its protocol's reader, updating its health
+    /// and raising online/offline, security and clock events.
+    /// With `readStatus`, a Modbus meter's profile status register is read after the values (snapshots feed alarm rules).
+    func poll(_ meter: PolledMeter, scope: MeterReadScope, livePeriodMilliseconds: Int64? = nil, readStatus: Bool = false) -> MeterPoll {
+        let started = ContinuousClock.now
+        var result: MeterPoll
+        if let dlms = meter.dlms {
+            result = DLMSMeterReader.poll(meter, link: dlms, scope: scope, bus: self)
+        } else if let iec = meter.iec {
+            result = IECMeterReader.poll(meter, link: iec, scope: scope, bus: self)
+        } else if let mbus = meter.mbus {
+            result = MBusMeterReader.poll(meter, link: mbus, scope: scope, bus: self)
+        } else if meter.settings.protocolKind == .modbus {
+            let plan = meter.modbusPlan(scope)
+            result = ModbusMeterReader.poll(slave: meter.slave, blocks: plan, timer: &meter.timer, line: line,
+                                            status: readStatus ? meter.profile.modbus?.status : nil)
+            if let refined = result.refinedPlan {
+                meter.adopt(refined, replacing: plan)
+                logger.notice("meter \(meter.id) refuses merged reads over registers it does not have; reading it in \(refined.count) requests instead of \(plan.count)")
+            }
+        } else {
+            result = MeterPoll(failed: .malformedResponse, quantities: meter.profile.quantities,
+                               detail: "protocol \(meter.settings.protocolKind.rawValue) is not driven on RS-485 buses by this build")
         }
+        if meter.settings.protocolKind != .modbus { result.elapsed = ContinuousClock.now - started }
+        reportProtocolEvents(meter, result)
         let now = clock.now()
         let before = meter.health.state
         if let failure = result.transportFailure {
@@ -324,9 +385,14 @@ public final class BusOwner: @unchecked Sendable {
             if before != .offline {
                 var log = logger
                 log[metadataKey: "meter"] = .string(meter.id.rawValue)
-                log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(failure); check its wiring, address and line settings")
+                if failure == .portUnavailable {
+                    // The port's own message (logged once by the line) names the cause; the meter is not at fault.
+                    log.debug("meter \(meter.id) not read: the port is unavailable")
+                } else {
+                    log.warning("meter \(meter.id) (address \(meter.settings.address)) is offline: \(result.failureDetail ?? failure.description); check its wiring, address and line settings")
+                }
                 onEvent(GatewayEvent(time: now, kind: .meterOffline, severity: .warning, bus: name, meter: meter.id,
-                                     message: "no usable answer: \(failure)"))
+                                     message: "no usable answer: \(failure)" + (result.failureDetail.map { " (\($0))" } ?? "")))
             }
         } else {
             meter.health.recordAnswer(at: now, error: result.valueError)
@@ -348,9 +414,10 @@ public final class BusOwner: @unchecked Sendable {
         return result
     }
 
-    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue]) -> MeterSnapshot {
-        MeterSnapshot(meter: meter.id, intervalStart: boundary, gatewayTime: clock.now(), clockUnsynced: !clockSynchronised(),
-                      values: values)
+    func snapshot(of meter: PolledMeter, boundary: Timestamp, values: [QuantityValue], meterTime: Timestamp? = nil,
+                  status: UInt64? = nil) -> MeterSnapshot {
+        MeterSnapshot(meter: meter.id, intervalStart: boundary, gatewayTime: clock.now(), meterTime: meterTime,
+                      clockUnsynced: !clockSynchronised(), values: values, status: status)
     }
 
     // MARK: Storing
@@ -371,8 +438,11 @@ public final class BusOwner: @unchecked Sendable {
             return true
         } catch {
             logger.error("could not store the \(series.rawValue) snapshot of \(intervalStart): \(error); keeping it in memory and retrying")
-            onEvent(GatewayEvent(time: clock.now(), kind: .archiveError, severity: .error, bus: name,
-                                 message: "could not store \(series.rawValue) snapshot \(intervalStart): \(error)"))
+            // One event per episode (until the delayed snapshots are stored), not one per interval.
+            if pendingCommits.isEmpty {
+                onEvent(GatewayEvent(time: clock.now(), kind: .archiveError, severity: .error, bus: name,
+                                     message: "could not store \(series.rawValue) snapshot \(intervalStart): \(error)"))
+            }
             pendingCommits.append(PendingCommit(series: series, intervalStart: intervalStart, snapshots: snapshots))
             // Bounded: keep at most two days of hourly snapshots in memory.
             if pendingCommits.count > 200 { pendingCommits.removeFirst(pendingCommits.count - 200) }
@@ -419,6 +489,21 @@ public final class BusOwner: @unchecked Sendable {
             if let i = published.meters.firstIndex(where: { $0.id == s.id }) { published.meters[i] = s }
         }
     }
+
+    /// Whether `stop()` was called (loops other than the task loop poll this).
+    var isStopRequested: Bool { lock.withLock { stopRequested } }
+
+    /// Changes the published status under the lock; `pollsDone` counts meter polls (the LED).
+    func publishUpdate(pollsDone: Int = 0, _ update: (inout BusStatus) -> Void) {
+        lock.withLock {
+            polls += pollsDone
+            progressInstant = .now
+            update(&published)
+        }
+    }
+
+    /// The archive's interval schedule of this bus.
+    var intervals: IntervalSchedule { intervalSchedule }
 
     func publishBus(lastCycle: CycleReport? = nil) {
         let portOpen = line.port != nil

@@ -12,8 +12,11 @@ public enum BusTaskPriority: Int, Comparable, Sendable {
     case snapshot = 1
     /// Bus scans.
     case scan = 2
+    /// Intervals missing in the archive, read back from meters' own load profiles (one block or
+    /// one day per step).
+    case backfill = 3
     /// The fast live cadence.
-    case live = 3
+    case live = 4
 
     public static func < (a: BusTaskPriority, b: BusTaskPriority) -> Bool { a.rawValue < b.rawValue }
 }

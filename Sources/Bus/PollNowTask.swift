@@ -67,9 +67,9 @@ final class PollNowTask: BusTask {
     private func read(_ index: Int, _ bus: BusOwner) -> Bool {
         let meter = bus.meters[index]
         let started = ContinuousClock.now
-        let poll = bus.poll(meter, plan: meter.fullPlan)
+        let poll = bus.poll(meter, scope: .all)
         let milliseconds = Int((ContinuousClock.now - started).inMilliseconds)
-        let snapshot = bus.snapshot(of: meter, boundary: boundary ?? bus.clock.now(), values: poll.values)
+        let snapshot = bus.snapshot(of: meter, boundary: boundary ?? bus.clock.now(), values: poll.values, meterTime: poll.meterTime)
         if poll.answered || results[index] == nil {
             results[index] = (snapshot, poll.answered, milliseconds, poll.transportFailure.map { "\($0)" })
             if poll.answered { meter.latest = snapshot }

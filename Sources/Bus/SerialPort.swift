@@ -118,6 +118,17 @@ public final class SerialPort {
             line = settings
             return
         }
+        if let refusal, refusal.code == EINVAL, settings.dataBits == 8, settings.parity != .none, isPseudoTerminal {
+            // A pseudo-terminal (a simulator's line) has no wire and refuses parity: 8E1 (M-Bus)
+            // then runs as 8N1, the same bytes; on a real UART the parity is the hardware's.
+            var plain = settings
+            plain.parity = .none
+            if applyFraming(plain) == nil {
+                softwareParity = nil
+                line = settings
+                return
+            }
+        }
         if let refusal, !emulable || refusal.code != EINVAL {
             throw SerialPortError(kind: .configuration, path: path, detail: "cannot set \(settings.summary): \(refusal.reason)")
         }
@@ -130,6 +141,13 @@ public final class SerialPort {
         }
         softwareParity = SoftwareParity(settings.parity)
         line = settings
+    }
+
+    /// Whether the port is the slave side of a pseudo-terminal (`/dev/pts/N`, also behind a link).
+    private var isPseudoTerminal: Bool {
+        guard let resolved = realpath(path, nil) else { return false }
+        defer { free(resolved) }
+        return String(cString: resolved).hasPrefix("/dev/pts/")
     }
 
     /// Whether the terminal settings really hold 7 data bits with the asked parity.

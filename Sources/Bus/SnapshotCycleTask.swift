@@ -33,8 +33,12 @@ final class SnapshotCycleTask: BusTask {
             let index = order[position]
             position += 1
             let meter = bus.meters[index]
-            let wasAnswering = meter.health.state == .online || meter.health.state == .degraded
+            let state = meter.health.state
             let poll = read(index, bus)
+            // The same rule in every cycle: a meter that was answering gets its retries. In the first
+            // cycle after a start (not polled yet) the archive says whether it was answering before.
+            let wasAnswering = state == .online || state == .degraded
+                || (state == .unknown && !poll.answered && bus.sink.answeredBefore(meter: meter.id, before: boundary))
             if !poll.answered, wasAnswering, bus.settings.retries > 0 {
                 retries.append((index, bus.settings.retries))
             }
@@ -76,7 +80,7 @@ final class SnapshotCycleTask: BusTask {
 
     private func read(_ index: Int, _ bus: BusOwner) -> MeterPoll {
         let meter = bus.meters[index]
-        let poll = bus.poll(meter, plan: meter.plan(for: series))
+        let poll = bus.poll(meter, scope: .snapshot(series), readStatus: true)
         transactions += poll.transactions
         wireMilliseconds += poll.wireMilliseconds
         if poll.answered {
@@ -87,7 +91,8 @@ final class SnapshotCycleTask: BusTask {
         }
         // A retry that answers replaces the failed attempt; a failed retry keeps the first error.
         if poll.answered || results[index] == nil {
-            let snapshot = bus.snapshot(of: meter, boundary: boundary, values: poll.values)
+            let snapshot = bus.snapshot(of: meter, boundary: boundary, values: poll.values, meterTime: poll.meterTime,
+                                        status: poll.status)
             results[index] = snapshot
             meter.latest = snapshot
         }
@@ -98,7 +103,13 @@ final class SnapshotCycleTask: BusTask {
         let snapshots = results.keys.sorted().map { results[$0]! }
         var stored = true
         for s in series.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let forSeries: [MeterSnapshot]
+            // A meter that did not answer and keeps a load profile of its own is left as a hole:
+            // the backfill reads the interval from the meter once it answers again.
+            let holes = Set(failedMeters.filter { bus.leavesHole(bus.meters[$0], series: s) }.map { i -> MeterID in
+                bus.meters[i].needsBackfill = true
+                return bus.meters[i].id
+            })
+            var forSeries: [MeterSnapshot]
             if s == .profile {
                 forSeries = snapshots.compactMap { snap in
                     let wanted = Set(bus.meters.first { $0.id == snap.meter }?.profile.profileQuantities ?? [])
@@ -109,6 +120,7 @@ final class SnapshotCycleTask: BusTask {
             } else {
                 forSeries = snapshots
             }
+            forSeries.removeAll { holes.contains($0.meter) }
             stored = bus.store(series: s, intervalStart: boundary, snapshots: forSeries) && stored
         }
         let values = snapshots.reduce(0) { $0 + $1.values.count }
@@ -120,7 +132,10 @@ final class SnapshotCycleTask: BusTask {
                                  failed: failedMeters.count, values: values, errorValues: errors, transactions: transactions,
                                  wireMilliseconds: wireMilliseconds, worstFailedMeterMilliseconds: worstFailedMilliseconds,
                                  committed: stored)
-        if complete { bus.cyclesCompleted += 1 }
+        if complete {
+            bus.cyclesCompleted += 1
+            bus.scheduleBackfill(onlyAnswering: true)
+        }
         let seriesName = report.series.map(\.rawValue).joined(separator: "+")
         if stored {
             bus.logger.info("archived \(seriesName) interval=\(boundary) meters=\(snapshots.count) answered=\(report.answered) values=\(values) errors=\(errors) took_ms=\(Int(report.durationMilliseconds))\(complete ? "" : " (partial: stopping)")")
@@ -143,8 +158,8 @@ final class LivePassTask: BusTask {
         while position < meterCount {
             let meter = bus.meters[position]
             position += 1
-            guard !meter.livePlan.isEmpty, meter.health.liveProbeDue(at: bus.clock.now()) else { continue }
-            let poll = bus.poll(meter, plan: meter.livePlan, livePeriodMilliseconds: Int64(live.periodSeconds) * 1000)
+            guard meter.hasLiveQuantities, meter.health.liveProbeDue(at: bus.clock.now()) else { continue }
+            let poll = bus.poll(meter, scope: .live, livePeriodMilliseconds: Int64(live.periodSeconds) * 1000)
             if poll.answered {
                 var snapshot = meter.latest ?? bus.snapshot(of: meter, boundary: bus.clock.now(), values: [])
                 for v in poll.values {
@@ -152,6 +167,10 @@ final class LivePassTask: BusTask {
                 }
                 snapshot.gatewayTime = bus.clock.now()
                 meter.latest = snapshot
+                var live = snapshot
+                live.values = poll.values
+                live.status = nil
+                bus.onLiveValues(live)
             }
             return position >= meterCount
         }

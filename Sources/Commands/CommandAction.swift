@@ -33,11 +33,14 @@ public struct CommandContext: Sendable {
     public var buses: [BusName]
     /// The archive series the configuration keeps (interval always; profile when configured).
     public var series: Set<SeriesKind>
+    /// The switched outputs of `monitoring.outputs` (schedule.set and schedule.get name them).
+    public var outputs: [String]
 
-    public init(meters: [MeterID: Meter], buses: [BusName], series: Set<SeriesKind>) {
+    public init(meters: [MeterID: Meter], buses: [BusName], series: Set<SeriesKind>, outputs: [String] = []) {
         self.meters = meters
         self.buses = buses
         self.series = series
+        self.outputs = outputs
     }
 }
 
@@ -69,6 +72,10 @@ public enum CommandAction: Hashable, Sendable {
     case configSet(ConfigChange)
     case keysRotate
     case restart
+    case alarmAck(rule: String, meter: MeterID)
+    /// The change, and the `args` it was read from (kept as they are, and read again after a restart).
+    case scheduleSet(ScheduleChange, arguments: JSONValue)
+    case scheduleGet(output: String?)
 
     /// Checks `arguments` for `verb` against `context` (the verb's file reads them): unknown members,
     /// types and ranges give `invalid-arguments`, a meter that is not configured `unknown-meter`, a
@@ -109,6 +116,9 @@ public enum CommandAction: Hashable, Sendable {
         case .configSet(let change): return ConfigSetVerb.run(change, envelope: envelope, signer: signer, on: device)
         case .keysRotate: return KeysRotateVerb.run(on: device)
         case .restart: return RestartVerb.run(on: device)
+        case .alarmAck(let rule, let meter): return AlarmAckVerb.run(rule: rule, meter: meter, on: device)
+        case .scheduleSet(let change, let arguments): return ScheduleSetVerb.run(change, arguments: arguments, on: device)
+        case .scheduleGet(let output): return ScheduleGetVerb.run(output: output, on: device)
         }
     }
 }

@@ -55,7 +55,7 @@ public struct CommandOperationFailure: Error, Sendable, CustomStringConvertible 
 /// What the verbs run through: the device's buses (queued to their owners), uplink, configuration,
 /// keys and clock (the agent). Blocking calls, made on the command thread. A nil result means the
 /// part that would do it is not running (no bus for the meter, the bus, no uplink).
-public protocol CommandDevice: CommandExecutor {
+public protocol CommandDevice: CommandExecutor, MonitoringCommandDevice {
     /// The device's clock.
     func now() -> Timestamp
     /// The status document (`concentrator status --json`).

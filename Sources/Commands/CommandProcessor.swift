@@ -2,7 +2,6 @@ import Archive
 import ConcentratorCore
 import Logging
 import Platform
-import Synchronization
 import Wire
 
 /// What happened to one received command message (for logs and tests).
@@ -27,8 +26,8 @@ public struct CommandHandling: Sendable {
 /// 5. the body is a valid envelope — `malformed`;
 /// 6. the target is this device — `wrong-target`;
 /// 7. issued-at and expires-at bracket the device's clock (± `clockTolerance`) — `expired`;
-/// 8. a command with this id already ran: the same signer gets the stored reply, byte for byte,
-///    and nothing runs again; another signer gets `id-reused`;
+/// 8. a command with this id already ran: the same signer gets the stored outcome, signed again as
+///    the answer to this message (its digest), and nothing runs again; another signer gets `id-reused`;
 /// 9. the counter is above the last one seen for the signer key — `replayed`;
 /// 10. the verb is known — `unknown-verb`; the key's role allows it — `role-too-low`;
 /// 11. the arguments — `invalid-arguments`, `unknown-meter`, `not-supported`;
@@ -46,7 +45,11 @@ public final class CommandProcessor: @unchecked Sendable {
     public static let maximumValidity: Duration = .seconds(86_400)
     /// Commands waiting beyond this many are dropped (logged): a flood cannot grow memory.
     public static let queueLimit = 64
-    /// Replies to messages that are not verifiably from the head-end, per minute at most (flood guard).
+    /// Bytes of command messages waiting, at most (a message larger than a command frame can be is
+    /// dropped at once, before it is queued).
+    public static let queueByteLimit = 1 << 20
+    /// Replies (and audit entries of their own) to messages that are not verifiably from the head-end,
+    /// per minute at most (flood guard); the rest share one audit summary row per minute.
     public static let unauthenticatedRepliesPerMinute = 60
 
     private let archive: ArchiveStore
@@ -56,18 +59,23 @@ public final class CommandProcessor: @unchecked Sendable {
     private let executor: any CommandExecutor
     private let onEvent: @Sendable (GatewayEvent) -> Void
     private let worker = SerialWorker(name: "commands")
-    private struct State {
-        var queued = 0
-        var stopping = false
-        /// Replies to unverifiable messages this minute (the flood guard).
-        var unauthenticated = (minute: Int64(0), count: 0)
-    }
-
-    private let state = Mutex(State())
+    private let lock = ConditionLock()
+    private var queued = 0
+    private var queuedBytes = 0
+    /// When the command now running started (nil while idle), for the watchdog.
+    private var busySince: ContinuousClock.Instant?
+    /// How long one command may run before the command thread counts as hung.
+    public let hangLimit: Duration
+    private var lastDropReport: ContinuousClock.Instant?
+    private var stopping = false
+    private var unauthenticated = MinuteAllowance(perMinute: CommandProcessor.unauthenticatedRepliesPerMinute)
+    /// Unverifiable messages beyond the allowance this minute (guarded by `lock`; issue 17 #7).
+    private var unverifiedSummary: UnverifiedAuditSummary?
 
     public init(deviceID: String, archive: ArchiveStore, clock: any WallClock, logger: Logger, channel: any CommandReplyChannel,
-                executor: any CommandExecutor, clockTolerance: Duration = .seconds(300),
+                executor: any CommandExecutor, clockTolerance: Duration = .seconds(300), hangLimit: Duration = .seconds(120),
                 onEvent: @escaping @Sendable (GatewayEvent) -> Void = { _ in }) {
+        self.hangLimit = hangLimit
         self.deviceID = deviceID
         self.archive = archive
         self.clock = clock
@@ -80,28 +88,64 @@ public final class CommandProcessor: @unchecked Sendable {
 
     /// Queues a message received on the command topic (never blocks the caller).
     public func submit(_ bytes: [UInt8]) {
-        let admitted = state.withLock { s -> Bool in
-            guard !s.stopping, s.queued < Self.queueLimit else { return false }
-            s.queued += 1
-            return true
+        let largest = SignedCommandFrame.headerLength + CommandEnvelope.maximumBodyBytes + SignedCommandFrame.signatureLength
+        let (admitted, report) = lock.withLock { () -> (Bool, Bool) in
+            guard !stopping else { return (false, false) }
+            guard bytes.count <= largest, queued < Self.queueLimit, queuedBytes + bytes.count <= Self.queueByteLimit else {
+                let now = ContinuousClock.now
+                let report = lastDropReport.map { now - $0 >= .seconds(60) } ?? true
+                if report { lastDropReport = now }
+                return (false, report)
+            }
+            queued += 1
+            queuedBytes += bytes.count
+            return (true, false)
         }
         guard admitted else {
-            logger.warning("commands: \(Self.queueLimit) commands already waiting; a \(bytes.count)-byte command message was dropped")
+            if report {
+                logger.warning("commands: a \(bytes.count)-byte command message was dropped unread (at most \(Self.queueLimit) commands, \(Self.queueByteLimit) bytes, \(largest) bytes each); more drops this minute are not logged")
+            }
             return
         }
         worker.enqueue { [self] in
             // Commands still queued at shutdown are not run: the head-end hears nothing and may ask again.
-            if !state.withLock({ $0.stopping }) { _ = process(bytes) }
-            state.withLock { $0.queued -= 1 }
+            if !lock.withLock({ stopping }) {
+                lock.withLock { busySince = .now }
+                _ = process(bytes)
+            }
+            lock.withLock {
+                busySince = nil
+                queued -= 1
+                queuedBytes -= bytes.count
+            }
         }
+    }
+
+    /// When the command thread last made progress, for the systemd watchdog (`ProgressWatchdog`):
+    /// now while it is idle or a command has run less than `hangLimit` (a reload waits for the buses,
+    /// a reply for the broker, both bounded below it); after that, the moment the limit passed, so a
+    /// command thread blocked for good stops the watchdog pings like a hung bus thread.
+    public var lastProgress: ContinuousClock.Instant {
+        let since = lock.withLock { busySince }
+        let now = ContinuousClock.now
+        guard let since, now - since > hangLimit else { return now }
+        return since + hangLimit
     }
 
     /// Takes no more commands, lets the one running finish (at most `timeout`) and ends the thread.
     public func stop(timeout: Duration = .seconds(30)) {
-        state.withLock { $0.stopping = true }
-        let done = OneShot<Void>()
-        worker.enqueue { done.set(()) }
-        _ = done.wait(timeout: timeout)
+        lock.withLock { stopping = true }
+        let done = ConditionLock()
+        final class Flag: @unchecked Sendable { var value = false }
+        let flag = Flag()
+        worker.enqueue {
+            done.withLock { flag.value = true }
+            done.broadcast()
+        }
+        let deadline = ContinuousClock.now + timeout
+        done.lock()
+        while !flag.value, ContinuousClock.now < deadline { done.wait(for: .milliseconds(100)) }
+        done.unlock()
         worker.stop()
     }
 
@@ -112,13 +156,16 @@ public final class CommandProcessor: @unchecked Sendable {
         do {
             frame = try SignedCommandFrame.parse(bytes, magic: CommandEnvelope.magic, maximumBodyBytes: CommandEnvelope.maximumBodyBytes)
         } catch {
-            return unanswerable(keyID: "", reason: "\(error)")
+            return unanswerable(keyID: "", reason: "\(error)", bytes: bytes)
         }
         let peeked = CommandEnvelope.peekIdentity(frame.body)
         guard let commandID = peeked.id else {
-            return unanswerable(keyID: frame.keyID.hex, reason: "the body names no readable command id")
+            return unanswerable(keyID: frame.keyID.hex, reason: "the body names no readable command id", bytes: bytes)
         }
-        var context = RefusalContext(commandID: commandID, keyID: frame.keyID.hex, role: "", verb: nil, arguments: "")
+        // Every reply names the exact message it answers (issue 17 #6): a refusal of a tampered copy
+        // can never be taken for the answer to the real command.
+        let digest = CommandReply.envelopeDigest(of: bytes)
+        var context = RefusalContext(commandID: commandID, keyID: frame.keyID.hex, role: "", verb: nil, arguments: "", envelopeDigest: digest)
 
         // Who signed it.
         let keys = channel.headEndSigningKeys().filter { $0.key.id == frame.keyID }
@@ -154,10 +201,12 @@ public final class CommandProcessor: @unchecked Sendable {
             guard stored.keyID == frame.keyID.hex else {
                 return refuse(.idReused, "command id \(envelope.id) was already used by key \(stored.keyID)", context, authenticated: true)
             }
-            let published = channel.publishReply(stored.reply, timeout: .seconds(30))
+            // The outcome of the earlier run, answering this message (its own digest).
+            let bytes = reissue(stored.reply, answering: digest) ?? stored.reply
+            let published = channel.publishReply(bytes, timeout: .seconds(30))
             audit(context, result: "duplicate", message: "answered with the stored reply of the earlier run; not run again")
             logger.notice("command \(envelope.id) \(envelope.verb) received again: answered with the stored reply, not run again")
-            return CommandHandling(reply: stored.reply, code: "duplicate", ran: false, published: published)
+            return CommandHandling(reply: bytes, code: "duplicate", ran: false, published: published)
         }
 
         let counterName = "command:\(frame.keyID.hex)"
@@ -194,7 +243,7 @@ public final class CommandProcessor: @unchecked Sendable {
         }
         let outcome = executor.execute(action, envelope: envelope, signer: frame.keyID)
         let reply = CommandReply(device: deviceID, commandID: envelope.id, verb: envelope.verb, code: outcome.code,
-                                 message: outcome.message, time: clock.now(), result: outcome.result)
+                                 message: outcome.message, time: clock.now(), result: outcome.result, envelopeDigest: digest)
         guard let key = channel.replySigningKey() else {
             audit(context, result: outcome.code.rawValue, message: outcome.message + " (no reply: the device keys are unusable)")
             logger.error("command \(envelope.id) \(envelope.verb) ran (\(outcome.code.rawValue)), but no reply can be signed: the device keys are unusable")
@@ -222,7 +271,10 @@ public final class CommandProcessor: @unchecked Sendable {
     /// publishes it. Blocking.
     public func amendReply(commandID: String, keyID: String, verb: String, code: CommandReplyCode, message: String) {
         guard let key = channel.replySigningKey() else { return }
-        let reply = CommandReply(device: deviceID, commandID: commandID, verb: verb, code: code, message: message, time: clock.now())
+        // It answers the same message as the reply it replaces.
+        let original = (try? archive.reader.commandReply(id: commandID)).flatMap { $0 }.flatMap { Self.decodeReply($0.reply) }
+        let reply = CommandReply(device: deviceID, commandID: commandID, verb: verb, code: code, message: message, time: clock.now(),
+                                 envelopeDigest: original?.envelopeDigest)
         let bytes = reply.signed(by: key)
         do {
             try archive.performBlocking(.storeCommandReply(StoredCommandReply(commandID: commandID, keyID: keyID, time: reply.time, reply: bytes)))
@@ -242,6 +294,24 @@ public final class CommandProcessor: @unchecked Sendable {
         var role: String
         var verb: String?
         var arguments: String
+        var envelopeDigest: [UInt8]?
+    }
+
+    /// A stored reply (our own, signed earlier) with its body read back.
+    private static func decodeReply(_ bytes: [UInt8]) -> CommandReply? {
+        guard let frame = try? SignedCommandFrame.parse(bytes, magic: CommandReply.magic, maximumBodyBytes: CommandReply.maximumBodyBytes),
+              let body = try? frame.bodyObject() else { return nil }
+        return try? CommandReply.decode(body: body)
+    }
+
+    /// The stored reply of an earlier run, signed again as the answer to the message with `digest`;
+    /// nil when the key that signed it is gone (a `keys.rotate` ran): the stored bytes are sent as they are.
+    private func reissue(_ stored: [UInt8], answering digest: [UInt8]) -> [UInt8]? {
+        guard var reply = Self.decodeReply(stored), let key = channel.replySigningKey(),
+              let frame = try? SignedCommandFrame.parse(stored, magic: CommandReply.magic, maximumBodyBytes: CommandReply.maximumBodyBytes),
+              frame.keyID == key.id else { return nil }
+        reply.envelopeDigest = digest
+        return reply.signed(by: key)
     }
 
     private func timeProblem(_ e: CommandEnvelope) -> String? {
@@ -264,6 +334,7 @@ public final class CommandProcessor: @unchecked Sendable {
     private func refuse(_ code: CommandReplyCode, _ message: String, _ c: RefusalContext, authenticated: Bool) -> CommandHandling {
         let now = clock.now()
         if !authenticated, !admitUnauthenticated(now) {
+            summarise(reason: code.rawValue, digest: c.envelopeDigest ?? [], commandID: c.commandID, now: now)
             return CommandHandling(reply: nil, code: code.rawValue, ran: false, published: false)
         }
         audit(c, result: code.rawValue, message: message)
@@ -273,33 +344,52 @@ public final class CommandProcessor: @unchecked Sendable {
                                  message: "command \(c.commandID) \(c.verb ?? "?") by key \(c.keyID): \(code.rawValue)"))
         }
         guard let key = channel.replySigningKey() else { return CommandHandling(reply: nil, code: code.rawValue, ran: false, published: false) }
-        let bytes = CommandReply(device: deviceID, commandID: c.commandID, verb: c.verb, code: code, message: message, time: now).signed(by: key)
+        let bytes = CommandReply(device: deviceID, commandID: c.commandID, verb: c.verb, code: code, message: message, time: now,
+                                 envelopeDigest: c.envelopeDigest).signed(by: key)
         let published = channel.publishReply(bytes, timeout: .seconds(30))
         return CommandHandling(reply: bytes, code: code.rawValue, ran: false, published: published)
     }
 
     /// A message without a readable command id: logged and audited, never answered.
-    private func unanswerable(keyID: String, reason: String) -> CommandHandling {
-        if admitUnauthenticated(clock.now()) {
+    private func unanswerable(keyID: String, reason: String, bytes: [UInt8]) -> CommandHandling {
+        let now = clock.now()
+        if admitUnauthenticated(now) {
             logger.warning("commands: ignoring a command message that cannot be answered: \(reason)")
             audit(RefusalContext(commandID: "", keyID: keyID, role: "", verb: nil, arguments: ""), result: CommandReplyCode.malformed.rawValue,
                   message: "not answered: \(reason)")
+        } else {
+            summarise(reason: "unreadable", digest: CommandReply.envelopeDigest(of: bytes), commandID: "", now: now)
         }
         return CommandHandling(reply: nil, code: CommandReplyCode.malformed.rawValue, ran: false, published: false)
     }
 
+    /// An unverifiable message beyond the allowance: counted in the minute's audit summary row, which
+    /// is rewritten at once (so the audit is never behind), and the previous minute's summary logged.
+    private func summarise(reason: String, digest: [UInt8], commandID: String, now: Timestamp) {
+        let minute = now.milliseconds / 60_000
+        let (summary, closed) = lock.withLock { () -> (UnverifiedAuditSummary, UnverifiedAuditSummary?) in
+            var closed: UnverifiedAuditSummary?
+            if var current = unverifiedSummary, current.minute == minute {
+                current.add(reason: reason, digest: digest, commandID: commandID)
+                unverifiedSummary = current
+            } else {
+                closed = unverifiedSummary
+                unverifiedSummary = UnverifiedAuditSummary(minute: minute, reason: reason, digest: digest, commandID: commandID)
+            }
+            return (unverifiedSummary!, closed)
+        }
+        if let closed { logger.warning("commands: \(closed.entry().message)") }
+        do { try archive.performBlocking(.replaceAuditSummary(summary.entry())) } catch {
+            logger.error("commands: the audit summary of unverifiable command messages was not stored: \(error)")
+        }
+    }
+
     private func admitUnauthenticated(_ now: Timestamp) -> Bool {
-        let (admitted, firstRefused) = state.withLock { s -> (Bool, Bool) in
-            let minute = now.milliseconds / 60_000
-            if s.unauthenticated.minute != minute { s.unauthenticated = (minute, 0) }
-            s.unauthenticated.count += 1
-            return (s.unauthenticated.count <= Self.unauthenticatedRepliesPerMinute,
-                    s.unauthenticated.count == Self.unauthenticatedRepliesPerMinute + 1)
+        let decision = lock.withLock { unauthenticated.take(at: now) }
+        if decision == .exhausted {
+            logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are not answered and are counted in one audit summary row per minute (result \(UnverifiedAuditSummary.result))")
         }
-        if firstRefused {
-            logger.warning("commands: more than \(Self.unauthenticatedRepliesPerMinute) unverifiable command messages this minute; the rest are dropped unanswered")
-        }
-        return admitted
+        return decision.isAdmitted
     }
 
     private func audit(_ c: RefusalContext, result: String, message: String) {

@@ -3,7 +3,7 @@
 public enum CommandRole: String, Hashable, Sendable, CaseIterable, Comparable {
     /// read, status, ping, backfill.
     case reader
-    /// + relay, time.sync, scan, meters.add, meters.remove.
+    /// + relay, time.sync, scan, meters.add, meters.remove, alarm.ack, schedule.set, schedule.get.
     case `operator`
     /// + config.get, config.set, keys.rotate, restart.
     case admin
@@ -34,6 +34,9 @@ public enum CommandVerb: String, Hashable, Sendable, CaseIterable {
     case configSet = "config.set"
     case keysRotate = "keys.rotate"
     case restart
+    case alarmAck = "alarm.ack"
+    case scheduleSet = "schedule.set"
+    case scheduleGet = "schedule.get"
 
     /// The least role whose key may send this verb.
     public var minimumRole: CommandRole { handler.minimumRole }
@@ -54,6 +57,9 @@ public enum CommandVerb: String, Hashable, Sendable, CaseIterable {
         case .configSet: return ConfigSetVerb.self
         case .keysRotate: return KeysRotateVerb.self
         case .restart: return RestartVerb.self
+        case .alarmAck: return AlarmAckVerb.self
+        case .scheduleSet: return ScheduleSetVerb.self
+        case .scheduleGet: return ScheduleGetVerb.self
         }
     }
 }

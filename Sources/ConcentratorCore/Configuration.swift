@@ -10,11 +10,14 @@ public struct ConcentratorConfig: Hashable, Sendable {
     public var uplink: UplinkSettings?
     /// Location, alarm rules, switched outputs and schedules; nil = no edge monitoring.
     public var monitoring: MonitoringSettings?
+    /// Relaying through other concentrators; nil = no mesh.
+    public var mesh: MeshSettings?
 
     public init(device: DeviceSettings, buses: [BusSettings], meters: [MeterSettings],
                 archive: ArchiveSettings = ArchiveSettings(), polling: PollingSettings = PollingSettings(),
-                uplink: UplinkSettings? = nil, monitoring: MonitoringSettings? = nil) {
+                uplink: UplinkSettings? = nil, monitoring: MonitoringSettings? = nil, mesh: MeshSettings? = nil) {
         self.monitoring = monitoring
+        self.mesh = mesh
         self.device = device
         self.buses = buses
         self.meters = meters
@@ -197,11 +200,18 @@ public struct ArchiveSettings: Hashable, Sendable {
     public var profileIntervalMinutes: Int?
     /// Days of history kept, 30–45.
     public var retentionDays: Int
+    /// Free space on the state file system below which `storage_low` is raised (before writes fail).
+    public var storageLowFreeBytes: Int
+    /// Disk space held back for the events about a full disk (the archive's reserve file).
+    public var storageReserveBytes: Int
 
-    public init(intervalMinutes: Int = 60, profileIntervalMinutes: Int? = nil, retentionDays: Int = 45) {
+    public init(intervalMinutes: Int = 60, profileIntervalMinutes: Int? = nil, retentionDays: Int = 45,
+                storageLowFreeBytes: Int = 64 << 20, storageReserveBytes: Int = 2 << 20) {
         self.intervalMinutes = intervalMinutes
         self.profileIntervalMinutes = profileIntervalMinutes
         self.retentionDays = retentionDays
+        self.storageLowFreeBytes = storageLowFreeBytes
+        self.storageReserveBytes = storageReserveBytes
     }
 }
 
@@ -209,8 +219,21 @@ public struct ArchiveSettings: Hashable, Sendable {
 public struct PollingSettings: Hashable, Sendable {
     /// An optional fast cadence for a few quantities (kept in memory for status and live views).
     public var live: LiveCadence?
+    /// When meter clocks (DLMS, IEC 62056-21) are set by the snapshot cycle; nil: only by `time.sync`.
+    public var meterClock: MeterClockPolicy?
 
-    public init(live: LiveCadence? = nil) { self.live = live }
+    public init(live: LiveCadence? = nil, meterClock: MeterClockPolicy? = nil) {
+        self.live = live
+        self.meterClock = meterClock
+    }
+}
+
+/// The meter clock policy: a meter clock read in a snapshot cycle that differs from the gateway's
+/// synchronised clock by more than the threshold is set (and the set audited).
+public struct MeterClockPolicy: Hashable, Sendable {
+    public var thresholdSeconds: Int
+
+    public init(thresholdSeconds: Int) { self.thresholdSeconds = thresholdSeconds }
 }
 
 /// A fast cadence for a few quantities.

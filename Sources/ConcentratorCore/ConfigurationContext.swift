@@ -25,10 +25,16 @@ public struct ConfigurationContext: Hashable, Sendable {
     /// Protocols the bus owner of this build can drive. Meters of other protocols are refused with
     /// "protocol not supported by this build yet".
     public var supportedProtocols: Set<MeterProtocolKind>
+    /// Port paths as written in the file → the path they resolve to on this machine (symlinks such
+    /// as udev's `/dev/serial/by-id/…` followed), so that one port under two names is one port. The
+    /// agent fills it with `realpath`; paths missing here are compared after lexical normalisation.
+    public var resolvedPaths: [String: String]
 
-    public init(profiles: [String: ProfileFacts], supportedProtocols: Set<MeterProtocolKind> = [.modbus]) {
+    public init(profiles: [String: ProfileFacts], supportedProtocols: Set<MeterProtocolKind> = [.modbus],
+                resolvedPaths: [String: String] = [:]) {
         self.profiles = profiles
         self.supportedProtocols = supportedProtocols
+        self.resolvedPaths = resolvedPaths
     }
 
     /// A context built from loaded profiles. When two profiles share an id, the first one wins

@@ -6,6 +6,10 @@ extension ConfigurationLoader {
     /// Short load profile interval lengths.
     static let profileIntervals = [5, 10, 15, 30]
     static let retentionDaysRange = 30...45
+    /// 64 KiB … 1 TiB of free space.
+    static let storageLowFreeBytesRange = (64 << 10)...(1 << 40)
+    /// 64 KiB … 64 MiB held back for events about a full disk.
+    static let storageReserveBytesRange = (64 << 10)...(64 << 20)
 
     static func readArchive(_ input: ConfigurationSectionInput, into draft: inout ConfigurationDraft) {
         guard let r = input.object() else { return }
@@ -14,6 +18,8 @@ extension ConfigurationLoader {
         let interval = intervalGiven ?? defaults.intervalMinutes
         var profileInterval = r.int("profileIntervalMinutes", oneOf: profileIntervals) ?? defaults.profileIntervalMinutes
         let retention = r.int("retentionDays", in: retentionDaysRange) ?? defaults.retentionDays
+        let lowFree = r.int("storageLowFreeBytes", in: storageLowFreeBytesRange) ?? defaults.storageLowFreeBytes
+        let reserve = r.int("storageReserveBytes", in: storageReserveBytesRange) ?? defaults.storageReserveBytes
         r.finish()
         let intervalValid = intervalGiven != nil || r.member("intervalMinutes") == nil
         if let p = profileInterval, intervalValid, p >= interval || interval % p != 0 {
@@ -25,6 +31,6 @@ extension ConfigurationLoader {
             profileInterval = nil
         }
         draft.archive = ArchiveSettings(intervalMinutes: interval, profileIntervalMinutes: profileInterval,
-                                        retentionDays: retention)
+                                        retentionDays: retention, storageLowFreeBytes: lowFree, storageReserveBytes: reserve)
     }
 }

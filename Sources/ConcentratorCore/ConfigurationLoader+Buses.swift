@@ -22,13 +22,14 @@ extension ConfigurationLoader {
         var seen = BusesSeen()
         for element in elements {
             guard let r = input.collector.object(element.value, at: element.path, line: element.line) else { continue }
-            if let bus = readBus(r, seen: &seen, draft: &draft) { draft.buses.append(bus) }
+            if let bus = readBus(r, seen: &seen, draft: &draft, context: input.context) { draft.buses.append(bus) }
         }
     }
 
     /// Reads one bus entry, checking its name and port against earlier entries as it goes (so issues
     /// come in field order). Returns nil when any field is wrong.
-    private static func readBus(_ r: JSONObjectReader, seen: inout BusesSeen, draft: inout ConfigurationDraft) -> BusSettings? {
+    private static func readBus(_ r: JSONObjectReader, seen: inout BusesSeen, draft: inout ConfigurationDraft,
+                                context: ConfigurationContext) -> BusSettings? {
         let issuesBefore = r.collector.issues.count
         let defaults = BusSettings(name: "", device: "")
         let name = identifier(r, "name", required: true).map { BusName($0) }
@@ -43,12 +44,15 @@ extension ConfigurationLoader {
         }
         let device = absolutePath(r, "device", required: true)
         if let device {
-            if let first = seen.byDevice[device] {
+            // One port under two spellings (`/dev//x`, `/dev/../dev/x`, a udev link) is one port.
+            let port = context.resolvedPaths[device] ?? normalisedPath(device)
+            if let first = seen.byDevice[port] {
+                let same = port == device ? "" : "; \(device) is \(port)"
                 r.collector.add(path: r.path + ".device", line: r.member("device")?.line,
                                 problem: "port already used by bus \"\(first.name)\" (\(first.path))",
-                                value: .string(device), expected: "one bus per port (one master per bus)")
+                                value: .string(device), expected: "one bus per port (one master per bus)\(same)")
             } else {
-                seen.byDevice[device] = (r.path, name?.rawValue ?? "?")
+                seen.byDevice[port] = (r.path, name?.rawValue ?? "?")
             }
         }
         let line = LineSettings(
@@ -67,6 +71,19 @@ extension ConfigurationLoader {
         guard let name, let device, r.collector.issues.count == issuesBefore else { return nil }
         return BusSettings(name: name, device: device, line: line, rs485: rs485, responseTimeoutMilliseconds: timeout,
                            interFrameGapMilliseconds: gap, retries: retries)
+    }
+
+    /// `path` without empty and `.` components, `..` applied lexically, no trailing slash.
+    public static func normalisedPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": _ = parts.popLast()
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
     }
 
     static func readRS485(_ r: JSONObjectReader, defaults: RS485Settings) -> RS485Settings {

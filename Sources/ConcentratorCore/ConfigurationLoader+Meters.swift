@@ -5,8 +5,8 @@ extension ConfigurationLoader {
     public static let modbusAddressRange = 1...247
     /// HDLC lower (physical) server addresses with two-byte addressing: 0x10–0x3FFD
     /// (0x00–0x0F are reserved, 0x3FFE is the calling address and 0x3FFF is broadcast).
-    static let hdlcAddressRange = 16...16_381
-    static let iecAddressMaxLength = 32
+    public static let hdlcAddressRange = 16...16_381
+    public static let iecAddressMaxLength = 32
 
     /// What earlier meter entries used, to find duplicates and full buses.
     private struct MetersSeen {

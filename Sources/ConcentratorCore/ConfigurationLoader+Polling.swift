@@ -7,8 +7,9 @@ extension ConfigurationLoader {
     static func readPolling(_ input: ConfigurationSectionInput, into draft: inout ConfigurationDraft) {
         guard let r = input.object() else { return }
         let live = r.object("live").map { readLive($0, draft: draft, context: input.context) }
+        let meterClock = r.object("meterClock").map(readMeterClock)
         r.finish()
-        draft.polling = PollingSettings(live: live)
+        draft.polling = PollingSettings(live: live, meterClock: meterClock)
     }
 
     private static func readLive(_ r: JSONObjectReader, draft: ConfigurationDraft, context: ConfigurationContext) -> LiveCadence {

@@ -33,33 +33,14 @@ extension ConfigurationLoader {
                        collector: r.collector)
             var ids: [String: String] = [:]
             for o in objects(items, collector: r.collector) {
-                let id = identifier(o, "id", required: true)
-                if let id, let first = ids[id] {
-                    o.collector.add(path: o.path + ".id", line: o.member("id")?.line, problem: "duplicate timer id", value: .string(id),
-                                    expected: "an id not used by another timer (\(first) has it)")
-                } else if let id { ids[id] = o.path }
-                let output = outputReference(o, outputs: outputIDs)
-                let state = o.string("state", allowed: OutputState.allCases.map(\.rawValue)).flatMap(OutputState.init(rawValue:)) ?? .on
-                let start = instant(o, "start"), end = instant(o, "end")
-                if let start, let end, end <= start {
-                    o.collector.add(path: o.path + ".end", line: o.member("end")?.line, problem: "ends before it starts",
-                                    value: o.member("end")?.value, expected: "an instant after \"start\"")
-                }
-                o.finish()
-                if let id, let output, let start, let end, end > start {
-                    settings.timers.append(OneOffTimer(id: id, output: output, state: state, start: start, end: end))
-                }
+                if let timer = readTimer(o, outputs: outputIDs, ids: &ids) { settings.timers.append(timer) }
             }
         }
         if let items = r.array("overrides") {
             checkCount(items.count, outputCountRange, noun: "overrides", path: r.path + ".overrides", line: r.member("overrides")?.line,
                        collector: r.collector)
             for o in objects(items, collector: r.collector) {
-                let output = outputReference(o, outputs: outputIDs)
-                let state = o.string("state", required: true, allowed: OutputState.allCases.map(\.rawValue)).flatMap(OutputState.init(rawValue:))
-                let until = instant(o, "until")
-                o.finish()
-                if let output, let state, let until { settings.overrides.append(OutputOverride(output: output, state: state, until: until)) }
+                if let override = readOverride(o, outputs: outputIDs) { settings.overrides.append(override) }
             }
         }
         if let o = r.object("switching") {
@@ -80,6 +61,67 @@ extension ConfigurationLoader {
         if needsLocation, settings.location == nil, !r.has("location") {
             r.collector.add(path: r.path + ".location", line: r.line, problem: "missing: schedules and spike rules need the site's location",
                             expected: "\"location\": {\"latitude\": …, \"longitude\": …, \"timeZone\": \"Europe/Rome\"}")
+        }
+    }
+
+    /// One entry of `timers`.
+    private static func readTimer(_ o: JSONObjectReader, outputs: [String], ids: inout [String: String]) -> OneOffTimer? {
+        let id = identifier(o, "id", required: true)
+        if let id, let first = ids[id] {
+            o.collector.add(path: o.path + ".id", line: o.member("id")?.line, problem: "duplicate timer id", value: .string(id),
+                            expected: "an id not used by another timer (\(first) has it)")
+        } else if let id { ids[id] = o.path }
+        let output = outputReference(o, outputs: outputs)
+        let state = o.string("state", allowed: OutputState.allCases.map(\.rawValue)).flatMap(OutputState.init(rawValue:)) ?? .on
+        let start = instant(o, "start"), end = instant(o, "end")
+        if let start, let end, end <= start {
+            o.collector.add(path: o.path + ".end", line: o.member("end")?.line, problem: "ends before it starts",
+                            value: o.member("end")?.value, expected: "an instant after \"start\"")
+        }
+        o.finish()
+        guard let id, let output, let start, let end, end > start else { return nil }
+        return OneOffTimer(id: id, output: output, state: state, start: start, end: end)
+    }
+
+    /// One entry of `overrides`.
+    private static func readOverride(_ o: JSONObjectReader, outputs: [String]) -> OutputOverride? {
+        let output = outputReference(o, outputs: outputs)
+        let state = o.string("state", required: true, allowed: OutputState.allCases.map(\.rawValue)).flatMap(OutputState.init(rawValue:))
+        let until = instant(o, "until")
+        o.finish()
+        guard let output, let state, let until else { return nil }
+        return OutputOverride(output: output, state: state, until: until)
+    }
+
+    /// The arguments of `schedule.set` (Docs/mqtt-api.md): exactly one of `schedule` (an entry as in
+    /// `monitoring.schedules`), `override` (as in `monitoring.overrides`), `timer` (as in
+    /// `monitoring.timers`) or `remove` (`{"output": id, "what": "schedule"|"override"|"timers"}`),
+    /// read by the same code as config.json, against the configured `outputs`. Problems go to `o`'s collector.
+    public static func readScheduleChange(_ o: JSONObjectReader, outputs: [String]) -> ScheduleChange? {
+        let keys = ["schedule", "override", "timer", "remove"].filter { o.has($0) }
+        guard keys.count == 1, let key = keys.first else {
+            o.collector.add(path: o.path, line: o.line, problem: keys.isEmpty ? "nothing to change" : "more than one change",
+                            expected: "exactly one of \"schedule\", \"override\", \"timer\", \"remove\"")
+            for k in keys { _ = o.member(k) }
+            return nil
+        }
+        guard let r = o.object(key, required: true) else { return nil }
+        switch key {
+        case "schedule":
+            var scheduled: [String: String] = [:], ids: [String: String] = [:]
+            return readSchedule(r, outputs: outputs, scheduled: &scheduled, ids: &ids).map(ScheduleChange.schedule)
+        case "override":
+            return readOverride(r, outputs: outputs).map(ScheduleChange.override)
+        case "timer":
+            var ids: [String: String] = [:]
+            return readTimer(r, outputs: outputs, ids: &ids).map(ScheduleChange.timer)
+        default:
+            let output = outputReference(r, outputs: outputs)
+            let what = r.string("what", required: true, allowed: ScheduleChange.Removal.allCases.map(\.rawValue))
+                .flatMap(ScheduleChange.Removal.init(rawValue:))
+            r.finish()
+            guard let output, let what else { return nil }
+            return .remove(output: output, what: what)
         }
     }
 

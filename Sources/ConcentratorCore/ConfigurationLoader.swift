@@ -67,6 +67,7 @@ public enum ConfigurationLoader {
             ConfigurationSection(key: "polling", required: false, read: readPolling),
             ConfigurationSection(key: "uplink", required: false, read: readUplink),
             ConfigurationSection(key: "monitoring", required: false, read: readMonitoring),
+            ConfigurationSection(key: "mesh", required: false, read: readMesh),
         ]
     }
 
@@ -147,12 +148,13 @@ struct ConfigurationDraft {
     var polling = PollingSettings()
     var uplink: UplinkSettings?
     var monitoring: MonitoringSettings?
+    var mesh: MeshSettings?
     /// Every meter id read (valid meter or not) with its profile when known, for the monitoring section.
     var meterIDs: [(id: String, profile: String?)] = []
 
     var config: ConcentratorConfig? {
         device.map { ConcentratorConfig(device: $0, buses: buses, meters: meters, archive: archive, polling: polling, uplink: uplink,
-                                        monitoring: monitoring) }
+                                        monitoring: monitoring, mesh: mesh) }
     }
 }
 

@@ -6,7 +6,8 @@
 /// the head-end and back, with its signed ack; with `enrol` it first publishes the signed enrolment
 /// request and waits for the head-end's approval), `poll` (a commissioning poll of every meter or
 /// `meters`, archived at once), `commissioning.report` (records the installer's report as an event
-/// for the head-end); and, only when the agent runs with CONCENTRATOR_TEST_HOOKS=1, the test-only
+/// for the head-end), `monitoring` (edge monitoring's alarms and schedules, JSON text in `message`),
+/// `schedule.set` (an override, timer or schedule from the console, `arguments` as the verb's); and, only when the agent runs with CONCENTRATOR_TEST_HOOKS=1, the test-only
 /// `test.stall`.
 public struct ControlRequest: Hashable, Sendable, Codable {
     public var op: String
@@ -35,12 +36,20 @@ public struct ControlRequest: Hashable, Sendable, Codable {
     public var enrol: Bool?
     /// For `commissioning.report`: the report to record and send.
     public var report: CommissioningReport?
+    /// For `scan`: the protocol to scan for (default Modbus): `iec62056-21` probes `deviceAddresses`
+    /// with an addressed sign-on, `dlms` probes HDLC server addresses (`addresses`, 16–16381).
+    public var meterProtocol: MeterProtocolKind?
+    /// For an IEC 62056-21 `scan`: the device addresses to probe.
+    public var deviceAddresses: [String]?
+    /// For `schedule.set`: the change as the verb's `args`, JSON text (Docs/mqtt-api.md §11.4).
+    public var arguments: String?
 
     public init(op: String, meter: MeterID? = nil, quantities: [QuantityID]? = nil, bus: BusName? = nil, from: Int? = nil,
                 to: Int? = nil, timeoutMilliseconds: Int? = nil, connected: Bool? = nil, limit: Int? = nil,
                 durationMilliseconds: Int? = nil, addresses: [Int]? = nil, line: ControlLineSettings? = nil,
                 meters: [MeterID]? = nil, installer: String? = nil, note: String? = nil, enrol: Bool? = nil,
-                report: CommissioningReport? = nil) {
+                report: CommissioningReport? = nil, meterProtocol: MeterProtocolKind? = nil, deviceAddresses: [String]? = nil,
+                arguments: String? = nil) {
         self.op = op
         self.meter = meter
         self.quantities = quantities
@@ -58,6 +67,9 @@ public struct ControlRequest: Hashable, Sendable, Codable {
         self.note = note
         self.enrol = enrol
         self.report = report
+        self.meterProtocol = meterProtocol
+        self.deviceAddresses = deviceAddresses
+        self.arguments = arguments
     }
 }
 

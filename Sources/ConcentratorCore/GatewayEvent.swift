@@ -18,6 +18,14 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let meterError = Kind(rawValue: 12)
         /// A meter reports an alarm of its own (tamper, cover open, phase loss).
         public static let meterAlarm = Kind(rawValue: 13)
+        /// A meter refused our authentication or its answers did not decipher (wrong key or password).
+        public static let meterSecurityFailure = Kind(rawValue: 14)
+        /// The gateway set a meter's clock (it had drifted beyond the threshold, or by `time.sync`).
+        public static let meterClockSet = Kind(rawValue: 15)
+        /// Intervals missing in the archive were read back from a meter's own load profile.
+        public static let meterBackfilled = Kind(rawValue: 16)
+        /// A meter's POD and serial number as configured (sent when they change; the head-end's CER export uses them).
+        public static let meterIdentity = Kind(rawValue: 17)
         /// A bus's serial port disappeared or cannot be opened.
         public static let portUnavailable = Kind(rawValue: 20)
         public static let portRestored = Kind(rawValue: 21)
@@ -35,22 +43,32 @@ public struct GatewayEvent: Hashable, Sendable, Codable {
         public static let commandRejected = Kind(rawValue: 61)
         public static let clockUnsynchronised = Kind(rawValue: 70)
         public static let clockSynchronised = Kind(rawValue: 71)
+        /// The wall clock stepped (or a step was accepted, or it came back): retention holds meanwhile.
+        public static let clockStepped = Kind(rawValue: 72)
         /// A test batch sent to check the uplink end to end (the installer's console).
         public static let uplinkCheck = Kind(rawValue: 80)
         /// The installer's commissioning report (its text: `CommissioningReport.eventText`).
         public static let commissioningReport = Kind(rawValue: 81)
+        /// A schedule switched an output (relay, lighting circuit), or a switching failed and is retried.
+        public static let outputSwitched = Kind(rawValue: 90)
+        /// The head-end rejected a batch (an ack with status rejected): it stays in the outbox, held.
+        public static let batchRejected = Kind(rawValue: 82)
 
         /// Known kinds with their names, in code order.
         public static let known: [(kind: Kind, name: String)] = [
             (.agentStarted, "agent_started"), (.agentStopping, "agent_stopping"),
             (.meterOffline, "meter_offline"), (.meterOnline, "meter_online"), (.meterError, "meter_error"),
-            (.meterAlarm, "meter_alarm"), (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
+            (.meterAlarm, "meter_alarm"), (.meterSecurityFailure, "meter_security_failure"), (.meterClockSet, "meter_clock_set"),
+            (.meterBackfilled, "meter_backfilled"), (.meterIdentity, "meter_identity"),
+            (.portUnavailable, "port_unavailable"), (.portRestored, "port_restored"),
             (.intervalMissed, "interval_missed"), (.archiveError, "archive_error"), (.archiveRecovered, "archive_recovered"),
             (.retentionDroppedUnsent, "retention_dropped_unsent"), (.storageLow, "storage_low"),
             (.configApplied, "config_applied"), (.configRolledBack, "config_rolled_back"),
             (.commandExecuted, "command_executed"), (.commandRejected, "command_rejected"),
-            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"),
+            (.clockUnsynchronised, "clock_unsynchronised"), (.clockSynchronised, "clock_synchronised"), (.clockStepped, "clock_stepped"),
             (.uplinkCheck, "uplink_check"), (.commissioningReport, "commissioning_report"),
+            (.outputSwitched, "output_switched"),
+            (.batchRejected, "batch_rejected"),
         ]
 
         /// The kind with this name, if known.

@@ -211,21 +211,24 @@ public struct JSONParser {
         index += 1
         var scalars = String.UnicodeScalarView()
         var run = [UInt8]()
-        func flush() {
+        // Strict: bytes that are not UTF-8 are refused (issue 17 #11), never replaced with U+FFFD.
+        func flush() -> Bool {
             if !run.isEmpty {
-                scalars.append(contentsOf: String(decoding: run, as: UTF8.self).unicodeScalars)
+                guard let text = String(validating: run, as: UTF8.self) else { return false }
+                scalars.append(contentsOf: text.unicodeScalars)
                 run.removeAll(keepingCapacity: true)
             }
+            return true
         }
         while index < bytes.count {
             let b = bytes[index]
             switch b {
             case UInt8(ascii: "\""):
                 index += 1
-                flush()
+                guard flush() else { throw error("invalid UTF-8 in a string; save the file as UTF-8") }
                 return String(scalars)
             case UInt8(ascii: "\\"):
-                flush()
+                guard flush() else { throw error("invalid UTF-8 in a string; save the file as UTF-8") }
                 index += 1
                 guard index < bytes.count else { break }
                 let e = bytes[index]

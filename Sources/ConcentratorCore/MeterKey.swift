@@ -46,3 +46,42 @@ public enum MeterKeyDocument {
         return .success(key)
     }
 }
+
+extension MeterKeyDocument {
+    /// The kinds of secret a meter key file may hold: the DLMS/COSEM global unicast encryption and
+    /// authentication keys (16 bytes each) and a password (the DLMS LLS password or the IEC 62056-21
+    /// P1 password, 1–32 bytes). A profile may name its key ids instead (`guek`, `p1`): any other
+    /// member of the file is read as a secret under that id.
+    public static let kinds = ["encryption", "authentication", "password"]
+    /// The longest password a key file holds (IEC 62056-21 and DLMS LLS passwords are shorter).
+    public static let maximumPasswordBytes = 32
+
+    /// Every secret in the file's text by name (hex values). The problem names the file's flaw and
+    /// the member, never a secret.
+    public static func secrets(in text: String, meter: String) -> Result<[String: [UInt8]], KeyTextProblem> {
+        guard let document = try? JSONParser.parse(text), let members = document.members else {
+            return .failure(KeyTextProblem("the key file of meter \(meter) is not a JSON object"))
+        }
+        guard document["format"]?.stringValue == format else {
+            return .failure(KeyTextProblem("the key file of meter \(meter) is not in the \(format) format"))
+        }
+        if let named = document["meter"]?.stringValue, named != meter {
+            return .failure(KeyTextProblem("the key file names meter \(named), not \(meter)"))
+        }
+        var out: [String: [UInt8]] = [:]
+        for member in members where member.key != "format" && member.key != "meter" {
+            guard let hex = member.value.stringValue, let bytes = Hex.decode(hex), !bytes.isEmpty else {
+                return .failure(KeyTextProblem("the \(member.key) member of the key file of meter \(meter) is not hexadecimal"))
+            }
+            if member.key == "password" {
+                guard bytes.count <= maximumPasswordBytes else {
+                    return .failure(KeyTextProblem("the password of meter \(meter) is longer than \(maximumPasswordBytes) bytes"))
+                }
+            } else if kinds.contains(member.key), bytes.count != MeterKey.byteCount {
+                return .failure(KeyTextProblem("the \(member.key) key of meter \(meter) is not 32 hex digits"))
+            }
+            out[member.key] = bytes
+        }
+        return .success(out)
+    }
+}

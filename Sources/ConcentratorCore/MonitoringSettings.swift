@@ -297,3 +297,33 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, Codable, CustomStringCo
         try c.encode(description)
     }
 }
+
+/// A change to an output's switching made at run time (`schedule.set`, the console): kept in the
+/// agent's archive, not in config.json, and applied over the configured schedules.
+public enum ScheduleChange: Hashable, Sendable {
+    /// What `remove` takes away.
+    public enum Removal: String, Hashable, Sendable, CaseIterable {
+        /// The runtime schedule (the configured one applies again).
+        case schedule
+        case override
+        /// Every one-off timer of the output.
+        case timers
+    }
+
+    /// Replaces the output's schedule.
+    case schedule(OutputSchedule)
+    case override(OutputOverride)
+    /// Adds (or replaces, by id) a one-off timer.
+    case timer(OneOffTimer)
+    case remove(output: String, what: Removal)
+
+    /// The output the change is about.
+    public var output: String {
+        switch self {
+        case .schedule(let s): return s.output
+        case .override(let o): return o.output
+        case .timer(let t): return t.output
+        case .remove(let output, _): return output
+        }
+    }
+}

@@ -18,6 +18,13 @@ public struct MeterErrorCode: Hashable, Sendable, Codable, CustomStringConvertib
     public static let skipped = MeterErrorCode(rawValue: 6)
     /// An I/O error other than a timeout on the serial line.
     public static let ioError = MeterErrorCode(rawValue: 7)
+    /// Authentication or deciphering failed (wrong key or password, a replayed counter): the meter
+    /// answers, but not to us. Fix the meter's key file.
+    public static let securityFailure = MeterErrorCode(rawValue: 8)
+    /// The meter refused the request (a DLMS exception or association refusal, an IEC `(ERROR)`).
+    public static let meterRefused = MeterErrorCode(rawValue: 9)
+    /// The meter dropped the association or the link in the middle of an exchange.
+    public static let associationAborted = MeterErrorCode(rawValue: 10)
 
     /// A Modbus exception response: 0x100 + the exception code (0x102 = illegal data address).
     public static func modbusException(_ code: UInt8) -> MeterErrorCode { MeterErrorCode(rawValue: 0x100 | UInt16(code)) }
@@ -32,6 +39,11 @@ public struct MeterErrorCode: Hashable, Sendable, Codable, CustomStringConvertib
                                           10: "gateway path unavailable", 11: "gateway target failed to respond"]
             return "modbus exception \(e) (\(names[e] ?? "unknown"))"
         }
+        if let r = dlmsAccessResult {
+            let names: [UInt8: String] = [1: "hardware fault", 2: "temporary failure", 3: "read-write denied", 4: "object undefined",
+                                          9: "object class inconsistent", 11: "object unavailable", 12: "type unmatched"]
+            return "DLMS access refused \(r) (\(names[r] ?? "other reason"))"
+        }
         switch self {
         case .noResponse: return "no response"
         case .badChecksum: return "bad checksum"
@@ -40,6 +52,9 @@ public struct MeterErrorCode: Hashable, Sendable, Codable, CustomStringConvertib
         case .undecodableValue: return "undecodable value"
         case .skipped: return "skipped (backing off)"
         case .ioError: return "serial I/O error"
+        case .securityFailure: return "security failure (wrong key or password)"
+        case .meterRefused: return "refused by the meter"
+        case .associationAborted: return "association aborted by the meter"
         default: return "error \(rawValue)"
         }
     }
@@ -119,15 +134,19 @@ public struct MeterSnapshot: Hashable, Sendable, Codable {
     public var meterTime: Timestamp?
     public var clockUnsynced: Bool
     public var values: [QuantityValue]
+    /// The raw value of the profile's status register read with the values (`ModbusStatusSpec`:
+    /// named flags for alarm rules), when the profile declares one and it was read. Not archived.
+    public var status: UInt64?
 
     public init(meter: MeterID, intervalStart: Timestamp, gatewayTime: Timestamp, meterTime: Timestamp? = nil,
-                clockUnsynced: Bool = false, values: [QuantityValue]) {
+                clockUnsynced: Bool = false, values: [QuantityValue], status: UInt64? = nil) {
         self.meter = meter
         self.intervalStart = intervalStart
         self.gatewayTime = gatewayTime
         self.meterTime = meterTime
         self.clockUnsynced = clockUnsynced
         self.values = values
+        self.status = status
     }
 
     /// The snapshot as individual readings, with units from the quantity catalog.

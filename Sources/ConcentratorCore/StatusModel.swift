@@ -71,6 +71,8 @@ public struct BusStatus: Hashable, Sendable, Codable {
     public var queuedTasks: Int
     /// Snapshots that could not be stored yet (archive error) and are being retried.
     public var pendingCommits: Int
+    /// A wireless M-Bus receiver bus: meters heard that are not configured (for the installer).
+    public var heard: [HeardMeterStatus]?
 
     public var metersOnline: Int { meters.filter { $0.state == .online || $0.state == .degraded }.count }
     public var metersOffline: Int { meters.filter { $0.state == .offline }.count }
@@ -92,6 +94,7 @@ public struct BusStatus: Hashable, Sendable, Codable {
 
 /// One address that answered during a scan.
 public struct ScanHit: Hashable, Sendable, Codable {
+    /// The Modbus slave address (0 for the other protocols: see `deviceAddress`).
     public var address: UInt8
     /// The best-fitting profile, if one recognised the meter.
     public var profile: String?
@@ -102,14 +105,25 @@ public struct ScanHit: Hashable, Sendable, Codable {
     public var verdict: String?
     /// Something answered at the address, but never with a valid frame (bad CRC, garbage).
     public var garbled: Bool?
+    /// The protocol scanned, when not Modbus (`iec62056-21`, `dlms`).
+    public var protocolKind: MeterProtocolKind?
+    /// The address in that protocol: an IEC 62056-21 device address, or an HDLC physical address
+    /// in decimal (the form the configuration takes).
+    public var deviceAddress: String?
 
-    public init(address: UInt8, profile: String? = nil, detail: String, verdict: String? = nil, garbled: Bool? = nil) {
+    public init(address: UInt8, profile: String? = nil, detail: String, verdict: String? = nil, garbled: Bool? = nil,
+                protocolKind: MeterProtocolKind? = nil, deviceAddress: String? = nil) {
         self.address = address
         self.profile = profile
         self.detail = detail
         self.verdict = verdict
         self.garbled = garbled
+        self.protocolKind = protocolKind
+        self.deviceAddress = deviceAddress
     }
+
+    /// The address as the configuration writes it.
+    public var addressText: String { deviceAddress ?? String(address) }
 
     /// Whether the answer was garbled at every probe.
     public var isGarbled: Bool { garbled == true }
@@ -121,12 +135,15 @@ public struct ScanProgress: Hashable, Sendable, Codable {
     public var done: Int
     public var total: Int
     public var found: Int
+    /// The address just probed, for IEC 62056-21 and DLMS scans.
+    public var deviceAddress: String?
 
-    public init(address: UInt8, done: Int, total: Int, found: Int) {
+    public init(address: UInt8, done: Int, total: Int, found: Int, deviceAddress: String? = nil) {
         self.address = address
         self.done = done
         self.total = total
         self.found = found
+        self.deviceAddress = deviceAddress
     }
 }
 
@@ -153,9 +170,12 @@ public struct AgentStatus: Hashable, Sendable, Codable {
     public var archive: ArchiveStatus?
     /// Nil when no uplink is configured.
     public var uplink: UplinkState?
+    /// Nil when no mesh runs.
+    public var mesh: MeshState?
 
     public init(device: String, version: String, startedAt: Timestamp, now: Timestamp, clockSynchronised: Bool,
-                buses: [BusStatus], archive: ArchiveStatus?, uplink: UplinkState? = nil) {
+                buses: [BusStatus], archive: ArchiveStatus?, uplink: UplinkState? = nil, mesh: MeshState? = nil) {
+        self.mesh = mesh
         self.device = device
         self.version = version
         self.startedAt = startedAt

@@ -71,14 +71,19 @@ public struct IntervalSchedule: Hashable, Sendable {
 /// calendar machinery. Used by logs, exports and the command line.
 public enum ISO8601 {
     /// Formats as `YYYY-MM-DDTHH:MM:SSZ`, adding `.mmm` when the milliseconds are not zero.
-    public static func format(_ t: Timestamp) -> String {
+    public static func format(_ t: Timestamp) -> String { format(t, alwaysMilliseconds: false) }
+
+    /// Formats as `YYYY-MM-DDTHH:MM:SS.mmmZ`, always with milliseconds (fixed width, for log lines).
+    public static func formatWithMilliseconds(_ t: Timestamp) -> String { format(t, alwaysMilliseconds: true) }
+
+    private static func format(_ t: Timestamp, alwaysMilliseconds: Bool) -> String {
         let ms = Int64(((t.milliseconds % 1000) + 1000) % 1000)
         let secs = t.seconds
         let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
         let rem = secs - days * 86_400
         let (y, m, d) = civilFromDays(days)
         var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem / 60 % 60, 2)):\(pad(rem % 60, 2))"
-        if ms != 0 { out += ".\(pad(ms, 3))" }
+        if ms != 0 || alwaysMilliseconds { out += ".\(pad(ms, 3))" }
         return out + "Z"
     }
 

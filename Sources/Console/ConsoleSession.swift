@@ -22,7 +22,7 @@ public struct PendingFile: Hashable, Sendable {
 
 /// The screens of the main menu, in menu order (the number is the position).
 public enum MenuItem: String, CaseIterable, Sendable {
-    case status, bus, scan, meters, `import`, read, poll, uplink, keys, time, events, export, apply, report
+    case status, bus, scan, meters, `import`, read, poll, uplink, keys, time, events, export, apply, report, mesh
 
     var summary: String {
         switch self {
@@ -40,6 +40,7 @@ public enum MenuItem: String, CaseIterable, Sendable {
         case .export: return "archive export to the screen or a file (USB stick)"
         case .apply: return "show the changes, validate, apply (rolls back on failure)"
         case .report: return "commissioning report: save it, send it to the head-end"
+        case .mesh: return "mesh: neighbours, link quality, route, duty budget, network key"
         }
     }
 
@@ -153,6 +154,7 @@ public final class ConsoleSession: @unchecked Sendable {
         case .export: try exportScreen()
         case .apply: try applyScreen()
         case .report: try reportScreen()
+        case .mesh: try meshScreen()
         }
     }
 

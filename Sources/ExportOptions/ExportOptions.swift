@@ -19,8 +19,17 @@ public struct ExportOptions: ParsableArguments {
         guard let start = ISO8601.parse(from) else { throw ValidationError("--from is not an ISO 8601 time: \(from)") }
         guard let end = ISO8601.parse(to) else { throw ValidationError("--to is not an ISO 8601 time: \(to)") }
         guard start < end else { throw ValidationError("--from must be before --to") }
-        guard ExportFormat(rawValue: format) != nil else { throw ValidationError("--format must be csv or json") }
+        guard ExportFormat(rawValue: format) != nil || Self.additionalFormats.contains(format) else {
+            throw ValidationError("--format must be " + (["csv", "json"] + Self.additionalFormats).joined(separator: ", "))
+        }
     }
+
+    /// Formats a front end handles itself besides csv and json (`headend export`: the CER and monthly
+    /// exports). Set once at start, before the arguments are parsed; empty elsewhere.
+    nonisolated(unsafe) public static var additionalFormats: [String] = []
+
+    /// `--format` when it is one of `additionalFormats`.
+    public var additionalFormat: String? { Self.additionalFormats.contains(format) ? format : nil }
 
     /// `--from` (checked by `validate`).
     public var start: Timestamp { ISO8601.parse(from)! }

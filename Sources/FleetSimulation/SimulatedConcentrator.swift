@@ -11,13 +11,17 @@ public struct SimulatedConcentrator: Sendable {
     private var meters: Fleet
 
     /// `index` chooses the id (`<prefix>-00001`…) and the key seed; `meters` meters of 30 quantities.
-    public init(index: Int, prefix: String = "sim", meters: Int, headEndSealingKey: AgreementPublicKey, seed: UInt64 = 2026) throws {
+    /// `cheapSealing` encodes without the column reference search (`BatchSealer.searchReferences`): real
+    /// sealed, signed batches, a little larger, many times cheaper to produce in a debug build.
+    public init(index: Int, prefix: String = "sim", meters: Int, headEndSealingKey: AgreementPublicKey, seed: UInt64 = 2026,
+                cheapSealing: Bool = false) throws {
         let digits = String(index)
         id = "\(prefix)-\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits)"
         var random = SplitMix64(state: seed &+ UInt64(index) &* 7919)
         let keySeed = (0..<4).flatMap { _ -> [UInt8] in withUnsafeBytes(of: random.next().littleEndian, Array.init) }
         signingKey = try SigningPrivateKey(seed: keySeed)
-        sealer = try BatchSealer(deviceID: id, signingKey: signingKey, headEndSealingKey: headEndSealingKey, compressionLevel: 3)
+        sealer = try BatchSealer(deviceID: id, signingKey: signingKey, headEndSealingKey: headEndSealingKey, compressionLevel: cheapSealing ? 1 : 3,
+                                 searchReferences: !cheapSealing)
         self.meters = Fleet(count: meters, float32Share: 0.4, seed: seed &+ UInt64(index))
     }
 

@@ -75,7 +75,7 @@ public final class CommandSender: @unchecked Sendable {
         await client.stop()
         let (envelope, bytes, reply, replyKey, roundTrip) = try outcome.get()
         var registered: [KeyID] = []
-        let audited = CommandAuditEntry.Reply(status: reply.status.rawValue, code: reply.code, message: reply.message, received: clock.now())
+        let audited = HeadEndCommandRecord.Reply(status: reply.status.rawValue, code: reply.code, message: reply.message, received: clock.now())
         do {
             try await store.run { store throws(HeadEndError) in
                 try store.recordCommandReply(device: device, commandID: request.id, reply: audited)
@@ -107,7 +107,7 @@ public final class CommandSender: @unchecked Sendable {
         let envelope = CommandEnvelope(device: request.device, id: request.id, issuedAt: now,
                                        expiresAt: now.adding(milliseconds: Int64(request.validity.inMilliseconds)), counter: counter,
                                        verb: request.verb, arguments: request.arguments)
-        let audit = CommandAuditEntry(device: request.device, commandID: request.id, verb: request.verb, keyID: keyID, counter: counter,
+        let audit = HeadEndCommandRecord(device: request.device, commandID: request.id, verb: request.verb, keyID: keyID, counter: counter,
                                       arguments: JSONWriter.render(request.arguments, pretty: false), issuedAt: now,
                                       expiresAt: envelope.expiresAt)
         do { try await store.run { store throws(HeadEndError) in try store.recordCommandSent(audit) } } catch { return .failure(error) }
@@ -116,7 +116,9 @@ public final class CommandSender: @unchecked Sendable {
         do { _ = try await client.publish(topic: topics.command, payload: bytes, qos: .atLeastOnce) } catch { return .failure(.mqtt(error)) }
         logger.info("command \(request.id) \(request.verb) to \(request.device) published (key \(key.id), counter \(counter))")
 
-        guard let (reply, replyKey) = await awaitReply(client, id: request.id, device: request.device, keys: deviceKeys, until: deadline) else {
+        let digest = CommandReply.envelopeDigest(of: bytes)
+        guard let (reply, replyKey) = await awaitReply(client, id: request.id, verb: request.verb, digest: digest, device: request.device,
+                                                       keys: deviceKeys, until: deadline) else {
             return .failure(.other("no verified reply from \(request.device) to command \(request.id) within \(timeout); "
                 + "it may still run: ask again with the same --id to get its reply without running it twice"))
         }
@@ -153,8 +155,13 @@ public final class CommandSender: @unchecked Sendable {
         return client.isConnected
     }
 
-    /// The first reply to `id` that verifies with the device's keys; nil at the deadline.
-    private func awaitReply(_ client: MQTTClient, id: String, device: String, keys: [SigningPublicKey],
+    /// The first reply that verifies with the device's keys and answers exactly the message published
+    /// (its `envelope` digest, issue 17 #6); nil at the deadline. A verified reply to another message
+    /// with the same id (a refusal of a tampered copy, or of a replay) is logged and ignored. One
+    /// exception (Docs/mqtt-api.md §11.5): a repeated `keys.rotate` is answered with the stored `ok`
+    /// reply as it was, signed by the old key and naming the first envelope, because the device no
+    /// longer holds that key; only a verified command can have run, so that reply is its real outcome.
+    private func awaitReply(_ client: MQTTClient, id: String, verb: String, digest: [UInt8], device: String, keys: [SigningPublicKey],
                             until deadline: ContinuousClock.Instant) async -> (CommandReply, KeyID)? {
         let logger = logger
         return await withTaskGroup(of: (CommandReply, KeyID)?.self) { group in
@@ -162,7 +169,9 @@ public final class CommandSender: @unchecked Sendable {
                 for await message in client.messages {
                     do {
                         let (reply, key) = try CommandReply.verify(message.payload, device: device, deviceKeys: keys)
-                        if reply.commandID == id { return (reply, key) }
+                        guard reply.commandID == id else { continue }
+                        if Self.answers(reply, id: id, verb: verb, digest: digest) { return (reply, key) }
+                        logger.warning("ignoring a reply to command \(id) that answers another message (\(reply.code): \(reply.message)); someone sent the device a different copy of it")
                     } catch {
                         logger.warning("ignoring a reply on \(message.topic) that does not verify: \(error)")
                     }
@@ -177,6 +186,15 @@ public final class CommandSender: @unchecked Sendable {
             group.cancelAll()
             return first
         }
+    }
+
+    /// Whether a verified `reply` answers the command `id` (`verb`) published as the message with
+    /// SHA-256 `digest`: its `envelope` names that message, or it is the stored `ok` reply of a
+    /// repeated `keys.rotate`, which the device can no longer sign again (Docs/mqtt-api.md §11.5).
+    static func answers(_ reply: CommandReply, id: String, verb: String, digest: [UInt8]) -> Bool {
+        guard reply.commandID == id else { return false }
+        if reply.envelopeDigest == digest { return true }
+        return verb == "keys.rotate" && reply.verb == verb && reply.status == .ok
     }
 
     /// Registers the new device keys a verified `keys.rotate` reply carries (role `device`, this device).

@@ -24,6 +24,22 @@ public final class HeadEndService: @unchecked Sendable {
     /// Everything this worker counted since it started (messages, outcomes, rejections by reason,
     /// acks and their latency): what a metrics endpoint exposes.
     public let counters = HeadEndCounters()
+    private var observer: IngestObserver?
+
+    /// Sees every message's outcome and every delivered ack's latency (the dashboard's /metrics).
+    public struct IngestObserver: Sendable {
+        public var outcome: @Sendable (IngestOutcome) -> Void
+        /// From the message's arrival to the broker's acknowledgement of the ack.
+        public var ackDelivered: @Sendable (Duration) -> Void
+
+        public init(outcome: @escaping @Sendable (IngestOutcome) -> Void, ackDelivered: @escaping @Sendable (Duration) -> Void) {
+            self.outcome = outcome
+            self.ackDelivered = ackDelivered
+        }
+    }
+
+    /// Installs `observer`; call before `start()`.
+    public func observe(_ observer: IngestObserver) { lock.withLock { self.observer = observer } }
 
     /// How many messages of each outcome this head-end has handled since it started.
     public struct IngestCounts: Hashable, Sendable {
@@ -154,6 +170,7 @@ public final class HeadEndService: @unchecked Sendable {
             let topic = message.topic, payload = message.payload
             guard let outcome = try? await worker.run({ processor.process(topic: topic, payload: payload, now: now) }) else { continue }
             counters.record(outcome, payloadBytes: payload.count)
+            lock.withLock { observer }?.outcome(outcome)
             if let ack = outcome.ack { acks.yield(PendingAck(ack: ack, arrived: arrived)) }
         }
     }
@@ -163,7 +180,9 @@ public final class HeadEndService: @unchecked Sendable {
             let ack = pending.ack
             do {
                 _ = try await client.publish(topic: ack.topic, payload: ack.payload, qos: .atLeastOnce)
-                counters.recordAck(sent: true, latency: ContinuousClock.now - pending.arrived)
+                let latency = ContinuousClock.now - pending.arrived
+                counters.recordAck(sent: true, latency: latency)
+                lock.withLock { observer }?.ackDelivered(latency)
             } catch {
                 counters.recordAck(sent: false, latency: .zero)
                 logger.warning("ack not delivered to the broker (the device will send the batch again): \(error)",

@@ -92,15 +92,36 @@ extension MQTTConnection {
         return .success(BrokerAck(messageID: messageID, reasonCode: code))
     }
 
+    /// A received PUBLISH: checked against the maximum packet size before anything is copied, then
+    /// queued for the consumer unless the queue is full.
     func handleMessage(_ message: mosquitto_message, properties: OpaquePointer?) {
+        if let limit = settings.maximumPacketSize, Int(message.payloadlen) > Int(limit) {
+            noteDropped("a \(message.payloadlen)-byte message on a subscribed topic exceeds the maximum packet size of \(limit) bytes (a broker that ignores MQTT v5 Maximum Packet Size)")
+            return
+        }
         let topic = message.topic.map { String(cString: $0) } ?? ""
         var payload: [UInt8] = []
         if let bytes = message.payload, message.payloadlen > 0 {
             payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(message.payloadlen)))
         }
         let qos: MQTTQoS = message.qos == 0 ? .atMostOnce : .atLeastOnce
-        messageSink.yield(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: message.retain,
-                                      properties: MQTTPropertyList.messageProperties(properties)))
+        let result = messageSink.yield(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: message.retain,
+                                                   properties: MQTTPropertyList.messageProperties(properties)))
+        if case .dropped = result {
+            noteDropped("\(settings.incomingQueueLimit) received messages are already waiting for the consumer")
+        }
+    }
+
+    /// Counts a dropped message; one log line per minute at most.
+    private func noteDropped(_ reason: String) {
+        let report = lock.withLock { () -> Int? in
+            droppedMessages += 1
+            let now = ContinuousClock.now
+            guard lastDropReport.map({ now - $0 >= .seconds(60) }) ?? true else { return nil }
+            lastDropReport = now
+            return droppedMessages
+        }
+        if let total = report { logger.warning("MQTT dropped a received message: \(reason); \(total) dropped since start") }
     }
 
     /// Keeps the attempt's first error line (OpenSSL's reason for a TLS failure) and passes

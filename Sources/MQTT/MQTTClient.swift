@@ -17,15 +17,17 @@ import Logging
 /// in-flight message once the session resumes).
 public final class MQTTClient: Sendable {
     public let settings: MQTTClientSettings
-    /// Messages delivered to this client's subscriptions, in arrival order. One consumer.
-    /// Unbounded: the consumer must keep up (libmosquitto has already acknowledged them).
+    /// Messages delivered to this client's subscriptions, in arrival order. One consumer. At most
+    /// `settings.incomingQueueLimit` wait; more are dropped with a log line (libmosquitto has already
+    /// acknowledged them: the outbox resends batches whose ack was lost, the head-end resends commands).
     public let messages: AsyncStream<MQTTMessage>
     /// Connection changes, one consumer; the newest 64 are kept if nobody reads them.
     public let connectionEvents: AsyncStream<MQTTConnectionEvent>
     private let connection: MQTTConnection
 
     public init(settings: MQTTClientSettings, logger: Logger) {
-        let (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .unbounded)
+        let (messages, messageSink) = AsyncStream.makeStream(of: MQTTMessage.self,
+                                                             bufferingPolicy: .bufferingOldest(max(1, settings.incomingQueueLimit)))
         let (events, eventSink) = AsyncStream.makeStream(of: MQTTConnectionEvent.self, bufferingPolicy: .bufferingNewest(64))
         self.settings = settings
         self.messages = messages
@@ -91,6 +93,9 @@ public final class MQTTClient: Sendable {
         connection.remember(subscription: filter, qos: qos)
         return received.reasonCode == 0 ? .atMostOnce : .atLeastOnce
     }
+
+    /// Test hook: the engine, to feed it callbacks directly.
+    var connectionForTesting: MQTTConnection { connection }
 
     /// Test hook: stop servicing the network without DISCONNECT, like a device losing power.
     func haltNetworkForTesting() {

@@ -102,12 +102,18 @@ public struct MQTTClientSettings: Sendable, Equatable, CustomStringConvertible {
     public var reconnect: MQTTReconnectPolicy
     /// How long `publish` and `subscribe` wait for the broker's PUBACK or SUBACK.
     public var acknowledgementTimeout: Duration
+    /// The largest packet this client accepts, sent as MQTT v5 Maximum Packet Size in CONNECT (the
+    /// broker then never sends more: a v5 broker drops what would not fit). A larger message that
+    /// arrives anyway is dropped before it is copied. Nil: no limit announced.
+    public var maximumPacketSize: UInt32?
+    /// Received messages waiting for the consumer, at most; more are dropped (and counted in the log).
+    public var incomingQueueLimit: Int
 
     public init(host: String, port: UInt16, clientID: String, keepaliveSeconds: Int = 60,
                 sessionExpirySeconds: UInt32 = 86_400, cleanStart: Bool = false,
                 username: String? = nil, password: MQTTSecret? = nil, tls: MQTTTLSSettings? = nil,
                 will: MQTTWill? = nil, reconnect: MQTTReconnectPolicy = MQTTReconnectPolicy(),
-                acknowledgementTimeout: Duration = .seconds(30)) {
+                acknowledgementTimeout: Duration = .seconds(30), maximumPacketSize: UInt32? = nil, incomingQueueLimit: Int = 4096) {
         self.host = host
         self.port = port
         self.clientID = clientID
@@ -120,6 +126,8 @@ public struct MQTTClientSettings: Sendable, Equatable, CustomStringConvertible {
         self.will = will
         self.reconnect = reconnect
         self.acknowledgementTimeout = acknowledgementTimeout
+        self.maximumPacketSize = maximumPacketSize
+        self.incomingQueueLimit = incomingQueueLimit
     }
 
     /// "host:port", as used in errors and logs.
@@ -170,6 +178,8 @@ public struct MQTTClientSettings: Sendable, Equatable, CustomStringConvertible {
             throw fail("reconnect.jitterFraction", "is \(policy.jitterFraction); use 0 ≤ jitter < 1 (0.2 = ±20 %)")
         }
         if acknowledgementTimeout <= .zero { throw fail("acknowledgementTimeout", "must be positive") }
+        if let size = maximumPacketSize, size < 1024 { throw fail("maximumPacketSize", "is \(size); use at least 1024 bytes") }
+        if incomingQueueLimit < 1 { throw fail("incomingQueueLimit", "must be at least 1") }
         if let tls { try tls.validate() }
     }
 }

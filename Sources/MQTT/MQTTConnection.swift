@@ -91,6 +91,8 @@ final class MQTTConnection: @unchecked Sendable {
     var threadFinished = false
     var stopWaiters: [OneShot<Void>] = []
     var lastLoggedProblem: String?
+    var droppedMessages = 0
+    var lastDropReport: ContinuousClock.Instant?
 
     init(settings: MQTTClientSettings, logger: Logger, messageSink: AsyncStream<MQTTMessage>.Continuation,
          eventSink: AsyncStream<MQTTConnectionEvent>.Continuation) {

@@ -10,7 +10,8 @@ extension MQTTConnection {
         let backoff = MQTTReconnectBackoff(policy: settings.reconnect)
         var random = SystemRandomNumberGenerator()
         var retry = 0
-        var connectProperties = MQTTPropertyList.connect(sessionExpirySeconds: settings.sessionExpirySeconds)
+        var connectProperties = MQTTPropertyList.connect(sessionExpirySeconds: settings.sessionExpirySeconds,
+                                                         maximumPacketSize: settings.maximumPacketSize)
         defer { mosquitto_property_free_all(&connectProperties) }
 
         while !stopRequested {

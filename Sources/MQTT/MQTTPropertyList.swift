@@ -9,13 +9,18 @@ enum MQTTPropertyList {
     static let responseTopic = identifier(MQTT_PROP_RESPONSE_TOPIC)
     static let correlationData = identifier(MQTT_PROP_CORRELATION_DATA)
     static let reasonString = identifier(MQTT_PROP_REASON_STRING)
+    static let maximumPacketSize = identifier(MQTT_PROP_MAXIMUM_PACKET_SIZE)
 
     private static func identifier(_ value: mqtt5_property) -> Int32 { Int32(truncatingIfNeeded: value.rawValue) }
 
-    /// CONNECT properties: the session expiry interval (MQTT v5, section 3.1.2.11.2).
-    static func connect(sessionExpirySeconds: UInt32) -> OpaquePointer? {
+    /// CONNECT properties: the session expiry interval (MQTT v5, section 3.1.2.11.2) and, when set,
+    /// the maximum packet size this client accepts (3.1.2.11.4).
+    static func connect(sessionExpirySeconds: UInt32, maximumPacketSize: UInt32? = nil) -> OpaquePointer? {
         var list: OpaquePointer?
-        let rc = mosquitto_property_add_int32(&list, sessionExpiryInterval, sessionExpirySeconds)
+        var rc = mosquitto_property_add_int32(&list, sessionExpiryInterval, sessionExpirySeconds)
+        if rc == MosquittoCode.success, let maximumPacketSize {
+            rc = mosquitto_property_add_int32(&list, Self.maximumPacketSize, maximumPacketSize)
+        }
         precondition(rc == MosquittoCode.success, "out of memory building CONNECT properties")
         return list
     }

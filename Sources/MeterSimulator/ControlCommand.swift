@@ -1,3 +1,5 @@
+import ConcentratorCore
+
 /// A command on the simulator's control channel: one text line in, one line out (`ok …` or `error …`).
 ///
 ///     fault ADDR|* FAULT     set a meter's fault (FAULT as in `MeterFault`; `fault * none` clears all)
@@ -7,6 +9,8 @@
 ///     clock ADDR [SECONDS]   show a meter's clock offset, or set it (seconds ahead; negative: behind)
 ///     iec-fault ADDR FAULT   set an IEC 62056-21 meter's fault (`IECMeterFault`: none, silence, bad-bcc, …)
 ///     iec-clock ADDR SECONDS set how far an IEC meter's clock runs ahead (negative: behind)
+///     set ADDR QUANTITY VALUE|auto  hold a quantity at VALUE (catalog unit), or let the model drive it again
+///     status-bits ADDR RAW   the value of the meter's status register (the profile's `status`), e.g. 0x21
 public enum ControlCommand: Hashable, Sendable {
     case fault(FaultTarget, MeterFault)
     case vanish(seconds: Double)
@@ -15,9 +19,12 @@ public enum ControlCommand: Hashable, Sendable {
     case clock(UInt8, offsetSeconds: Int64?)
     case iecFault(String, IECMeterFault)
     case iecClock(String, offsetSeconds: Int64)
+    /// Holds a quantity at a value (nil: the model's value again).
+    case setValue(UInt8, QuantityID, Double?)
+    case statusBits(UInt8, UInt64)
 
     /// The commands and their arguments, for error replies and `--help`.
-    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS], iec-fault ADDR FAULT, iec-clock ADDR SECONDS"
+    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS], iec-fault ADDR FAULT, iec-clock ADDR SECONDS, set ADDR QUANTITY VALUE|auto, status-bits ADDR RAW"
 
     /// Parses one line (surrounding spaces ignored).
     public static func parse(_ line: String) throws(SimulatorArgumentError) -> ControlCommand {
@@ -67,6 +74,26 @@ public enum ControlCommand: Hashable, Sendable {
                 throw .invalid(what: "clock offset", value: args[1], expected: "whole seconds, e.g. -300 (within ±100 years)")
             }
             return .iecClock(args[0], offsetSeconds: offset)
+        case "set":
+            try arity(3...3, "set ADDR QUANTITY VALUE|auto")
+            guard case .slave(let a) = try FaultTarget.parse(args[0]) else {
+                throw .invalid(what: "slave address", value: args[0], expected: "1-247")
+            }
+            if args[2] == "auto" { return .setValue(a, QuantityID(args[1]), nil) }
+            guard let value = Double(args[2]), value.isFinite else {
+                throw .invalid(what: "value", value: args[2], expected: "a number in the quantity's catalog unit, or auto")
+            }
+            return .setValue(a, QuantityID(args[1]), value)
+        case "status-bits":
+            try arity(2...2, "status-bits ADDR RAW")
+            guard case .slave(let a) = try FaultTarget.parse(args[0]) else {
+                throw .invalid(what: "slave address", value: args[0], expected: "1-247")
+            }
+            let text = args[1].lowercased()
+            guard let raw = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text), raw <= UInt64(UInt32.max) else {
+                throw .invalid(what: "status value", value: args[1], expected: "0–4294967295, decimal or 0x hex")
+            }
+            return .statusBits(a, raw)
         default:
             throw .invalid(what: "command", value: verb, expected: usage)
         }

@@ -1,5 +1,6 @@
 /// What a simulated meter does wrong on request. Text form (flags, control channel, served log):
-/// `none`, `silence`, `bad-crc`, `exception:N`, `garbage`, `slow:MS`, `drop-association`.
+/// `none`, `silence`, `bad-crc`, `exception:N`, `garbage`, `slow:MS`, `drop-association`,
+/// `holes:A,B…` (register addresses the meter does not have, though its profile lists them).
 /// On a DLMS meter `bad-crc` corrupts the HDLC frame check, `exception:N` answers every xDLMS
 /// request with an exception-response of service error N.
 public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
@@ -18,6 +19,10 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
     /// DLMS meters: after the first block of a profile transfer, answers with DM and forgets the
     /// association (a meter that drops the association mid-profile). Modbus meters ignore it.
     case dropAssociation
+    /// Modbus meters: a read that covers any of these register addresses is answered with
+    /// exception 2 (illegal data address); everything else is answered correctly. A meter whose
+    /// register map has holes its profile does not know (issue 10 §5).
+    case holes([UInt16])
 
     public var description: String {
         switch self {
@@ -28,7 +33,14 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
         case .garbage: return "garbage"
         case .slow(let ms): return "slow:\(ms)"
         case .dropAssociation: return "drop-association"
+        case .holes(let addresses): return "holes:" + addresses.map(String.init).joined(separator: ",")
         }
+    }
+
+    /// Whether a read of `count` registers from `start` touches a hole.
+    func refusesRead(start: UInt16, count: UInt16) -> Bool {
+        guard case .holes(let addresses) = self else { return false }
+        return addresses.contains { Int($0) >= Int(start) && Int($0) < Int(start) + Int(count) }
     }
 
     /// Parses the text form; the error says what is accepted.
@@ -47,13 +59,20 @@ public enum MeterFault: Hashable, Sendable, CustomStringConvertible {
             }
             return .exception(n)
         }
+        if let list = text.value(after: "holes:") {
+            let addresses = list.split(separator: ",").map { UInt16($0) }
+            guard !addresses.isEmpty, addresses.allSatisfy({ $0 != nil }) else {
+                throw .invalid(what: "holes", value: list, expected: "register addresses 0-65535, comma-separated (e.g. holes:30,32)")
+            }
+            return .holes(addresses.map { $0! })
+        }
         if let ms = text.value(after: "slow:") {
             guard let n = Int(ms), (1...60_000).contains(n) else {
                 throw .invalid(what: "slow delay", value: ms, expected: "1-60000 milliseconds (e.g. slow:300)")
             }
             return .slow(milliseconds: n)
         }
-        throw .invalid(what: "fault", value: text, expected: "none, silence, bad-crc, exception:N, garbage, slow:MS, drop-association")
+        throw .invalid(what: "fault", value: text, expected: "none, silence, bad-crc, exception:N, garbage, slow:MS, drop-association, holes:A,B")
     }
 }
 

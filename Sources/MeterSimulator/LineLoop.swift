@@ -165,12 +165,14 @@ extension SimulatedBus {
             return PlannedAnswer(bytes: nil, turnaroundMilliseconds: 0, record: record)
         case .exception(let code):
             response = .exception(function: function, code: code)
-        case .none, .badCRC, .garbage, .slow, .dropAssociation:
+        case .holes where request.map { Self.touchesHole($0, fault) } == true:
+            response = .exception(function: function, code: 2)
+        case .none, .badCRC, .garbage, .slow, .dropAssociation, .holes:
             if let request {
                 let answer = meter.respond(to: request, at: now)
                 meters[slave] = meter
                 response = answer.response
-                if fault == .none || fault.isSlow {
+                if fault == .none || fault.isSlow || fault.isHoles {
                     switch answer.response {
                     case .registers: record.values = answer.values
                     case .coils(let bits): record.coils = bits
@@ -260,9 +262,26 @@ extension SimulatedBus {
     }
 }
 
+extension SimulatedBus {
+    /// Whether `request` reads a register the `holes` fault makes unreadable.
+    static func touchesHole(_ request: ModbusRequest, _ fault: MeterFault) -> Bool {
+        switch request.pdu {
+        case .readHoldingRegisters(let start, let count), .readInputRegisters(let start, let count):
+            return fault.refusesRead(start: start, count: count)
+        default:
+            return false
+        }
+    }
+}
+
 extension MeterFault {
     var isSlow: Bool {
         if case .slow = self { return true }
+        return false
+    }
+
+    var isHoles: Bool {
+        if case .holes = self { return true }
         return false
     }
 }

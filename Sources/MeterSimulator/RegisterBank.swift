@@ -18,6 +18,8 @@ struct RegisterBank: Sendable {
         case identification(Double, ModbusIdentification)
         /// The meter's clock (holding registers, settable with function 16).
         case clock(ModbusClockSpec)
+        /// The status register (named flag bits), set from the control channel.
+        case status(ModbusStatusSpec)
     }
 
     struct Slot: Hashable, Sendable {
@@ -53,6 +55,10 @@ struct RegisterBank: Sendable {
         }
         if let clock = map.clock, !overlaps(Int(clock.address), clock.format.registerCount, 3) {
             slots[3, default: []].append(Slot(first: Int(clock.address), count: clock.format.registerCount, content: .clock(clock)))
+        }
+        if let status = map.status, !overlaps(Int(status.address), status.type.registerCount, status.function.rawValue) {
+            slots[status.function.rawValue, default: []].append(Slot(first: Int(status.address), count: status.type.registerCount,
+                                                                      content: .status(status)))
         }
         self.slots = slots.mapValues { $0.sorted { $0.first < $1.first } }
         gaps = map.gaps

@@ -29,6 +29,9 @@ public struct ServedRecord: Hashable, Sendable {
     public var object: String?
     /// DLMS meters: the client's invocation counter on a ciphered request (every one is logged).
     public var invocationCounter: UInt32?
+    /// DLMS meters: the client's invocation counter inside f(StoC) (HLS pass 3), a GMAC input that
+    /// must never repeat either.
+    public var authenticationCounter: UInt32?
     /// The device address of an IEC 62056-21 meter (its records carry no slave and function).
     public var device: String?
 
@@ -74,6 +77,7 @@ public struct ServedRecord: Hashable, Sendable {
         if let fault { m.append(JSONMember(key: "fault", value: .string(fault))) }
         if let object { m.append(JSONMember(key: "object", value: .string(object))) }
         if let invocationCounter { m.append(JSONMember(key: "ic", value: integer(invocationCounter))) }
+        if let authenticationCounter { m.append(JSONMember(key: "ic_auth", value: integer(authenticationCounter))) }
         return JSONWriter.render(.object(m), pretty: false)
     }
 }

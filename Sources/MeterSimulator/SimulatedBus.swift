@@ -249,6 +249,15 @@ public final class SimulatedBus: @unchecked Sendable {
         meters[slave] = meter
     }
 
+    /// Changes the Modbus meter at `slave` (a held value, its status register).
+    private func updateMeter(_ slave: UInt8, _ change: (inout SimulatedMeter) -> Void) throws(SimulatorError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard var meter = meters[slave] else { throw .noMeter(address: slave) }
+        change(&meter)
+        meters[slave] = meter
+    }
+
     /// The meter at `slave` as it is now (its profile, turnaround, relay), or nil.
     public func meter(at slave: UInt8) -> SimulatedMeter? { lock.withLock { meters[slave] } }
 
@@ -296,6 +305,12 @@ public final class SimulatedBus: @unchecked Sendable {
             case .iecClock(let address, let offset):
                 try setIECClockOffset(address: address, seconds: offset)
                 return "ok iec-clock \(address) offset \(offset)"
+            case .setValue(let slave, let quantity, let value):
+                try updateMeter(slave) { $0.hold(quantity, at: value) }
+                return "ok set \(slave) \(quantity) \(value.map { String($0) } ?? "auto")"
+            case .statusBits(let slave, let raw):
+                try updateMeter(slave) { $0.statusRaw = raw }
+                return "ok status-bits \(slave) \(raw)"
             }
         } catch {
             return "error \(error)"

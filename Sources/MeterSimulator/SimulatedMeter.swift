@@ -39,6 +39,10 @@ public struct SimulatedMeter: Sendable {
     public private(set) var supply = SupplyLedger()
     /// How far the meter's clock is ahead of the simulator's time (negative: behind).
     public private(set) var clockOffsetMilliseconds: Int64 = 0
+    /// Quantities held at a value from the control channel (`set ADDR QUANTITY VALUE`), over the model.
+    public private(set) var heldValues: [QuantityID: Double] = [:]
+    /// The status register's value (the profile's `status`; `status-bits ADDR RAW`).
+    public var statusRaw: UInt64 = 0
     private let bank: RegisterBank?
 
     /// `seed` is the simulator's seed; the meter mixes in its address for its own stream.
@@ -67,7 +71,12 @@ public struct SimulatedMeter: Sendable {
     }
 
     /// Every modelled quantity at `time` (what the registers would hold, before encoding).
-    public func values(at time: Timestamp) -> [QuantityID: Double] { model.values(at: time, supply: supply) }
+    public func values(at time: Timestamp) -> [QuantityID: Double] {
+        model.values(at: time, supply: supply).merging(heldValues) { _, held in held }
+    }
+
+    /// Holds `quantity` at `value` (a threshold crossing on demand), or releases it (nil).
+    public mutating func hold(_ quantity: QuantityID, at value: Double?) { heldValues[quantity] = value }
 
     /// Opens or closes the breaking relay at `time`.
     public mutating func setRelay(connected: Bool, at time: Timestamp) {
@@ -124,6 +133,9 @@ public struct SimulatedMeter: Sendable {
                     words = ModbusValueCodec.encode(value, type: id.type, byteOrder: id.byteOrder, wordOrder: id.wordOrder)
                 case .clock(let clock):
                     words = clock.registers(for: time.adding(milliseconds: clockOffsetMilliseconds))
+                case .status(let spec):
+                    words = spec.type.registerCount == 2 ? [UInt16(truncatingIfNeeded: statusRaw >> 16), UInt16(truncatingIfNeeded: statusRaw)]
+                        : [UInt16(truncatingIfNeeded: statusRaw)]
                 }
                 registers.replaceSubrange((slot.first - Int(start))..<(slot.first - Int(start) + slot.count), with: words)
             }

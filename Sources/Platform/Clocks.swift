@@ -46,6 +46,21 @@ public struct AcceleratedClock: WallClock {
     }
 }
 
+/// A wall clock that can be stepped while it runs, as a bad RTC or a wrong NTP answer would: the
+/// agent's clock under `CONCENTRATOR_TEST_HOOKS=1`, stepped by the control operation `test.clock-step`.
+public final class SteppableClock: WallClock, Sendable {
+    public let base: any WallClock
+    private let offset = Atomic<Int64>(0)
+
+    public init(base: any WallClock) { self.base = base }
+
+    public func now() -> Timestamp { base.now().adding(milliseconds: offset.load(ordering: .relaxed)) }
+    public func realDuration(ofMilliseconds milliseconds: Int64) -> Duration { base.realDuration(ofMilliseconds: milliseconds) }
+
+    /// Moves the clock by `milliseconds` (negative: back).
+    public func step(milliseconds: Int64) { offset.add(milliseconds, ordering: .relaxed) }
+}
+
 /// A manually advanced clock for unit tests.
 public final class ManualClock: WallClock, Sendable {
     private let current: Mutex<Timestamp>
@@ -83,4 +98,13 @@ public func sleepThread(_ duration: Duration) {
 public enum ClockSynchronisation {
     /// True when synchronised; also true when the kernel cannot tell (containers).
     public static func isSynchronised() -> Bool { cplatform_clock_synchronized() != 0 }
+
+    /// The kernel's NTP state: synchronised or not, or nil when it cannot tell.
+    public static func kernelState() -> Bool? {
+        switch cplatform_clock_synchronized() {
+        case 1: return true
+        case 0: return false
+        default: return nil
+        }
+    }
 }

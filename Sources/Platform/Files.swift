@@ -20,10 +20,27 @@ public enum FileSystem {
         return stat(path, &st) == 0 ? st.st_mode & 0o7777 : nil
     }
 
-    public static func readBytes(_ path: String) throws(FileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// The most `readBytes` reads unless told otherwise: far above any configuration, board file,
+    /// profile or key document, far below what would hurt the agent.
+    public static let defaultReadLimit = 16 << 20
+
+    /// Reads a whole regular file of at most `maximumBytes`. The file is opened non-blocking and must be
+    /// a regular file, so a FIFO, a device (`/dev/zero`) or a directory named in a configuration is
+    /// refused at once instead of blocking or being read without end (issue 17 #8).
+    public static func readBytes(_ path: String, maximumBytes: Int = defaultReadLimit) throws(FileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw FileError(path: path, operation: "open") }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileError(path: path, operation: "read") }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw FileError(path: path, operation: "read", errnoCode: EINVAL,
+                            problem: "not a regular file (\(fileKind(st.st_mode))); name a regular file")
+        }
+        if Int(st.st_size) > maximumBytes {
+            throw FileError(path: path, operation: "read", errnoCode: EFBIG,
+                            problem: "larger than \(maximumBytes) bytes (\(st.st_size) bytes); name the right file")
+        }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -33,13 +50,34 @@ public enum FileSystem {
                 throw FileError(path: path, operation: "read")
             }
             if n == 0 { break }
+            // Files that grow while being read (or report no size, like /proc) are capped too.
+            guard out.count + n <= maximumBytes else {
+                throw FileError(path: path, operation: "read", errnoCode: EFBIG,
+                                problem: "larger than \(maximumBytes) bytes; name the right file")
+            }
             out.append(contentsOf: buffer[0..<n])
         }
         return out
     }
 
+    private static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFDIR: return "a directory"
+        case S_IFSOCK: return "a socket"
+        default: return "not a plain file"
+        }
+    }
+
+    /// Reads a whole regular file as UTF-8 text. Invalid UTF-8 is refused, naming the line, never
+    /// silently replaced (issue 17 #11).
     public static func readText(_ path: String) throws(FileError) -> String {
-        String(decoding: try readBytes(path), as: UTF8.self)
+        switch UTF8Text.decode(try readBytes(path)) {
+        case .success(let text): return text
+        case .failure(let invalid): throw FileError(path: path, operation: "read", errnoCode: EILSEQ, problem: invalid.description)
+        }
     }
 
     /// Writes `bytes` to `path` durably and atomically: temp file, fsync, rename, fsync directory.

@@ -29,9 +29,12 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// A line's timestamp: always with milliseconds (`…:13.000Z`), so every line has the same width.
+    public static func timestamp(_ t: Timestamp) -> String { ISO8601.formatWithMilliseconds(t) }
+
     public func log(event: LogEvent) {
         var line = ""
-        if timestamps { line += ISO8601.format(clock.now()) + " " }
+        if timestamps { line += Self.timestamp(clock.now()) + " " }
         line += "\(event.level) [\(label)]"
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }

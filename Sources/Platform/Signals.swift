@@ -6,12 +6,23 @@ import Glibc
 /// before any other thread starts (threads inherit the mask), then waits for them with sigwait.
 /// No async-signal-safety puzzles, and every thread sees a clean stop request.
 public enum TerminationSignals {
-    /// Blocks the signals in the calling thread. Call first thing in main.
+    /// Blocks the signals in the calling thread. Call first thing in main, and only in programs that
+    /// wait for them (`concentrator run` and `console`, `headend run`): any other tool must stay
+    /// interruptible with Ctrl-C.
     public static func block() {
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        // A peer that disappears must not kill us with SIGPIPE; writes return EPIPE instead.
+        ignoreBrokenPipes()
+    }
+
+    /// A peer that disappears must not kill us with SIGPIPE; writes return EPIPE instead.
+    public static func ignoreBrokenPipes() {
         signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The `concentrator` subcommands that wait for termination signals themselves.
+    public static func takesOverSignals(subcommand: String?) -> Bool {
+        subcommand == "run" || subcommand == "console"
     }
 
     /// Waits for the next termination signal and returns its number.

@@ -75,7 +75,17 @@ public enum DedicatedThread {
 
     /// Starts `body` on a new detached thread named `name` (the first 15 bytes show in `top -H`).
     public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+        let tag = ThreadLedger.currentTag
+        if let tag { ThreadLedger.count(tag, +1) }
+        var tagged = body
+        if let tag {
+            tagged = {
+                ThreadLedger.currentTag = tag
+                body()
+                ThreadLedger.count(tag, -1)
+            }
+        }
+        let box = Unmanaged.passRetained(Box(name: name, body: tagged)).toOpaque()
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
@@ -169,4 +179,44 @@ public func waitForAsync<T: Sendable>(_ body: @escaping @Sendable () async -> T)
     let slot = OneShot<T>()
     Task { slot.set(await body()) }
     return slot.wait()
+}
+
+/// Counts the dedicated threads started under a tag, and by the threads those started: how a test
+/// checks that a component leaves no thread behind while other tests run threads of the same names.
+/// Untagged threads (production) cost one thread-local read at start.
+public enum ThreadLedger {
+    private static let counts = Locked<[String: Int]>([:])
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, { raw in if let raw { Unmanaged<NSStringBox>.fromOpaque(raw).release() } })
+        return key
+    }()
+
+    private final class NSStringBox {
+        let value: String
+        init(_ value: String) { self.value = value }
+    }
+
+    /// The calling thread's tag.
+    static var currentTag: String? {
+        get { pthread_getspecific(key).map { Unmanaged<NSStringBox>.fromOpaque($0).takeUnretainedValue().value } }
+        set {
+            if let old = pthread_getspecific(key) { Unmanaged<NSStringBox>.fromOpaque(old).release() }
+            pthread_setspecific(key, newValue.map { Unmanaged.passRetained(NSStringBox($0)).toOpaque() })
+        }
+    }
+
+    static func count(_ tag: String, _ delta: Int) { counts.withLock { $0[tag, default: 0] += delta } }
+
+    /// Runs `body` on the calling thread with `tag`: every dedicated thread it starts (directly or
+    /// through the threads it starts) is counted under `tag` while it lives.
+    public static func tagging<T>(_ tag: String, _ body: () throws -> T) rethrows -> T {
+        let previous = currentTag
+        currentTag = tag
+        defer { currentTag = previous }
+        return try body()
+    }
+
+    /// Dedicated threads started under `tag` that are still running.
+    public static func live(_ tag: String) -> Int { counts.withLock { $0[tag] ?? 0 } }
 }

@@ -46,13 +46,10 @@ public final class UplinkService: @unchecked Sendable {
 
     // Shared state, guarded by `lock`.
     let lock = ConditionLock()
-    var inFlight: [Int64: (digest: [UInt8], sentAt: ContinuousClock.Instant)] = [:]
-    /// Entries the head-end rejected: not resent before this time.
-    var heldUntil: [Int64: ContinuousClock.Instant] = [:]
-    /// Entries held because the head-end refused them (device not registered): released at the first accepted ack.
-    var refusedHolds: Set<Int64> = []
-    /// Since when the head-end refuses this device (nil: it does not).
-    var refusedSince: ContinuousClock.Instant?
+    /// The drain's policy (window, acks, resends, holds, events first, rate); the service performs its actions.
+    var machine: OutboxDrainMachine
+    /// Where the drain's events go (the agent's event recorder; by default straight to this uplink).
+    var eventSink: (@Sendable (GatewayEvent) -> Void)?
     /// The device keys (the enrolment request is signed with the signing key).
     let keys: DeviceKeys
     var workPending = true
@@ -61,19 +58,32 @@ public final class UplinkService: @unchecked Sendable {
     var progress = ContinuousClock.now
     var state: UplinkState
     var tasks: [Task<Void, Never>] = []
+    /// Bad acks (not verifying, or naming another batch) logged individually this minute (issue 17 #12).
+    var badAcks = MinuteAllowance(perMinute: UplinkService.badAcksLoggedPerMinute)
     /// Receives every message on the device's command topic (set before `start`).
     var commandHandler: (@Sendable ([UInt8]) -> Void)?
+    /// The way to the head-end while the broker is unreachable (the mesh); nil: the broker only.
+    var alternateRoute: (any BatchRoute)?
+    /// Adds to the status document before it is published (the mesh's state).
+    var statusDecorator: (@Sendable (inout UplinkStatusDocument) -> Void)?
+    /// Whether the drain machine was told "connected" because of the alternate route (not the broker).
+    var routeActive = false
 
+    /// Bad acks logged one line each per minute, at most; the rest are counted (as commands are).
+    public static let badAcksLoggedPerMinute = 60
     /// Published batches awaiting the head-end's ack at once, at most.
     static let window = 32
-    /// How long a batch the head-end refused (device not registered) waits before it goes again:
-    /// briefly for the first quarter of an hour (an installer is waiting for the approval), then
-    /// five minutes, so an unregistered gateway does not keep its link busy.
-    static func refusalHold(refusedFor: Duration) -> Duration { refusedFor < .seconds(900) ? .seconds(5) : .seconds(300) }
+    /// Events waiting to be queued while the archive refuses them, at most (the oldest go first).
+    static let pendingEventLimit = 500
+    /// The largest MQTT packet the device accepts: a command frame of the largest body, its header,
+    /// signature, topic and properties.
+    public static let maximumIncomingPacket = CommandEnvelope.maximumBodyBytes + 4096
+    /// How long `stop()` waits for the acks of the last events (agent_stopping) before it disconnects.
+    static let finalEventsWait: Duration = .seconds(2)
 
     public init(settings: UplinkSettings, deviceID: String, keys: DeviceKeys, archive: ArchiveStore,
                 schedules: [SeriesKind: IntervalSchedule], clock: any WallClock, logger: Logger,
-                busHealth: @escaping @Sendable () -> [UplinkStatusDocument.Bus]) throws(UplinkSetupError) {
+                startupGrace: Duration = .seconds(2), busHealth: @escaping @Sendable () -> [UplinkStatusDocument.Bus]) throws(UplinkSetupError) {
         self.settings = settings
         self.deviceID = deviceID
         self.keys = keys
@@ -98,13 +108,21 @@ public final class UplinkService: @unchecked Sendable {
         do { try mqtt.validate() } catch { throw .settings(error) }
         client = MQTTClient(settings: mqtt, logger: log)
         state = UplinkState(broker: mqtt.brokerAddress)
+        machine = OutboxDrainMachine(policy: .init(window: Self.window, ackTimeout: .seconds(settings.acknowledgementTimeoutSeconds),
+                                                   bytesPerSecond: settings.drain.maxBytesPerSecond, startupGrace: startupGrace),
+                                     now: .now)
     }
 
     static func clientSettings(_ s: UplinkSettings, deviceID: String, topics: UplinkTopics) throws(UplinkSetupError) -> MQTTClientSettings {
         let will = MQTTWill(topic: topics.status,
                             payload: UplinkStatusDocument(device: deviceID, state: "offline", unexpected: true).encoded())
         do {
-            return try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+            var settings = try MQTTClientSettings(broker: s.broker, clientID: s.broker.clientID ?? deviceID, will: will)
+            // The largest thing the head-end sends is a signed command; the broker never sends more
+            // (issue 17 #5: a retained 64 MiB message on the command topic OOM-killed the agent).
+            settings.maximumPacketSize = UInt32(Self.maximumIncomingPacket)
+            settings.incomingQueueLimit = 16
+            return settings
         } catch {
             throw .secretFile(error)
         }
@@ -122,18 +140,21 @@ public final class UplinkService: @unchecked Sendable {
         logger.info("uplink: device \(deviceID) to \(client.settings.brokerAddress); head-end sealing key \(headEnd.sealingKey.id)")
     }
 
-    /// Says goodbye (offline status), disconnects cleanly and stops the tasks.
+    /// Queues the events still pending (agent_stopping) in the outbox, so they are sent after a
+    /// restart at the latest; sends them now and waits briefly for their acks when connected; then
+    /// says goodbye (offline status), disconnects cleanly and stops the tasks.
     public func stop() async {
         let running = lock.withLock { () -> [Task<Void, Never>] in
             stopped = true
             return tasks
         }
+        await sendFinalEvents()
+        for t in running { t.cancel() }
         if client.isConnected {
             _ = try? await client.publish(topic: topics.status, payload: UplinkStatusDocument(device: deviceID, state: "offline",
                                                                                               unexpected: false).encoded(), retain: true)
         }
         await client.stop()
-        for t in running { t.cancel() }
         sealer.stop()
     }
 
@@ -151,6 +172,21 @@ public final class UplinkService: @unchecked Sendable {
     /// Publishes a signed command reply to the device's reply topic (QoS 1); returns at the broker's PUBACK.
     public func publishReply(_ bytes: [UInt8]) async throws(MQTTError) {
         _ = try await client.publish(topic: topics.reply, payload: bytes, qos: .atLeastOnce)
+    }
+
+    /// Sends batches through `route` whenever the broker is unreachable and the route is available.
+    public func useAlternateRoute(_ route: (any BatchRoute)?) { lock.withLock { alternateRoute = route; workPending = true } }
+
+    /// Lets `decorate` add to every status document this service publishes.
+    public func decorateStatus(_ decorate: (@Sendable (inout UplinkStatusDocument) -> Void)?) { lock.withLock { statusDecorator = decorate } }
+
+    /// A signed ack that came another way than the broker (the mesh): handled like one from the broker.
+    public func acknowledgementArrived(_ bytes: [UInt8]) async { await handleAck(bytes) }
+
+    /// Sends the drain's events (a rejected batch) to `sink` instead of straight to this uplink (the
+    /// agent records them first). Call before `start()`.
+    public func reportEvents(to sink: @escaping @Sendable (GatewayEvent) -> Void) {
+        lock.withLock { eventSink = sink }
     }
 
     /// Whether the broker connection is up now.
@@ -174,7 +210,8 @@ public final class UplinkService: @unchecked Sendable {
     public func currentState() -> UplinkState {
         var s = lock.withLock { () -> UplinkState in
             var s = state
-            s.inFlight = inFlight.count
+            s.inFlight = machine.inFlightCount
+            s.refusal = machine.refusal
             s.connected = client.isConnected
             return s
         }

@@ -1,4 +1,5 @@
 import ConcentratorCore
+import Crypto
 
 /// The stable codes of command replies (Docs/mqtt-api.md §11.5). A head-end acts on the code; the
 /// message is for people. Codes are never renamed or reused.
@@ -34,15 +35,17 @@ public enum CommandReplyCode: String, Hashable, Sendable, CaseIterable {
     }
 }
 
-/// A device's signed answer to one command. Wire form: a `SignedCommandFrame` with magic "CCUR",
-/// signed by the device's Ed25519 key, whose body is the canonical JSON object
-/// `{"code":"…","commandId":"…","device":"…","message":"…","result":{…},"status":"…","time":MS,"verb":"…"}`
-/// (`verb` absent when the command's verb could not be read). Docs/mqtt-api.md §11.
+/// A device's signed answer to one command message. Wire form: a `SignedCommandFrame` with magic
+/// "CCUR", signed by the device's Ed25519 key, whose body is the canonical JSON object
+/// `{"code":"…","commandId":"…","device":"…","envelope":"<sha-256 hex>","message":"…","result":{…},"status":"…","time":MS,"verb":"…"}`
+/// (`verb` absent when the command's verb could not be read). `envelope` is the SHA-256 of the exact
+/// command message answered, so a head-end never takes the refusal of a tampered copy for the answer
+/// to its own command (issue 17 #6). Docs/mqtt-api.md §11.
 public struct CommandReply: Hashable, Sendable {
     /// "CCUR": concentrator uplink reply.
     public static let magic: [UInt8] = [0x43, 0x43, 0x55, 0x52]
     public static let maximumBodyBytes = 1024 * 1024
-    public static let memberNames: Set<String> = ["code", "commandId", "device", "message", "result", "status", "time", "verb"]
+    public static let memberNames: Set<String> = ["code", "commandId", "device", "envelope", "message", "result", "status", "time", "verb"]
 
     /// ok: done; rejected: refused before anything was done; error: started but did not complete.
     public enum Status: String, Hashable, Sendable {
@@ -60,15 +63,18 @@ public struct CommandReply: Hashable, Sendable {
     public var time: Timestamp
     /// The verb's result (a JSON object, `{}` when there is none).
     public var result: JSONValue
+    /// SHA-256 of the exact command message this reply answers (`envelopeDigest(of:)`); nil only in
+    /// replies of devices from before issue 17, which a head-end must not match to a command.
+    public var envelopeDigest: [UInt8]?
 
     public init(device: String, commandID: String, verb: String?, code: CommandReplyCode, message: String, time: Timestamp,
-                result: JSONValue = .object([])) {
+                result: JSONValue = .object([]), envelopeDigest: [UInt8]? = nil) {
         self.init(device: device, commandID: commandID, verb: verb, status: code.status, code: code.rawValue, message: message,
-                  time: time, result: result)
+                  time: time, result: result, envelopeDigest: envelopeDigest)
     }
 
     public init(device: String, commandID: String, verb: String?, status: Status, code: String, message: String, time: Timestamp,
-                result: JSONValue) {
+                result: JSONValue, envelopeDigest: [UInt8]? = nil) {
         self.device = device
         self.commandID = commandID
         self.verb = verb
@@ -77,7 +83,11 @@ public struct CommandReply: Hashable, Sendable {
         self.message = message
         self.time = time
         self.result = result
+        self.envelopeDigest = envelopeDigest
     }
+
+    /// The digest a reply carries for `message`: SHA-256 of the command message exactly as received.
+    public static func envelopeDigest(of message: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: message)) }
 
     /// The canonical JSON body.
     public func body() -> [UInt8] {
@@ -85,6 +95,9 @@ public struct CommandReply: Hashable, Sendable {
             JSONMember(key: "code", value: .string(code)),
             JSONMember(key: "commandId", value: .string(commandID)),
             JSONMember(key: "device", value: .string(device)),
+        ]
+        if let envelopeDigest { members.append(JSONMember(key: "envelope", value: .string(Hex.encode(envelopeDigest)))) }
+        members += [
             JSONMember(key: "message", value: .string(message)),
             JSONMember(key: "result", value: result),
             JSONMember(key: "status", value: .string(status.rawValue)),
@@ -133,7 +146,14 @@ public struct CommandReply: Hashable, Sendable {
         guard let result = body["result"], result.members != nil else { throw .malformedBody("\"result\" must be an object") }
         let verb = body["verb"]?.stringValue
         if body["verb"] != nil, verb == nil { throw .malformedBody("\"verb\" must be a string") }
+        var digest: [UInt8]?
+        if let member = body["envelope"] {
+            guard let text = member.stringValue, text.utf8.count == 64, let bytes = Hex.decode(text) else {
+                throw .malformedBody("\"envelope\" must be 64 hexadecimal digits (SHA-256)")
+            }
+            digest = bytes
+        }
         return CommandReply(device: device, commandID: commandID, verb: verb, status: status, code: code, message: message,
-                            time: Timestamp(milliseconds: time), result: result)
+                            time: Timestamp(milliseconds: time), result: result, envelopeDigest: digest)
     }
 }

@@ -36,6 +36,8 @@ public struct UplinkStatusDocument: Hashable, Sendable, Codable {
     public var oldestUnacknowledgedInterval: String?
     /// Unacknowledged batches dropped because they fell out of the retention, since the agent started.
     public var droppedUnsent: Int?
+    /// The mesh (role, route, relay queue, duty budget, time source) when the device runs one.
+    public var mesh: MeshState?
 
     public init(device: String, state: String, unexpected: Bool? = nil) {
         self.device = device

@@ -59,7 +59,7 @@ struct Read: ParsableCommand {
         }
         let wanted: [QuantityID]? = quantities.isEmpty ? nil : quantities.map { QuantityID($0) }
         let snapshot: MeterSnapshot
-        if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
+        if let client = try agentClientOrExit(controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
                 snapshot = try client.call(ControlRequest(op: "read", meter: settings.id, quantities: wanted)).snapshot!
             } catch {
@@ -107,8 +107,13 @@ struct Scan: ParsableCommand {
     @Option(help: "Response timeout per address, in milliseconds.") var timeoutMs: Int = 250
     @Option(help: "Control socket path.") var controlSocket: String?
     @Flag(help: "Print JSON.") var json = false
+    @Option(name: .customLong("protocol"), help: "modbus (default); iec62056-21 (with --device-addresses); dlms (HDLC server addresses by --addresses, 16-16381); mbus (the wired secondary-address search).")
+    var meterProtocol: String = "modbus"
+    @Option(help: "IEC 62056-21: the device addresses to sign on to, comma separated, or FIRST-LAST in decimal keeping FIRST's width (00000001-00000020).")
+    var deviceAddresses: String?
 
     func validate() throws {
+        if meterProtocol != "modbus" { return try validateProtocolScan() }
         guard (1...247).contains(from), (from...247).contains(to) else {
             throw ValidationError("--from and --to must satisfy 1 ≤ from ≤ to ≤ 247")
         }
@@ -130,9 +135,10 @@ struct Scan: ParsableCommand {
             Output.error("no bus \"\(bus)\"; configured: \(setup.config.buses.map(\.name.rawValue).joined(separator: ", "))")
             throw ExitCode(ExitStatus.usage)
         }
+        if meterProtocol != "modbus" { return try runProtocolScan(setup) }
         let showProgress = !json
         let hits: [ScanHit]
-        if let client = ControlClient.connectIfRunning(path: controlSocketPath(setup, override: controlSocket)) {
+        if let client = try agentClientOrExit(controlSocketPath(setup, override: controlSocket)) {
             do throws(ControlFailure) {
                 hits = try client.call(ControlRequest(op: "scan", bus: name, timeoutMilliseconds: timeoutMs, addresses: probed),
                                        timeout: .seconds(600)) { reply in
@@ -149,23 +155,33 @@ struct Scan: ParsableCommand {
                                            timeout: .milliseconds(Int64(timeoutMs))) { p in
                 if showProgress { Output.progress(done: p.done, total: p.total, suffix: "found \(p.found)") }
             }
-            switch result {
-            case .success(let h): hits = h
-            case .failure(let e):
-                Output.error(e.description)
-                throw ExitCode(ExitStatus.failure)
-            }
+            hits = try Self.hitsOrExit(result)
         }
-        if json {
-            LogOutputLine.stdout(JSONText.encode(hits))
-            return
-        }
-        LogOutputLine.stdout("\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))")
-        for hit in hits {
-            for line in TextLayout.wrappedRow([(String(hit.address), 6, true), (hit.profile ?? (hit.isGarbled ? "GARBLED" : "unknown"), 20, false),
-                                               (hit.verdict ?? hit.detail, 0, false)]) {
-                LogOutputLine.stdout(line)
-            }
-        }
+        printHits(hits, title: "\(hits.filter { !$0.isGarbled }.count) meters answered on bus \(bus) (addresses \(AddressSelection.text(probed)))",
+                  addressWidth: 6)
+    }
+}
+
+/// The running agent's control client; otherwise exits with the reason: 69 when no agent runs, 1
+/// when this user may not use its socket (the message names the group that grants access).
+func runningAgentClientOrExit(_ path: String) throws -> ControlClient {
+    switch ControlClient.connect(path: path) {
+    case .success(let client): return client
+    case .failure(let why):
+        Output.error(why.message)
+        throw ExitCode(why.code == "permission-denied" ? ExitStatus.failure : ExitStatus.unavailable)
+    }
+}
+
+/// The running agent's control client, or nil when no agent runs (the tool then opens the port
+/// itself); exits when an agent runs but its socket refuses this user: opening the port beside it
+/// would only fail with "locked".
+func agentClientOrExit(_ path: String) throws -> ControlClient? {
+    switch ControlClient.connect(path: path) {
+    case .success(let client): return client
+    case .failure(let why) where why.code == "permission-denied":
+        Output.error(why.message)
+        throw ExitCode(ExitStatus.failure)
+    case .failure: return nil
     }
 }

@@ -2,6 +2,7 @@ import Agent
 import Archive
 import Bus
 import ConcentratorCore
+import Mesh
 import Console
 import KeyFiles
 import Logging
@@ -25,6 +26,8 @@ let consoleLogger = Logger(label: "console", factory: { _ in SwiftLogNoOpLogHand
         case .boardUnreadable(let e):
             return ValidationFailure(source: source, issues: [ValidationIssue(path: "$.device.board", problem: e.description)])
         case .boardInvalid(let failure): return failure
+        case .timeZone(let problem):
+            return ValidationFailure(source: source, issues: [ValidationIssue(path: "$.monitoring.location.timeZone", problem: problem)])
         }
     }
 }
@@ -74,6 +77,8 @@ struct ConsoleDirectBus: DirectBusAccess {
 
 /// Device fingerprints and head-end key files, with the Uplink module's key types.
 struct ConsoleKeys: KeyServices {
+    func meshKeyFingerprint(_ key: [UInt8]) -> String? { (try? MeshNetworkKey(bytes: key))?.fingerprint }
+
     func deviceKeys(stateDirectory: String, deviceID: String, create: Bool) -> Result<[String], ServiceProblem> {
         let store = DeviceKeyStore(stateDirectory: stateDirectory)
         let keys: DeviceKeys

@@ -47,6 +47,10 @@ struct Run: ParsableCommand {
             virtualClock = true
             logger.notice("virtual clock: origin \(ISO8601.format(origin)), rate \(clockRate)x")
         }
+        if env[AgentOptions.testHooksVariable] == "1" {
+            // The control operation test.clock-step moves it, as a bad RTC or a wrong NTP answer would.
+            clock = SteppableClock(base: clock)
+        }
         let agent = Agent(setup: setup, options: AgentOptions(clock: clock, controlSocketPath: controlSocket,
                                                               environment: env, checkClockSync: !virtualClock),
                           logger: logger)

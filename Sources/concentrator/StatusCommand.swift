@@ -27,10 +27,7 @@ struct Status: ParsableCommand {
         let setup = try loadSetupOrExit(options.config)
         let path = controlSocketPath(setup, override: controlSocket)
         repeat {
-            guard let client = ControlClient.connectIfRunning(path: path) else {
-                Output.error("the agent is not running (no control socket at \(path)); start it with: systemctl start concentrator")
-                throw ExitCode(ExitStatus.unavailable)
-            }
+            let client = try runningAgentClientOrExit(path)
             let reply: ControlReply
             do throws(ControlFailure) {
                 reply = try client.call(ControlRequest(op: "status"))
@@ -69,6 +66,7 @@ enum StatusReport {
             line("uplink \(u.broker)  " + (u.connected ? "connected" : "NOT connected: \(u.lastError ?? "connecting")")
                 + "  outbox \(u.outboxDepth)" + (u.refusal.map { "  REFUSED: \($0)" } ?? ""))
         }
+        if let m = s.mesh { MeshStatusReport.lines(m).forEach(line) }
         for bus in s.buses {
             line("")
             let port = bus.portOpen ? "port open" : "PORT DOWN: \(bus.portError ?? "?")"

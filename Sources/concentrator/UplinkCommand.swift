@@ -29,10 +29,7 @@ struct UplinkGroup: ParsableCommand {
         func run() throws {
             let setup = try loadSetupOrExit(options.config)
             let path = controlSocketPath(setup, override: controlSocket)
-            guard let client = ControlClient.connectIfRunning(path: path) else {
-                Output.error("the agent is not running (no control socket at \(path))")
-                throw ExitCode(ExitStatus.unavailable)
-            }
+            let client = try runningAgentClientOrExit(path)
             var times: [Int] = []
             for i in 1...count {
                 do throws(ControlFailure) {

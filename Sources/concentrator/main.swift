@@ -18,5 +18,12 @@ struct ConfigOption: ParsableArguments {
     var config: String = "/etc/concentrator/config.json"
 }
 
-TerminationSignals.block()
+// Only the agent (`run`) and the installer's console take over SIGINT, SIGTERM and SIGHUP (they wait
+// for them with sigwait, so they must be blocked before any thread starts). Every other tool keeps
+// the default actions: Ctrl-C stops `status --watch`, a scan, an export.
+if TerminationSignals.takesOverSignals(subcommand: CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }) {
+    TerminationSignals.block()
+} else {
+    TerminationSignals.ignoreBrokenPipes()
+}
 Concentrator.main()

@@ -13,13 +13,24 @@ struct Export: ParsableCommand {
         abstract: "Export one device's stored values as CSV or JSON (streamed). Safe while head-ends run.")
 
     @OptionGroup var options: DatabaseOption
-    @Option(help: "The device id.") var device: String
+    @Option(help: "The device id (required for csv and json; cer-json, cer-csv, cer-devices-csv and monthly-csv cover every device without it).")
+    var device: String?
     @OptionGroup var export: ExportOptions
     @OptionGroup var selection: SnapshotSelectionOptions
+    @Option(help: "cer-json, cer-csv: the zone of the local times (e.g. Europe/Rome); none: UTC only.") var timeZone: String?
+
+    func validate() throws {
+        if export.additionalFormat == nil, device == nil { throw ValidationError("--device is required for --format csv and json") }
+    }
 
     func run() throws {
         let database = try openDatabaseForReading(options)
         defer { database.close() }
+        if let format = export.additionalFormat {
+            try MonitoringExport.run(format: format, database: database, device: device, export: export, timeZone: timeZone)
+            return
+        }
+        guard let device else { throw ExitCode(ExitStatus.usage) }
         let request = HeadEndExportRequest(device: device, from: export.start, to: export.end, meter: selection.meterID,
                                            series: selection.seriesKind, format: export.exportFormat)
         try export.withOutput { fd in
@@ -47,7 +58,9 @@ struct Status: ParsableCommand {
         defer { database.close() }
         do {
             let reports = try database.statusReports()
-            Output.stdout(json ? DeviceStatusRendering.json(reports) : DeviceStatusRendering.table(reports, now: SystemClock().now()))
+            let alarms = try database.alarms()
+            Output.stdout(json ? AlarmRendering.addAlarms(alarms, toStatusJSON: DeviceStatusRendering.json(reports))
+                               : DeviceStatusRendering.table(reports, now: SystemClock().now()) + AlarmRendering.table(alarms))
         } catch {
             Output.error("\(error)")
             throw ExitCode(ExitStatus.failure)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import ConcentratorCore
 import HeadEnd
+import HeadEndWeb
+import KeyFiles
 import Logging
 import Platform
 #if canImport(Glibc)
@@ -15,6 +17,10 @@ struct Run: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Option(help: "The database instead of the configuration's: a SQLite file, or a postgresql:// URL shared by several workers.")
     var database: String?
+    @Option(help: "Serve the web dashboard and /metrics on HOST:PORT (for example 127.0.0.1:8080). Accounts: headend users add.")
+    var web: String?
+    @Option(help: "The dashboard's database (default: dashboard.sqlite beside the head-end database).") var dashboardDatabase: String?
+    @Flag(help: "Mark the dashboard's cookies Secure (when a TLS proxy serves it).") var webSecureCookies = false
 
     func run() throws {
         var configuration = try loadConfigurationOrExit(config)
@@ -28,9 +34,19 @@ struct Run: ParsableCommand {
                                  timestamps: getenv("JOURNAL_STREAM") == nil)
         let logger = Logger(label: "headend")
         let service: HeadEndService
+        var settings: DashboardSettings?
+        if let web {
+            do { settings = try DashboardSettings.parse(web) } catch {
+                Output.error("\(error)")
+                throw ExitCode(ExitStatus.usage)
+            }
+            settings?.secureCookies = webSecureCookies
+        }
+        let metrics = DashboardMetrics()
         do {
             let keys = try HeadEndPrivateKeys.load(sealingKeyFiles: configuration.sealingKeyFiles, ackKeyFile: configuration.ackKeyFile)
             service = try HeadEndService(configuration: configuration, keys: keys, logger: logger)
+            service.observe(metrics.observer)
         } catch {
             Output.error("\(error)")
             Output.error("the head-end will not start with this configuration (exit \(ExitStatus.config))")
@@ -44,6 +60,16 @@ struct Run: ParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode(ExitStatus.failure)
         }
+        var dashboard: WebDashboard?
+        if let settings {
+            do {
+                dashboard = try WebDashboard.start(settings: settings, configuration: configuration, metrics: metrics,
+                                                   dashboardDatabase: dashboardDatabase, logger: logger)
+            } catch {
+                logger.critical("cannot start the dashboard: \(error)")
+                throw ExitCode(ExitStatus.config)
+            }
+        }
         while true {
             let signal = TerminationSignals.wait()
             if signal == TerminationSignals.reloadSignal {
@@ -55,6 +81,7 @@ struct Run: ParsableCommand {
         }
         let stopped = OneShot<Bool>()
         Task {
+            await dashboard?.stop()
             await service.stop()
             stopped.set(true)
         }

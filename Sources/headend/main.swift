@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcentratorCore
+import ExportOptions
 import HeadEnd
 import Platform
 
@@ -9,7 +10,7 @@ struct HeadEndCommand: ParsableCommand {
         commandName: "headend",
         abstract: "Reference head-end: verifies, opens and stores the concentrators' sealed batches and acknowledges them.",
         version: ConcentratorVersion.current,
-        subcommands: [Run.self, KeysGroup.self, DevicesGroup.self, Export.self, Status.self, Command.self])
+        subcommands: [Run.self, KeysGroup.self, DevicesGroup.self, Export.self, Status.self, Command.self, UsersGroup.self])
 }
 
 /// Where a command finds the database: the `database` of the configuration, or `--database`.
@@ -51,4 +52,5 @@ func loadConfigurationOrExit(_ path: String) throws -> HeadEndConfiguration {
 }
 
 TerminationSignals.block()
+ExportOptions.additionalFormats = MonitoringExport.formats
 HeadEndCommand.main()

@@ -116,4 +116,14 @@ import Wire
         defer { agent.stop() }
         #expect(agent.configTrial?.commandID == "t-\(h.counter - 2)", "the trial resumed after the restart")
     }
+
+    /// Issue 17 #8: the agent registers its command thread with the watchdog, beside the buses.
+    @Test func theCommandThreadIsWatched() throws {
+        let h = Harness()
+        try h.writeConfig()
+        let (agent, _) = try h.start()
+        defer { agent.stop() }
+        #expect(agent.progress.names.contains("commands"), "\(agent.progress.names)")
+        #expect(agent.progress.names.contains("bus bus1"))
+    }
 }

@@ -5,31 +5,6 @@ import Logging
 import Platform
 import TestSupport
 
-/// Collects log lines so tests can check that a failure logs exactly one clear line.
-final class CapturedLog: Sendable {
-    private let storage = Locked<[(Logger.Level, String)]>([])
-
-    var lines: [(level: Logger.Level, message: String)] { storage.value.map { ($0.0, $0.1) } }
-    var errors: [String] { lines.filter { $0.level >= .error }.map(\.message) }
-
-    func append(_ level: Logger.Level, _ message: String) { storage.withLock { $0.append((level, message)) } }
-
-    var logger: Logger { Logger(label: "archive") { _ in CapturingHandler(log: self) } }
-}
-
-struct CapturingHandler: LogHandler {
-    let log: CapturedLog
-    var logLevel: Logger.Level = .trace
-    var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) { log.append(event.level, event.message.description) }
-}
-
 /// 2026-03-01T00:00:00Z, a fixed origin for test data.
 let testOrigin = Timestamp(seconds: 1_772_323_200)
 

@@ -76,6 +76,13 @@ import MeterSimulator
         #expect(report.worstFailedMeterMilliseconds <= 400 + 60, "worst failed meter took \(report.worstFailedMeterMilliseconds) ms")
         #expect(report.failed == 2)
         #expect(report.answered == 6)
+        // Every value of two cycles is committed: read, or marked with why it is missing.
+        let values = sink.commits.prefix(2).flatMap(\.snapshots).flatMap { s in s.values.map { (s.meter, $0) } }
+        let accounted = values.filter { meter, v in
+            meter == "m3" ? v.error == .noResponse : meter == "m6" ? v.error == .badChecksum : v.error == nil
+        }
+        FaultMatrix.record(fault: "bus fault: a silent and a bad-CRC meter (values, errors marked)", expected: values.count,
+                           delivered: accounted.count)
     }
 
     @Test func exceptionsAreRecordedNotRetried() throws {

@@ -56,6 +56,10 @@ final class MemorySink: SnapshotSink, @unchecked Sendable {
     private let lock = ConditionLock()
     private var stored: [(series: SeriesKind, interval: Timestamp, snapshots: [MeterSnapshot])] = []
     var preStored: Set<MeterID> = []
+    /// Meters the "archive" says answered before this start.
+    var answeredEarlier: Set<MeterID> = []
+
+    func answeredBefore(meter: MeterID, before time: Timestamp) -> Bool { answeredEarlier.contains(meter) }
 
     func store(bus: BusName, series: SeriesKind, intervalStart: Timestamp, snapshots: [MeterSnapshot]) throws {
         lock.withLock { stored.append((series, intervalStart, snapshots)) }

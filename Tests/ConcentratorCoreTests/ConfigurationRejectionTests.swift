@@ -35,7 +35,7 @@ private func bus(_ more: String, name: String = "bus1", device: String = "/dev/t
 let badConfigs: [BadConfig] = [
     // Unknown keys, at every level.
     BadConfig("unknown top-level key", F.document(extra: #""logging": {}"#),
-              ExpectedIssue("$.logging", "unknown key", "archive, buses, device, meters, monitoring, polling, uplink")),
+              ExpectedIssue("$.logging", "unknown key", "archive, buses, device, mesh, meters, monitoring, polling, uplink")),
     BadConfig("unknown device key", F.document(device: #"{"id": "gw-1", "name": "x"}"#),
               ExpectedIssue("$.device.name", "unknown key", "id, profileDirectories, runtimeDirectory, stateDirectory")),
     BadConfig("unknown bus key", F.document(buses: bus(#", "speed": 9600"#)),

@@ -195,7 +195,7 @@ import TestSupport
         #expect(session.run() == 0)
         #expect(terminal.output.contains("relay") && terminal.output.contains("role-too-low") && terminal.output.contains("reader"))
         #expect(terminal.output.contains("2 commands, newest first"))
-        expectReprompt(terminal, "events, commands, log, or Enter to go back [events]: ", badAnswer: "frob")
+        expectReprompt(terminal, "events, alarms, schedules, commands or log [events]: ", badAnswer: "frob")
         #expect(terminal.overlongLines.isEmpty, "\(terminal.overlongLines)")
     }
 

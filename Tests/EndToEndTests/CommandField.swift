@@ -22,7 +22,10 @@ final class CommandField: @unchecked Sendable {
     let headend: ChildProcess
     private(set) var agent: AgentProcess!
 
-    init(trialSeconds: Int = 300, beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
+    /// `agentSections`: more top-level sections of the agent's config.json (name → JSON text).
+    init(trialSeconds: Int = 300, agentSections: [String: String] = [:], pods: [String: String] = [:], headendArguments: [String] = [],
+         beforeHeadEndStarts: (_ headendConfig: String, _ dir: TemporaryDirectory) throws -> Void = { _, _ in },
+         beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
         broker = try await MosquittoBroker()
         sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template", "2:eastron-sdm120"], baud: 115_200,
                                   turnaround: "1-3")
@@ -46,6 +49,8 @@ final class CommandField: @unchecked Sendable {
              "headEndKeys": [\(publicFiles.sorted().map { "\"\($0)\"" }.joined(separator: ", "))],
              "acknowledgementTimeoutSeconds": 10, "configTrialSeconds": \(trialSeconds)}
             """
+        for (name, text) in agentSections { builder.extraSections[name] = text }
+        builder.pods = pods
         agentConfig = try builder.write(to: dir)
         headendConfig = dir.file("headend.json")
         try """
@@ -63,7 +68,9 @@ final class CommandField: @unchecked Sendable {
         let added = try runCommand(BuiltProducts.path("headend"), ["devices", "add", "--config", headendConfig, "--id", Self.device,
                                                                    "--key", dir.file("device-keys.json")])
         guard added.status == 0 else { throw HarnessError("devices add: \(added.stderr)") }
-        headend = try ChildProcess(BuiltProducts.path("headend"), ["run", "--config", headendConfig], name: "headend", directory: dir)
+        try beforeHeadEndStarts(headendConfig, dir)
+        headend = try ChildProcess(BuiltProducts.path("headend"), ["run", "--config", headendConfig] + headendArguments, name: "headend",
+                                   directory: dir)
         guard headend.waitForOutput("subscribed to", inStderr: true, timeout: .seconds(20)) else {
             throw HarnessError("headend run did not subscribe: \(headend.stderr)")
         }
@@ -71,6 +78,13 @@ final class CommandField: @unchecked Sendable {
         // Test hooks on: `stallBus` makes a bus thread hang, so that `bus-busy` can be provoked.
         agent = try AgentProcess(config: agentConfig, directory: dir, environment: ["CONCENTRATOR_TEST_HOOKS": "1"])
         guard agent.waitUntilRunning() else { throw HarnessError("the agent did not start: \(agent.log)") }
+    }
+
+    /// Stops the agent (SIGTERM, its state written) and starts it again on the same configuration.
+    func restartAgent() throws {
+        guard agent.child.stop() == 0 else { throw HarnessError("the agent did not stop cleanly: \(agent.log.suffix(2000))") }
+        agent = try AgentProcess(config: agentConfig, directory: dir, name: "agent-2", environment: ["CONCENTRATOR_TEST_HOOKS": "1"])
+        guard agent.waitUntilRunning() else { throw HarnessError("the agent did not start again: \(agent.log)") }
     }
 
     /// Makes the agent's bus thread hang for `milliseconds` (the control socket's test-only `test.stall`).
@@ -131,13 +145,7 @@ final class CommandWire: @unchecked Sendable {
     private var received: [[UInt8]] = []
 
     init(port: UInt16) async throws {
-        var logger = Logger(label: "command-wire")
-        logger.logLevel = .warning
-        client = MQTTClient(settings: MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "wire-\(UUID().uuidString.prefix(8))",
-                                                         keepaliveSeconds: 10, cleanStart: true), logger: logger)
-        try client.start()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !client.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        client = try await CommandField.connectedClient(port: port, name: "wire")
         try await client.subscribe(filter: topics.reply)
         Task { [self] in
             for await message in client.messages { lock.withLock { received.append(message.payload) } }
@@ -156,4 +164,18 @@ final class CommandWire: @unchecked Sendable {
     }
 
     func stop() async { await client.stop() }
+}
+
+extension CommandField {
+    /// A test MQTT client on the loopback broker at `port`, connected (or given up after 10 s).
+    static func connectedClient(port: UInt16, name: String) async throws -> MQTTClient {
+        var logger = Logger(label: name)
+        logger.logLevel = .warning
+        let client = MQTTClient(settings: MQTTClientSettings(host: "127.0.0.1", port: port, clientID: "\(name)-\(UUID().uuidString.prefix(8))",
+                                                             keepaliveSeconds: 10, cleanStart: true), logger: logger)
+        try client.start()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !client.isConnected, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        return client
+    }
 }

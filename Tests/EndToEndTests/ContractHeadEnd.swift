@@ -12,6 +12,9 @@ final class ContractHeadEnd: @unchecked Sendable {
     let sealing = AgreementPrivateKey.generate()
     let ack = SigningPrivateKey.generate()
     private let lock = ConditionLock()
+    /// The sealing keys held now (`rotateSealingKey`, `retireSealingKey`); at first `sealing`.
+    private var sealingKeys: [AgreementPrivateKey] = []
+    private var rejectedUnknownKey = 0
     private var devices = RegisteredDevices()
     private var received: [String: Int] = [:]          // "device/sequence" → deliveries
     private var snapshots: [String: MeterSnapshot] = [:]  // "meter/interval/series" → snapshot
@@ -30,6 +33,23 @@ final class ContractHeadEnd: @unchecked Sendable {
     }
 
     func register(device: String, key: SigningPublicKey) { lock.withLock { devices.keys[device] = [key] } }
+
+    /// Adds a new sealing key beside the held ones (headend.md, rotation) and writes its public
+    /// document to `path`; returns the new key.
+    func rotateSealingKey(writingTo path: String) throws -> AgreementPrivateKey {
+        let key = AgreementPrivateKey.generate()
+        lock.withLock { sealingKeys = (sealingKeys.isEmpty ? [sealing] : sealingKeys) + [key] }
+        try PublicKeyDocument(key.publicKey, role: "sealing").rendered().write(toFile: path, atomically: true, encoding: .utf8)
+        return key
+    }
+
+    /// Removes a sealing key: batches sealed to it are rejected with reason 1 from now on.
+    func retireSealingKey(_ key: AgreementPrivateKey) {
+        lock.withLock { sealingKeys = (sealingKeys.isEmpty ? [sealing] : sealingKeys).filter { $0.publicKey.id != key.publicKey.id } }
+    }
+
+    /// Batches rejected with reason 1 (unknown sealing key) so far.
+    var unknownSealingKeyRejections: Int { lock.withLock { rejectedUnknownKey } }
 
     /// Connects to the broker on 127.0.0.1 (`caFile`: over TLS; `username`: with a password).
     func start(port: UInt16, username: String? = nil, password: String? = nil, caFile: String? = nil) throws {
@@ -58,8 +78,18 @@ final class ContractHeadEnd: @unchecked Sendable {
     func stop() async { await client?.stop() }
 
     private func handle(_ bytes: [UInt8]) async {
-        let opener = lock.withLock { BatchOpener(sealingKeys: [sealing], devices: devices) }
-        guard let opened = try? opener.open(bytes) else { return }
+        let opener = lock.withLock { BatchOpener(sealingKeys: sealingKeys.isEmpty ? [sealing] : sealingKeys, devices: devices) }
+        let opened: OpenedBatch
+        do { opened = try opener.open(bytes) } catch {
+            // §3.3: a verified batch sealed to a key the head-end does not hold: rejected, reason 1.
+            guard case .unknownSealingKey = error, let sealed = try? SealedBatch.parse(bytes), let client else { return }
+            let header = sealed.header
+            lock.withLock { rejectedUnknownKey += 1 }
+            let rejection = BatchAck(deviceID: header.deviceID, sequence: header.sequence, batchDigest: sealed.digest,
+                                     status: .rejected(reasonCode: BatchRejectionReason.unknownSealingKey.rawValue), keyID: ack.id)
+            _ = try? await client.publish(topic: "concentrator/v1/\(header.deviceID)/ack", payload: rejection.encoded(signedBy: ack))
+            return
+        }
         let key = "\(opened.header.deviceID)/\(opened.header.sequence)"
         let (first, ackNow) = lock.withLock { () -> (Bool, Bool) in
             received[key, default: 0] += 1

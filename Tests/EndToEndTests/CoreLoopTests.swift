@@ -79,12 +79,18 @@ import TestSupport
         defer { reader.close() }
         let check = try SQLiteConnection(path: dir.file("state/archive.sqlite"), mode: .readOnly)
         #expect(try check.queryText("PRAGMA integrity_check") == "ok")
+        var storedSnapshots = 0
         for line in mustBeStored {
             let stored = try reader.snapshots(intervalStart: line.interval).filter { $0.meter.rawValue.hasPrefix(line.bus + "-") }
             #expect(stored.count >= line.meters, "interval \(line.interval) logged as archived with \(line.meters) meters; \(stored.count) stored")
+            storedSnapshots += min(stored.count, line.meters)
         }
         let all = try reader.snapshots(meter: "bus1-m1", from: origin0, to: origin0.adding(seconds: 86_400 * 3650))
         #expect(Set(all.map(\.intervalStart)).count == all.count, "no interval stored twice")
+        // Counted in meter snapshots whose commit the agent logged (the archive's side of exactly once).
+        FaultMatrix.record(fault: "kill -9 during archive commits (snapshots)", runs: kills,
+                           expected: mustBeStored.reduce(0) { $0 + $1.meters }, delivered: storedSnapshots,
+                           duplicated: all.count - Set(all.map(\.intervalStart)).count)
     }
 
     @Test func badConfigurationsExit78WithEveryProblemListed() throws {
@@ -182,6 +188,13 @@ import TestSupport
         defer { reader.close() }
         let bus2 = try reader.snapshots(meter: "bus2-m1", from: origin, to: origin.adding(seconds: 86_400))
         #expect(!bus2.isEmpty && bus2.allSatisfy { s in s.values.allSatisfy { $0.error == .portUnavailable } })
+        // bus1's archived intervals, each with its four meters, while bus2 has no port.
+        let bus1 = agent.archivedLines.filter { $0.bus == "bus1" }
+        let stored = try bus1.reduce(0) { n, line in
+            n + min(line.meters, try reader.snapshots(intervalStart: line.interval).filter { $0.meter.rawValue.hasPrefix("bus1-") }.count)
+        }
+        FaultMatrix.record(fault: "bus fault: a missing port (snapshots of the other bus)", expected: bus1.reduce(0) { $0 + $1.meters },
+                           delivered: stored)
     }
 }
 

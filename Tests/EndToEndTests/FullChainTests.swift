@@ -134,9 +134,11 @@ import TestSupport
         #expect(export.status == 0, "\(export.stderr)")
         let exported = try JSONDecoder().decode([ExportedSnapshot].self, from: Data(export.stdout.utf8))
         var atHeadEnd: [String: [String: Double?]] = [:]
+        var duplicatedValues = 0
         for s in exported {
             let key = "\(s.meter)/\(s.interval_start)"
             #expect(atHeadEnd[key] == nil, "\(key) stored twice at the head-end")
+            if atHeadEnd[key] != nil { duplicatedValues += s.values.count }
             atHeadEnd[key] = Dictionary(uniqueKeysWithValues: s.values.map { ($0.quantity, $0.value) })
         }
 
@@ -155,6 +157,7 @@ import TestSupport
         }
         let served = ServedLogReader.servedValues(sim.served)
         var compared = 0
+        var expectedValues = 0, deliveredValues = 0
         var archivedKeys: Set<String> = []
         for address in 1...8 {
             let meter = MeterID("bus1-m\(address)")
@@ -162,11 +165,15 @@ import TestSupport
                 let key = "\(meter)/\(ISO8601.format(snapshot.intervalStart))"
                 archivedKeys.insert(key)
                 guard let values = atHeadEnd[key] else {
-                    #expect(queued.contains { $0.contains(snapshot.intervalStart) }, "\(key) archived but neither at the head-end nor queued")
+                    let isQueued = queued.contains { $0.contains(snapshot.intervalStart) }
+                    #expect(isQueued, "\(key) archived but neither at the head-end nor queued")
+                    if !isQueued { expectedValues += snapshot.values.count }
                     continue
                 }
+                expectedValues += snapshot.values.count
                 for v in snapshot.values {
                     #expect(values[v.quantity.rawValue] == v.value, "\(key) \(v.quantity) differs at the head-end")
+                    if values[v.quantity.rawValue] == v.value { deliveredValues += 1 }
                     if let value = v.value {
                         #expect(served["\(address)/\(v.quantity.rawValue)"]?.contains(value) == true, "\(key) \(v.quantity) was not served")
                         compared += 1
@@ -177,5 +184,7 @@ import TestSupport
         #expect(Set(atHeadEnd.keys).isSubset(of: archivedKeys), "the head-end has nothing the agent did not archive")
         #expect(atHeadEnd.count >= 8 * 6, "at least six intervals of eight meters arrived (\(atHeadEnd.count) snapshots)")
         #expect(compared > 1000)
+        FaultMatrix.record(fault: "full chain: broker outages, SIGTERM and kill -9 of agent and head-end", expected: expectedValues,
+                           delivered: deliveredValues, duplicated: duplicatedValues)
     }
 }

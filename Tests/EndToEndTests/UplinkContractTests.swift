@@ -126,7 +126,7 @@ import TestSupport
         try await s.broker.start()
         #expect(await eventuallyAsync(timeout: .seconds(60)) { s.outboxDepth(agent) == 0 }, "the backlog drained")
         #expect(agent.child.stop() == 0)
-        try compare(s)
+        try compare(s, fault: "broker outage of 12 s (6 virtual hours)")
     }
 
     @Test func killMinus9MidDrainStillDeliversExactlyOnce() async throws {
@@ -141,14 +141,23 @@ import TestSupport
         let second = try s.startAgent("agent-2")
         #expect(await eventuallyAsync(timeout: .seconds(60)) { s.outboxDepth(second) == 0 }, "\(second.log.suffix(1500))")
         #expect(second.child.stop() == 0)
-        try compare(s)
+        try compare(s, fault: "kill -9 mid drain (uplink)")
     }
 
     /// Every archived snapshot is at the head-end once, with identical values, or still queued in
     /// the outbox (archived after the last drain, sent at the next start); nothing else arrived.
-    private func compare(_ s: Setup) throws {
+    private func compare(_ s: Setup, fault: String? = nil) throws {
         let archived = try s.archived()
         let delivered = s.headEnd.stored
+        defer {
+            if let fault, let queued = try? queuedRanges(s) {
+                // In values: what the archive holds and is not still queued, and what arrived identical.
+                let due = archived.filter { e in !queued.contains { $0.contains(e.value.intervalStart) } || delivered[e.key] != nil }
+                FaultMatrix.record(fault: fault, expected: due.values.reduce(0) { $0 + $1.values.count },
+                                   delivered: due.reduce(0) { $0 + (delivered[$1.key]?.values == $1.value.values ? $1.value.values.count : 0) },
+                                   duplicated: s.headEnd.duplicates.reduce(0) { $0 + (delivered[$1]?.values.count ?? 1) })
+            }
+        }
         #expect(!archived.isEmpty)
         #expect(s.headEnd.duplicates.isEmpty, "the same snapshot in two batches: \(s.headEnd.duplicates.prefix(5))")
         #expect(Set(delivered.keys).isSubset(of: Set(archived.keys)), "delivered something never archived")

@@ -41,4 +41,24 @@ struct HeadEndCommandTests {
         let relative = text.replacingOccurrences(of: "/etc/headend/keys/admin.key", with: "admin.key")
         #expect(throws: ValidationFailure.self) { try HeadEndConfigurationLoader.load(text: relative, source: "h.json") }
     }
+
+    @Test("a reply answers a command only when it names the published message (issue 17 #6)")
+    func repliesAreMatchedByDigest() {
+        let published = CommandReply.envelopeDigest(of: Array("the real envelope".utf8))
+        let copy = CommandReply.envelopeDigest(of: Array("a tampered copy".utf8))
+        let time = Timestamp(milliseconds: 1_795_255_200_000)
+        func reply(_ code: CommandReplyCode, verb: String = "relay", id: String = "c-1", digest: [UInt8]?) -> CommandReply {
+            CommandReply(device: "gw-1", commandID: id, verb: verb, code: code, message: "", time: time, envelopeDigest: digest)
+        }
+        #expect(CommandSender.answers(reply(.ok, digest: published), id: "c-1", verb: "relay", digest: published))
+        #expect(!CommandSender.answers(reply(.badSignature, digest: copy), id: "c-1", verb: "relay", digest: published),
+                "the refusal of a tampered copy with the same id")
+        #expect(!CommandSender.answers(reply(.ok, digest: copy), id: "c-1", verb: "relay", digest: published))
+        #expect(!CommandSender.answers(reply(.ok, digest: nil), id: "c-1", verb: "relay", digest: published), "no digest: no match")
+        #expect(!CommandSender.answers(reply(.ok, id: "c-2", digest: published), id: "c-1", verb: "relay", digest: published))
+        // The stored reply of a repeated keys.rotate names the first envelope (the device lost the old key).
+        #expect(CommandSender.answers(reply(.ok, verb: "keys.rotate", digest: copy), id: "c-1", verb: "keys.rotate", digest: published))
+        #expect(!CommandSender.answers(reply(.badSignature, verb: "keys.rotate", digest: copy), id: "c-1", verb: "keys.rotate",
+                                       digest: published))
+    }
 }

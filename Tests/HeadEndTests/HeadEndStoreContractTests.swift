@@ -148,7 +148,37 @@ struct HeadEndStoreContractTests {
         let fleet = try #require(try s.store.fleetOverview().first)
         #expect(fleet.outboxDepth == 3 && fleet.alarms == 1 && fleet.missingSequences == 3)
         // The newest reading batch (9): four snapshots, one with an unsynced clock, meter 2's clock 1 s ahead less the gateway's 1.58 s.
-        #expect(fleet.clock == ClockQuality(snapshots: 4, unsyncedSnapshots: 1, maximumMeterSkewMilliseconds: 580))
+        #expect(fleet.clock == BatchClockQuality(snapshots: 4, unsyncedSnapshots: 1, maximumMeterSkewMilliseconds: 580))
+    }
+
+    @Test("alarms (folded meter_alarm events), meter identities and the dashboard's event summary read the same from both stores",
+          arguments: StoreKind.allCases)
+    func alarmsAndEventSummaries(kind: StoreKind) async throws {
+        let s = try await FreshStore(kind)
+        try s.registerDevice()
+        let processor = try s.processor()
+        let t = Content.intervalStart(1)
+        let events = [
+            GatewayEvent(time: t.adding(seconds: 1), kind: .clockUnsynchronised, severity: .warning, message: "clock lost"),
+            GatewayEvent(time: t.adding(seconds: 2), kind: .meterAlarm, severity: .error, meter: "m-1",
+                         message: "alarm=raised rule=overvoltage value=260 threshold=253 occurrence=1 phase=raised"),
+            GatewayEvent(time: t.adding(seconds: 3), kind: .meterIdentity, severity: .info, meter: "m-1",
+                         message: #"{"pod":"IT001E00000001","serialNumber":"S1"}"#),
+            GatewayEvent(time: t.adding(seconds: 4), kind: .clockSynchronised, severity: .info, message: "clock back"),
+            GatewayEvent(time: t.adding(seconds: 5), kind: .meterAlarm, severity: .info, meter: "m-1",
+                         message: "alarm=cleared rule=overvoltage value=250 occurrence=1 phase=cleared"),
+        ]
+        let outcome = processor.process(topic: "concentrator/v1/gw-0001/event", payload: try Keys.sealer().seal(.events(events), sequence: 1).bytes,
+                                        now: FreshStore.now)
+        #expect(outcome.ack != nil, "\(outcome.result)")
+        let alarms = try s.store.alarms()
+        #expect(alarms.map { "\($0.device) \($0.key)=\($0.phase.name)" } == ["gw-0001 overvoltage@m-1=cleared"])
+        #expect(alarms.first?.transitions == 2 && alarms.first?.raisedAt == t.adding(seconds: 2) && alarms.first?.threshold == 253)
+        #expect(try s.store.alarms(device: Keys.deviceID, until: t.adding(seconds: 3)).first?.isOpen == true)
+        #expect(try s.store.alarms(device: "gw-0404").isEmpty)
+        #expect(try s.store.meterIdentities(device: Keys.deviceID)["m-1"]?.pod == "IT001E00000001")
+        #expect(try s.store.eventSummaries(alarmsSince: t) == [Keys.deviceID: DeviceEventSummary(alarms: 2, clockSynchronised: true)])
+        #expect(try s.store.eventSummaries(alarmsSince: t.adding(seconds: 3)) == [Keys.deviceID: DeviceEventSummary(alarms: 1, clockSynchronised: true)])
     }
 
     @Test("meters, chart series, events and the command audit read back what was stored", arguments: StoreKind.allCases)
@@ -171,13 +201,13 @@ struct HeadEndStoreContractTests {
         #expect(events.map(\.event) == Content.events(4).reversed())
         #expect(try s.store.events(device: Keys.deviceID, from: Content.intervalStart(0), to: Content.intervalStart(10), limit: 1).count == 1)
         let key = Keys.ack.id
-        let entry = CommandAuditEntry(device: Keys.deviceID, commandID: "c1", verb: "ping", keyID: key, counter: 42, arguments: "{}",
+        let entry = HeadEndCommandRecord(device: Keys.deviceID, commandID: "c1", verb: "ping", keyID: key, counter: 42, arguments: "{}",
                                       issuedAt: FreshStore.now, expiresAt: FreshStore.now.adding(seconds: 300))
         try s.store.recordCommandSent(entry)
-        try s.store.recordCommandSent(CommandAuditEntry(device: "gw-0002", commandID: "c2", verb: "status", keyID: key, counter: 43,
+        try s.store.recordCommandSent(HeadEndCommandRecord(device: "gw-0002", commandID: "c2", verb: "status", keyID: key, counter: 43,
                                                         arguments: "{}", issuedAt: FreshStore.now.adding(seconds: 1),
                                                         expiresAt: FreshStore.now.adding(seconds: 301)))
-        let reply = CommandAuditEntry.Reply(status: "ok", code: "ok", message: "pong", received: FreshStore.now.adding(seconds: 2))
+        let reply = HeadEndCommandRecord.Reply(status: "ok", code: "ok", message: "pong", received: FreshStore.now.adding(seconds: 2))
         try s.store.recordCommandReply(device: Keys.deviceID, commandID: "c1", reply: reply)
         var answered = entry
         answered.reply = reply

@@ -102,13 +102,16 @@ final class FailingStore: HeadEndStore {
     func dismissEnrolment(device: String) throws(HeadEndError) -> Bool { try inner.dismissEnrolment(device: device) }
     func commissioningReports() throws(HeadEndError) -> [String: DeviceStatusReport.Commissioning] { try inner.commissioningReports() }
     func nextCommandCounter(keyID: KeyID, now: Timestamp) throws(HeadEndError) -> Int64 { try inner.nextCommandCounter(keyID: keyID, now: now) }
-    func recordCommandSent(_ entry: CommandAuditEntry) throws(HeadEndError) { try inner.recordCommandSent(entry) }
-    func recordCommandReply(device: String, commandID: String, reply: CommandAuditEntry.Reply) throws(HeadEndError) {
+    func recordCommandSent(_ entry: HeadEndCommandRecord) throws(HeadEndError) { try inner.recordCommandSent(entry) }
+    func recordCommandReply(device: String, commandID: String, reply: HeadEndCommandRecord.Reply) throws(HeadEndError) {
         try inner.recordCommandReply(device: device, commandID: commandID, reply: reply)
     }
-    func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [CommandAuditEntry] { try inner.commandAudit(device: device, limit: limit) }
+    func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [HeadEndCommandRecord] { try inner.commandAudit(device: device, limit: limit) }
     func sequenceGaps(device: String, limit: Int) throws(HeadEndError) -> SequenceGapReport { try inner.sequenceGaps(device: device, limit: limit) }
     func fleetOverview() throws(HeadEndError) -> [FleetDeviceSummary] { try inner.fleetOverview() }
+    func eventSummaries(alarmsSince: Timestamp) throws(HeadEndError) -> [String: DeviceEventSummary] {
+        try inner.eventSummaries(alarmsSince: alarmsSince)
+    }
     func meters(ofDevice device: String) throws(HeadEndError) -> [StoredMeter] { try inner.meters(ofDevice: device) }
     func forEachSnapshot(_ query: SnapshotQuery, _ body: (MeterSnapshot) throws -> Void) throws(HeadEndError) {
         try inner.forEachSnapshot(query, body)

@@ -49,8 +49,13 @@ import MeterSimulator
         #expect(try ControlCommand.parse("coil 12 off") == .coil(12, set: false))
         #expect(try ControlCommand.parse("clock 12") == .clock(12, offsetSeconds: nil))
         #expect(try ControlCommand.parse("clock 12 -120") == .clock(12, offsetSeconds: -120))
+        #expect(try ControlCommand.parse("set 1 voltage_l1 260.5") == .setValue(1, "voltage_l1", 260.5))
+        #expect(try ControlCommand.parse("set 1 voltage_l1 auto") == .setValue(1, "voltage_l1", nil))
+        #expect(try ControlCommand.parse("status-bits 2 0x21") == .statusBits(2, 0x21))
+        #expect(try ControlCommand.parse("status-bits 2 33") == .statusBits(2, 33))
         for bad in ["", "fault 7", "vanish", "vanish -1", "coil * on", "coil 3 maybe", "status now", "reboot", "clock * 5", "clock 3 soon",
-                    "clock 3 1.5"] {
+                    "clock 3 1.5", "set 1 voltage_l1", "set * voltage_l1 3", "set 1 voltage_l1 high", "set 1 voltage_l1 nan",
+                    "status-bits 1", "status-bits 1 0xZZ", "status-bits 1 4294967296", "status-bits * 1"] {
             #expect(throws: SimulatorArgumentError.self, "\(bad)") { try ControlCommand.parse(bad) }
         }
     }

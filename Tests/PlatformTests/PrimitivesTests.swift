@@ -1,4 +1,5 @@
 import Foundation
+import ConcentratorCore
 import Platform
 import Testing
 
@@ -68,5 +69,17 @@ import Testing
         }
         for finished in done { #expect(finished.wait(timeout: .seconds(20)) != nil) }
         #expect(counter.value == 80_000)
+    }
+}
+
+/// Issue 10 §5: log timestamps always carry milliseconds, for fixed-width parsing.
+@Suite struct LogTimestampTests {
+    @Test func aWholeSecondStillHasThreeMillisecondDigits() {
+        let whole = ISO8601.parse("2026-11-21T10:00:13Z")!
+        #expect(LineLogHandler.timestamp(whole) == "2026-11-21T10:00:13.000Z")
+        #expect(LineLogHandler.timestamp(whole.adding(milliseconds: 7)) == "2026-11-21T10:00:13.007Z")
+        #expect(LineLogHandler.timestamp(whole).count == LineLogHandler.timestamp(whole.adding(milliseconds: 999)).count)
+        // Elsewhere (exports, status) whole seconds stay short.
+        #expect(ISO8601.format(whole) == "2026-11-21T10:00:13Z")
     }
 }

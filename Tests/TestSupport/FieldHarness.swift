@@ -80,6 +80,12 @@ public struct AgentConfigBuilder {
     public var buses: [Bus]
     public var extraSections: [String: String] = [:]
     public var archive = #"{"intervalMinutes": 60, "retentionDays": 45}"#
+    /// Buses and meters given as JSON objects (other protocols, other address forms).
+    public var rawBuses: [String] = []
+    public var rawMeters: [String] = []
+    public var profileDirectories: [String] = []
+    /// The POD (point of delivery) of some meters, by meter id.
+    public var pods: [String: String] = [:]
 
     public init(buses: [Bus]) { self.buses = buses }
 
@@ -93,12 +99,17 @@ public struct AgentConfigBuilder {
         for b in buses {
             busJSON.append(#"{"name": "\#(b.name)", "device": "\#(b.device)", "baud": \#(b.baud), "responseTimeoutMilliseconds": {"min": \#(b.timeouts.lowerBound), "max": \#(b.timeouts.upperBound)}}"#)
             for a in b.addresses {
-                meterJSON.append(#"{"id": "\#(Self.meterID(bus: b.name, address: a))", "bus": "\#(b.name)", "address": \#(a), "profile": "\#(b.profile(a))"}"#)
+                let id = Self.meterID(bus: b.name, address: a)
+                let pod = pods[id].map { #", "pod": "\#($0)""# } ?? ""
+                meterJSON.append(#"{"id": "\#(id)", "bus": "\#(b.name)", "address": \#(a), "profile": "\#(b.profile(a))"\#(pod)}"#)
             }
         }
+        busJSON += rawBuses
+        meterJSON += rawMeters
+        let dirs = profileDirectories.isEmpty ? "" : ", \"profileDirectories\": [" + profileDirectories.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
         var text = """
         {
-          "device": {"id": "\(deviceID)", "stateDirectory": "\(state)", "runtimeDirectory": "\(run)"},
+          "device": {"id": "\(deviceID)", "stateDirectory": "\(state)", "runtimeDirectory": "\(run)"\(dirs)},
           "buses": [\(busJSON.joined(separator: ",\n    "))],
           "meters": [
             \(meterJSON.joined(separator: ",\n    "))

@@ -15,10 +15,12 @@ import Testing
         device: Fixtures.deviceID, id: "cmd-0001", issuedAt: issued, expiresAt: issued.adding(seconds: 300), counter: 42, verb: "relay",
         arguments: .object([JSONMember(key: "meter", value: .string("m-1")), JSONMember(key: "action", value: .string("disconnect"))]))
 
+    /// The reply to exactly the documented envelope: it carries that message's SHA-256 (issue 17 #6).
     static let reply = CommandReply(
         device: Fixtures.deviceID, commandID: "cmd-0001", verb: "relay", code: .ok, message: "meter m-1 relay disconnected",
         time: issued.adding(milliseconds: 1234),
-        result: .object([JSONMember(key: "meter", value: .string("m-1")), JSONMember(key: "connected", value: .bool(false))]))
+        result: .object([JSONMember(key: "meter", value: .string("m-1")), JSONMember(key: "connected", value: .bool(false))]),
+        envelopeDigest: CommandReply.envelopeDigest(of: envelope.signed(by: commandKey)))
 
     @Test func theDocumentedVectorsAreWhatTheCodecProduces() throws {
         let vectors = try DocVectorTests.documentedVectors()
@@ -37,6 +39,19 @@ import Testing
         #expect(vectors["headend-command-public"] == Self.commandKey.publicKey.rawRepresentation)
         #expect(vectors["command-envelope"] == envelopeBytes)
         #expect(vectors["command-reply"] == replyBytes)
+    }
+
+    @Test func theDocumentedReplyNamesTheSHA256OfTheDocumentedEnvelope() throws {
+        let vectors = try DocVectorTests.documentedVectors()
+        let envelope = try #require(vectors["command-envelope"])
+        let reply = try CommandReply.verify(try #require(vectors["command-reply"]), device: "gw-0001",
+                                            deviceKeys: [Fixtures.deviceSigning.publicKey]).reply
+        // The digest as printed in Docs/mqtt-api.md §11.9 (computed there with Python's hashlib).
+        #expect(reply.envelopeDigest.map(Hex.encode) == "39a3d8791ec7687409576c109a11dd98da64e9895a551816a4d430f0cb335302")
+        #expect(reply.envelopeDigest == CommandReply.envelopeDigest(of: envelope))
+        var copy = envelope
+        copy[copy.count - 1] ^= 0x01
+        #expect(Hex.encode(CommandReply.envelopeDigest(of: copy)) == "80166b7b29c4dcdc6f9f4297878b0b6c725b8278bdf9ffe974c76f8e972bd1a6")
     }
 
     @Test func theDocumentedEnvelopeVerifiesAndDecodes() throws {

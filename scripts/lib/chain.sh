@@ -78,3 +78,8 @@ chain_start_agent() {
   echo "the agent did not start: $(tail -5 "$work/agent.log")" >&2
   return 1
 }
+
+# chain_cleanup_on_exit: on exit, stop every started process and remove the working directory.
+chain_cleanup_on_exit() {
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+}

@@ -79,6 +79,24 @@ public enum ArchiveMigrations {
             ALTER TABLE audit ADD COLUMN command_id TEXT;
             ALTER TABLE audit ADD COLUMN message TEXT NOT NULL DEFAULT '';
             """),
+        ArchiveMigration(version: 4, summary: "edge monitoring state: alarms, runtime schedules, switching", sql: """
+            -- The edge-monitoring state the agent must keep across restarts, one row per part, each the
+            -- bytes of its codec (Docs/edge-monitoring.md): 'alarms' (AlarmStateCodec), 'schedules'
+            -- (schedules, timers and overrides set by schedule.set), 'switching' (each output's
+            -- switching progress), 'identities' (the meters' POD and serial number last reported).
+            -- Written in the same transaction as the events they caused.
+            CREATE TABLE monitoring_state (
+                name TEXT PRIMARY KEY,
+                value BLOB NOT NULL,
+                updated INTEGER NOT NULL
+            ) STRICT, WITHOUT ROWID;
+            """),
+        ArchiveMigration(version: 5, summary: "outbox entries keep their recipe after sealing", sql: """
+            -- Sealing keeps the recipe beside the sealed bytes, so a batch the head-end cannot open
+            -- any more (its sealing key retired, ack reason 1) is sealed again to the current key,
+            -- same content and sequence. NULL for entries sealed before this version.
+            ALTER TABLE outbox ADD COLUMN recipe BLOB;
+            """),
     ]
 
     /// The newest schema version this build knows.

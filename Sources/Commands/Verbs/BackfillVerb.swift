@@ -9,7 +9,15 @@ enum BackfillVerb: CommandVerbHandler {
         let from = a.time("from"), to = a.time("to")
         let ids = a.meters("meters", required: false, limit: 4096) ?? a.context.meters.keys.sorted()
         var series: [SeriesKind] = [.interval]
-        if let items = a.object.array("series") {
+        if let one = a.object.member("series"), one.value.stringValue != nil {
+            // One series as a string ("profile") as well as an array of them.
+            guard let s = one.value.stringValue.flatMap(SeriesKind.init(rawValue:)), a.context.series.contains(s) else {
+                a.problem(at: "$.args.series", "not a configured series", value: one.value,
+                          expected: a.context.series.map(\.rawValue).sorted().joined(separator: ", "))
+                return nil
+            }
+            series = [s]
+        } else if let items = a.object.array("series") {
             series = items.compactMap { item in
                 guard let s = item.value.stringValue.flatMap(SeriesKind.init(rawValue:)), a.context.series.contains(s) else {
                     a.problem(at: item.path, "not a configured series", value: item.value,

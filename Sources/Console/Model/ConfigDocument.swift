@@ -103,6 +103,9 @@ public struct ConfigDocument: Hashable, Sendable {
 
     public mutating func setUplink(_ uplink: JSONValue?) { root = root.setting("uplink", uplink) }
 
+    /// Replaces (or with nil removes) the `mesh` section.
+    public mutating func setMesh(_ mesh: JSONValue?) { root = root.setting("mesh", mesh) }
+
     /// The head-end key files the uplink section names.
     public var headEndKeyFiles: [String] { uplink?["headEndKeys"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
 

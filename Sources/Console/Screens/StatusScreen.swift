@@ -20,7 +20,10 @@ public enum StatusView {
             out.append(line)
             if u.droppedUnsent > 0 { out.append("  ! \(u.droppedUnsent) unsent batches fell out of the retention") }
         }
-        out.append("mesh: not in this build")
+        if let m = s.mesh {
+            out.append("mesh \(m.role)" + (m.route.map { " via \($0.nextHop), \($0.hops) hops" } ?? "")
+                + "  relay queue \(m.relayQueueDepth)  time \(m.time.source) stratum \(m.time.stratum)  (\(MenuItem.mesh.reference))")
+        }
         for bus in s.buses {
             out.append("")
             out.append("\(bus.name)  \(bus.device)  \(bus.line)  " + (bus.portOpen ? "port open" : "PORT DOWN: \(bus.portError ?? "?")"))

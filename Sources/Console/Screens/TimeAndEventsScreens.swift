@@ -57,13 +57,26 @@ extension ConsoleSession {
 
     func eventsScreen() throws(ConsoleStop) {
         ui.heading("Events, commands and log")
-        let action = try ui.ask("events, commands, log, or Enter to go back", default: "events",
-                                help: ["events: the newest events the agent recorded (meters offline, ports, config applied);",
+        let action = try ui.ask("events, alarms, schedules, commands or log", default: "events",
+                                help: ["events: the newest events the agent recorded (meters offline, ports, alarms, switchings);",
+                                       "alarms: the alarms that are pending, raised, acknowledged or cleared now;",
+                                       "schedules: each switched output, its state now and next switching;",
                                        "commands: the newest commands from the head-end and their outcome (the audit);",
-                                       "log: the newest lines of the agent's log (journal)."]) { text in
-            Parse.oneOf(text.lowercased(), ["events", "commands", "log", "back"], what: "the choice")
+                                       "log: the newest lines of the agent's log (journal); back: the main menu."]) { text in
+            Parse.oneOf(text.lowercased(), ["events", "alarms", "schedules", "commands", "log", "back"], what: "the choice")
         }
         switch action {
+        case "alarms", "schedules":
+            switch agent.call(ControlRequest(op: "monitoring")) {
+            case .success(let reply):
+                let report = reply.message.flatMap { try? JSONParser.parse($0) } ?? .null
+                try ui.show(action == "alarms" ? MonitoringView.alarms(report) : MonitoringView.schedules(report))
+                if action == "schedules" {
+                    try scheduleOverride(outputs: report["schedules"]?["outputs"]?.arrayValue?.compactMap { $0["output"]?.stringValue } ?? [])
+                }
+            case .failure(let failure):
+                ui.problem("no \(action): \(failure.message)")
+            }
         case "events":
             switch agent.call(ControlRequest(op: "events", limit: 200)) {
             case .success(let reply):
@@ -126,6 +139,7 @@ public enum EventsView {
         if let meter = e.meter { lines.append("meter    \(meter)") }
         lines.append("message:")
         lines += TextLayout.wrap("  " + e.message, width: TextLayout.width, indent: 0)
+        if e.kind == .meterAlarm || e.kind == .outputSwitched { lines += MonitoringView.fields(e.message) }
         return lines
     }
 

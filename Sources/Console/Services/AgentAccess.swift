@@ -34,8 +34,10 @@ public struct ControlSocketAgent: AgentAccess {
 
     public func call(_ request: ControlRequest, timeout: Duration, cancellation: ActionCancellation?,
                      progress: @escaping (ControlReply) -> Void) -> Result<ControlReply, ControlFailure> {
-        guard let client = ControlClient.connectIfRunning(path: path) else {
-            return .failure(ControlFailure(code: "not-running", message: "the agent is not running (no control socket at \(path))"))
+        let client: ControlClient
+        switch ControlClient.connect(path: path) {
+        case .success(let c): client = c
+        case .failure(let why): return .failure(why)
         }
         defer { client.close() }
         cancellation?.onCancel { client.close() }

@@ -49,6 +49,13 @@ public protocol KeyServices: Sendable {
     func headEndKeyFile(path: String) -> Result<HeadEndKeyInfo, ServiceProblem>
     /// The device's public keys (signing, agreement) with ids and fingerprints; nothing secret.
     func deviceKeyList(stateDirectory: String) -> Result<[ReportedKey], ServiceProblem>
+    /// The mesh network key's fingerprint (the first 4 bytes of its SHA-256, in hex), as the agent
+    /// reports it in its status; nil when this build cannot compute it.
+    func meshKeyFingerprint(_ key: [UInt8]) -> String?
+}
+
+extension KeyServices {
+    public func meshKeyFingerprint(_ key: [UInt8]) -> String? { nil }
 }
 
 /// Where a broker connection attempt stopped.

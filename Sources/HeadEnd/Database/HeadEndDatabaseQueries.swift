@@ -43,7 +43,7 @@ extension HeadEndDatabase {
             SELECT b.device, b.snapshot_count, b.unsynced_snapshots, b.meter_skew_ms FROM batches b
             JOIN (SELECT device, max(sequence) AS sequence FROM batches WHERE kind IN (1, 2) GROUP BY device) l
               ON l.device = b.device AND l.sequence = b.sequence
-            """, [], { s in (s.int64(0), ClockQuality(snapshots: Int(s.int64(1)), unsyncedSnapshots: Int(s.int64(2)),
+            """, [], { s in (s.int64(0), BatchClockQuality(snapshots: Int(s.int64(1)), unsyncedSnapshots: Int(s.int64(2)),
                                                       maximumMeterSkewMilliseconds: s.optionalInt64(3))) }) {
             summaries[row.0]?.clock = row.1
         }
@@ -134,7 +134,7 @@ extension HeadEndDatabase {
         }
     }
 
-    public func recordCommandSent(_ entry: CommandAuditEntry) throws(HeadEndError) {
+    public func recordCommandSent(_ entry: HeadEndCommandRecord) throws(HeadEndError) {
         try writeTransaction {
             try connection.run("""
                 INSERT INTO command_audit (device, command_id, verb, key_id, counter, arguments, issued_at, expires_at)
@@ -144,7 +144,7 @@ extension HeadEndDatabase {
         }
     }
 
-    public func recordCommandReply(device: String, commandID: String, reply: CommandAuditEntry.Reply) throws(HeadEndError) {
+    public func recordCommandReply(device: String, commandID: String, reply: HeadEndCommandRecord.Reply) throws(HeadEndError) {
         try writeTransaction {
             try connection.run("""
                 UPDATE command_audit SET reply_status = ?, reply_code = ?, reply_message = ?, reply_received = ?
@@ -154,7 +154,25 @@ extension HeadEndDatabase {
         }
     }
 
-    public func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [CommandAuditEntry] {
+    public func eventSummaries(alarmsSince: Timestamp) throws(HeadEndError) -> [String: DeviceEventSummary] {
+        var out: [String: DeviceEventSummary] = [:]
+        let clock = DeviceEventSummary.clockKinds
+        // SQLite returns the bare column `kind` from the row holding max(time).
+        for row in try rows("""
+            SELECT d.name, e.kind, max(e.time) FROM events e JOIN devices d ON d.id = e.device WHERE e.kind IN (?, ?) GROUP BY e.device
+            """, [.integer(clock.synchronised), .integer(clock.unsynchronised)], { s in (s.text(0), s.int64(1)) }) {
+            out[row.0, default: DeviceEventSummary()].clockSynchronised = row.1 == clock.synchronised
+        }
+        for row in try rows("""
+            SELECT d.name, count(*) FROM events e JOIN devices d ON d.id = e.device
+            WHERE e.time >= ? AND \(DeviceEventSummary.alarmCondition) GROUP BY e.device
+            """, [.integer(alarmsSince.milliseconds)], { s in (s.text(0), Int(s.int64(1))) }) {
+            out[row.0, default: DeviceEventSummary()].alarms = row.1
+        }
+        return out
+    }
+
+    public func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [HeadEndCommandRecord] {
         var sql = """
             SELECT device, command_id, verb, key_id, counter, arguments, issued_at, expires_at, reply_status, reply_code, reply_message,
                    reply_received FROM command_audit
@@ -167,11 +185,11 @@ extension HeadEndDatabase {
         sql += " ORDER BY issued_at DESC, counter DESC LIMIT ?"
         values.append(.integer(Int64(limit)))
         return try rows(sql, values) { s in
-            CommandAuditEntry(device: s.text(0), commandID: s.text(1), verb: s.text(2), keyID: KeyID(hex: s.text(3)) ?? KeyID(publicKey: []),
+            HeadEndCommandRecord(device: s.text(0), commandID: s.text(1), verb: s.text(2), keyID: KeyID(hex: s.text(3)) ?? KeyID(publicKey: []),
                               counter: s.int64(4), arguments: s.text(5), issuedAt: Timestamp(milliseconds: s.int64(6)),
                               expiresAt: Timestamp(milliseconds: s.int64(7)),
                               reply: s.optionalText(8).map { status in
-                                  CommandAuditEntry.Reply(status: status, code: s.text(9), message: s.text(10),
+                                  HeadEndCommandRecord.Reply(status: status, code: s.text(9), message: s.text(10),
                                                           received: Timestamp(milliseconds: s.int64(11)))
                               })
         }

@@ -52,7 +52,7 @@ extension PostgresHeadEndStore {
     /// The parameters of the `batches` row.
     private func batchRecord(_ batch: OpenedBatch, device: Int64, receivedAt: Timestamp) -> [PostgresValue] {
         let header = batch.header
-        let clock: ClockQuality? = StoredSnapshotRow.clock(of: batch.content)
+        let clock: BatchClockQuality? = StoredSnapshotRow.clock(of: batch.content)
         let snapshotCount: Int64 = Int64(clock?.snapshots ?? 0)
         let unsynced: Int64 = Int64(clock?.unsyncedSnapshots ?? 0)
         var values: [PostgresValue] = []

@@ -51,7 +51,7 @@ extension PostgresHeadEndStore {
                 WHERE kind IN (1, 2) ORDER BY device, sequence DESC
                 """)
             for r in 0..<clocks.count {
-                summaries[clocks.int64(r, 0)]?.clock = ClockQuality(snapshots: Int(clocks.int64(r, 1)), unsyncedSnapshots: Int(clocks.int64(r, 2)),
+                summaries[clocks.int64(r, 0)]?.clock = BatchClockQuality(snapshots: Int(clocks.int64(r, 1)), unsyncedSnapshots: Int(clocks.int64(r, 2)),
                                                                      maximumMeterSkewMilliseconds: clocks.optionalInt64(r, 3))
             }
             let alarms = try connection.query("SELECT device, count(*) FROM events WHERE severity >= 2 GROUP BY device")
@@ -74,6 +74,24 @@ extension PostgresHeadEndStore {
             let rejections = try connection.query("SELECT device, reason, count FROM rejections")
             for r in 0..<rejections.count { summaries[rejections.int64(r, 0)]?.rejections[rejections.text(r, 1)] = Int(rejections.int64(r, 2)) }
             return order.compactMap { summaries[$0] }
+        }
+    }
+
+    public func eventSummaries(alarmsSince: Timestamp) throws(HeadEndError) -> [String: DeviceEventSummary] {
+        try run {
+            var out: [String: DeviceEventSummary] = [:]
+            let clock = DeviceEventSummary.clockKinds
+            let clocks = try connection.query("""
+                SELECT DISTINCT ON (e.device) d.name, e.kind FROM events e JOIN devices d ON d.id = e.device
+                WHERE e.kind IN ($1, $2) ORDER BY e.device, e.time DESC, e.sequence DESC, e.position DESC
+                """, [.int64(clock.synchronised), .int64(clock.unsynchronised)])
+            for r in 0..<clocks.count { out[clocks.text(r, 0), default: DeviceEventSummary()].clockSynchronised = clocks.int64(r, 1) == clock.synchronised }
+            let alarms = try connection.query("""
+                SELECT d.name, count(*) FROM events e JOIN devices d ON d.id = e.device
+                WHERE e.time >= $1 AND \(DeviceEventSummary.alarmCondition) GROUP BY d.name
+                """, [.int64(alarmsSince.milliseconds)])
+            for r in 0..<alarms.count { out[alarms.text(r, 0), default: DeviceEventSummary()].alarms = Int(alarms.int64(r, 1)) }
+            return out
         }
     }
 
@@ -157,7 +175,7 @@ extension PostgresHeadEndStore {
         }
     }
 
-    public func recordCommandSent(_ entry: CommandAuditEntry) throws(HeadEndError) {
+    public func recordCommandSent(_ entry: HeadEndCommandRecord) throws(HeadEndError) {
         try run {
             try connection.query("""
                 INSERT INTO command_audit (device, command_id, verb, key_id, counter, arguments, issued_at, expires_at)
@@ -167,7 +185,7 @@ extension PostgresHeadEndStore {
         }
     }
 
-    public func recordCommandReply(device: String, commandID: String, reply: CommandAuditEntry.Reply) throws(HeadEndError) {
+    public func recordCommandReply(device: String, commandID: String, reply: HeadEndCommandRecord.Reply) throws(HeadEndError) {
         try run {
             try connection.query("""
                 UPDATE command_audit SET reply_status = $1, reply_code = $2, reply_message = $3, reply_received = $4
@@ -177,7 +195,7 @@ extension PostgresHeadEndStore {
         }
     }
 
-    public func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [CommandAuditEntry] {
+    public func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [HeadEndCommandRecord] {
         let filter: PostgresValue = device.map { PostgresValue.text($0) } ?? PostgresValue.null
         return try run {
             let rows = try connection.query("""
@@ -186,12 +204,12 @@ extension PostgresHeadEndStore {
                 ORDER BY issued_at DESC, counter DESC LIMIT $2
                 """, [filter, .int64(Int64(limit))])
             return rows.map { r in
-                CommandAuditEntry(device: rows.text(r, 0), commandID: rows.text(r, 1), verb: rows.text(r, 2),
+                HeadEndCommandRecord(device: rows.text(r, 0), commandID: rows.text(r, 1), verb: rows.text(r, 2),
                                   keyID: KeyID(hex: rows.text(r, 3)) ?? KeyID(publicKey: []), counter: rows.int64(r, 4),
                                   arguments: rows.text(r, 5), issuedAt: Timestamp(milliseconds: rows.int64(r, 6)),
                                   expiresAt: Timestamp(milliseconds: rows.int64(r, 7)),
                                   reply: rows.optionalText(r, 8).map { status in
-                                      CommandAuditEntry.Reply(status: status, code: rows.text(r, 9), message: rows.text(r, 10),
+                                      HeadEndCommandRecord.Reply(status: status, code: rows.text(r, 9), message: rows.text(r, 10),
                                                               received: Timestamp(milliseconds: rows.int64(r, 11)))
                                   })
             }

@@ -80,13 +80,13 @@ public protocol HeadEndStore: AnyObject {
     func nextCommandCounter(keyID: KeyID, now: Timestamp) throws(HeadEndError) -> Int64
 
     /// Records a command as sent (the audit trail), before its reply is known.
-    func recordCommandSent(_ entry: CommandAuditEntry) throws(HeadEndError)
+    func recordCommandSent(_ entry: HeadEndCommandRecord) throws(HeadEndError)
 
     /// Records the verified reply to a command sent earlier (matched by device and command id).
-    func recordCommandReply(device: String, commandID: String, reply: CommandAuditEntry.Reply) throws(HeadEndError)
+    func recordCommandReply(device: String, commandID: String, reply: HeadEndCommandRecord.Reply) throws(HeadEndError)
 
     /// The newest audit entries, newest first: of one device, or of every device when `device` is nil.
-    func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [CommandAuditEntry]
+    func commandAudit(device: String?, limit: Int) throws(HeadEndError) -> [HeadEndCommandRecord]
 
     // MARK: Status, gaps, fleet
 
@@ -100,6 +100,11 @@ public protocol HeadEndStore: AnyObject {
     /// The fleet list: one line per known device with last seen, reported outbox depth, clock quality,
     /// sequence gaps and alarms, by name.
     func fleetOverview() throws(HeadEndError) -> [FleetDeviceSummary]
+
+    /// Per device that has any: its alarm events (kind `meter_alarm`, or severity error and above) with
+    /// times at or after `alarmsSince`, and what its newest clock event (`clock_synchronised` or
+    /// `clock_unsynchronised`) says. The dashboard's fleet page reads this in one call.
+    func eventSummaries(alarmsSince: Timestamp) throws(HeadEndError) -> [String: DeviceEventSummary]
 
     // MARK: Readings and events
 

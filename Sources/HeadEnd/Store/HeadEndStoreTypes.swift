@@ -53,7 +53,7 @@ public struct SequenceGapReport: Hashable, Sendable {
 
 /// How good the device's clocks were in its newest stored reading batch: how many snapshots the
 /// gateway took with an unsynchronised clock, and how far meter clocks were from the gateway's.
-public struct ClockQuality: Hashable, Sendable {
+public struct BatchClockQuality: Hashable, Sendable {
     /// Snapshots in that batch (0: no reading batch stored yet).
     public var snapshots: Int
     /// Of those, taken while the gateway's clock was not synchronised.
@@ -99,13 +99,13 @@ public struct FleetDeviceSummary: Hashable, Sendable {
     public var missingSequences: Int
     /// The device's last status document (its outbox depth is `reported?.pending`).
     public var reported: DeviceStatusReport.Reported?
-    public var clock: ClockQuality
+    public var clock: BatchClockQuality
     /// Rejected batches by reason name.
     public var rejections: [String: Int]
 
     public init(device: String, registered: Bool, lastSeen: Timestamp? = nil, lastSequence: UInt64? = nil, batches: Int = 0,
                 values: Int = 0, events: Int = 0, alarms: Int = 0, missingSequences: Int = 0,
-                reported: DeviceStatusReport.Reported? = nil, clock: ClockQuality = ClockQuality(), rejections: [String: Int] = [:]) {
+                reported: DeviceStatusReport.Reported? = nil, clock: BatchClockQuality = BatchClockQuality(), rejections: [String: Int] = [:]) {
         self.device = device
         self.registered = registered
         self.lastSeen = lastSeen
@@ -182,7 +182,7 @@ public struct StoredEvent: Hashable, Sendable {
 }
 
 /// One command in the audit trail: what was sent, with which key and counter, and its verified reply.
-public struct CommandAuditEntry: Hashable, Sendable {
+public struct HeadEndCommandRecord: Hashable, Sendable {
     /// The device's verified reply.
     public struct Reply: Hashable, Sendable {
         public var status: String
@@ -223,4 +223,21 @@ public struct CommandAuditEntry: Hashable, Sendable {
         self.expiresAt = expiresAt
         self.reply = reply
     }
+}
+
+/// A device's alarm count within a window and its newest clock event (`HeadEndStore.eventSummaries`).
+public struct DeviceEventSummary: Hashable, Sendable {
+    public var alarms: Int
+    /// True after `clock_synchronised`, false after `clock_unsynchronised`, nil when it sent neither.
+    public var clockSynchronised: Bool?
+
+    public init(alarms: Int = 0, clockSynchronised: Bool? = nil) {
+        self.alarms = alarms
+        self.clockSynchronised = clockSynchronised
+    }
+
+    /// The events that count as alarms: a meter's own alarms and everything of severity error or critical.
+    public static let alarmCondition = "(kind = \(GatewayEvent.Kind.meterAlarm.rawValue) OR severity >= \(GatewayEvent.Severity.error.rawValue))"
+    static let clockKinds = (synchronised: Int64(GatewayEvent.Kind.clockSynchronised.rawValue),
+                             unsynchronised: Int64(GatewayEvent.Kind.clockUnsynchronised.rawValue))
 }

@@ -10,11 +10,26 @@ public final class HeadEndStoreWorker: @unchecked Sendable {
     public let location: String
 
     /// Opens the store with `open` on a new thread named `name`.
-    public init(name: String, open: @escaping @Sendable () throws(HeadEndError) -> any HeadEndStore) async throws(HeadEndError) {
+    public convenience init(name: String, open: @escaping @Sendable () throws(HeadEndError) -> any HeadEndStore) async throws(HeadEndError) {
         let worker = SerialWorker(name: name)
         let opened: Result<StoreBox, HeadEndError> = await (try? worker.run {
             Result { () throws(HeadEndError) -> StoreBox in StoreBox(store: try open()) }
         }) ?? .failure(.other("the database thread \(name) stopped"))
+        try self.init(worker: worker, opened: opened)
+    }
+
+    /// Opens the store with `open` on a new thread named `name`, blocking the caller until it is open
+    /// (for synchronous start-up code, never from an async context).
+    @available(*, noasync)
+    public convenience init(name: String, blockingOpen open: @escaping () throws(HeadEndError) -> any HeadEndStore) throws(HeadEndError) {
+        let worker = SerialWorker(name: name)
+        let opened: Result<StoreBox, HeadEndError> = (try? worker.runBlocking {
+            Result { () throws(HeadEndError) -> StoreBox in StoreBox(store: try open()) }
+        }) ?? .failure(.other("the database thread \(name) stopped"))
+        try self.init(worker: worker, opened: opened)
+    }
+
+    private init(worker: SerialWorker, opened: Result<StoreBox, HeadEndError>) throws(HeadEndError) {
         switch opened {
         case .success(let box):
             self.worker = worker

@@ -60,8 +60,8 @@ enum StoredSnapshotRow {
     }
 
     /// What a stored batch contributes to the fleet list: snapshots, values, and clock figures.
-    static func clock(of content: BatchContent) -> ClockQuality? {
+    static func clock(of content: BatchContent) -> BatchClockQuality? {
         guard case .snapshots(_, _, let snapshots) = content else { return nil }
-        return ClockQuality(snapshots)
+        return BatchClockQuality(snapshots)
     }
 }

@@ -72,6 +72,7 @@ extension DLMSMeterServer {
         session.authenticated = true
         // The client's counter inside f(StoC) is a GMAC input, recorded (it must never repeat either).
         recordInvocationCounter(fstocCounter)
+        record.authenticationCounter = fstocCounter
         let ic = takeServerInvocationCounter()
         guard let fctos = try? SecuritySuite0.hlsResponse(to: ctos, systemTitle: secrets.systemTitle, invocationCounter: ic, keys: keys) else {
             return XDLMSAPDU.actionResponseNormal(invokeID: id, result: 250, returned: nil).encoded

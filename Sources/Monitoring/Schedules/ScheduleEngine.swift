@@ -62,6 +62,9 @@ public struct ScheduleEngine: Sendable {
         timers.append(timer)
     }
 
+    /// Removes every one-off timer of `output`.
+    public mutating func removeTimers(output: String) { timers.removeAll { $0.output == output } }
+
     /// Forgets timers and overrides that ended at or before `now` (keeps persisted state small).
     public mutating func removeExpired(at now: Timestamp) {
         timers.removeAll { $0.end <= now }
