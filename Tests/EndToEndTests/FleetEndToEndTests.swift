@@ -81,12 +81,17 @@ struct FleetEndToEndTests {
         }
         let firstHour = ISO8601.parse("2026-11-01T00:00:00Z")!
         @Sendable func seal(_ part: [SimulatedConcentrator]) throws -> [(String, [(sequence: UInt64, batch: SealedBatch)])] {
-            try part.map { device in
-                var device = device
-                return (device.id, try (0..<Self.hours).map { hour in
-                    (UInt64(hour + 1), try device.hourlyBatch(sequence: UInt64(hour + 1), start: firstHour.adding(seconds: Int64(hour) * 3600)))
-                })
+            var out: [(String, [(sequence: UInt64, batch: SealedBatch)])] = []
+            for var device in part {
+                var list: [(sequence: UInt64, batch: SealedBatch)] = []
+                for hour in 0..<Self.hours {
+                    let sequence = UInt64(hour + 1)
+                    let start = firstHour.adding(seconds: Int64(hour) * 3600)
+                    list.append((sequence, try device.hourlyBatch(sequence: sequence, start: start)))
+                }
+                out.append((device.id, list))
             }
+            return out
         }
         let sealingStarted = ContinuousClock.now
         async let firstHalf = runOnDedicatedThread { try seal(Array(fleet[..<(Self.devices / 2)])) }
