@@ -166,3 +166,17 @@ public final class DashboardDatabase {
         }
     }
 }
+
+extension DashboardDatabase {
+    /// `user(_:)` run on `worker`, the thread that owns this database (the read models' account lookup).
+    func account(_ name: String, on worker: SerialWorker) async throws(HeadEndError) -> (role: DashboardRole, passwordHash: String)? {
+        let found: Result<(DashboardRole, String)?, HeadEndError>
+        nonisolated(unsafe) let database = self // used on `worker` only
+        do {
+            found = try await worker.run { Result { () throws(HeadEndError) in try database.user(name).map { ($0.role, $0.passwordHash) } } }
+        } catch {
+            throw DashboardFailure.wrap(error)
+        }
+        return try found.get().map { (role: $0.0, passwordHash: $0.1) }
+    }
+}

@@ -96,11 +96,7 @@ public final class StoreDashboardReadModel: DashboardReadModel, @unchecked Senda
 
 extension StoreDashboardReadModel: DashboardAccountStore {
     public func account(_ user: String) async throws(HeadEndError) -> (role: DashboardRole, passwordHash: String)? {
-        let found: (DashboardRole, String)?? = try await onDashboard { () throws -> (DashboardRole, String)?? in
-            guard let a = try self.dashboard.user(user) else { return .some(nil) }
-            return .some((a.role, a.passwordHash))
-        }
-        return found.flatMap { $0 }.map { (role: $0.0, passwordHash: $0.1) }
+        try await dashboard.account(user, on: dashboardWorker)
     }
 
     /// How many accounts exist (blocking; for the start-up warning).
