@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "concentrator", targets: ["concentrator"]),
         .executable(name: "headend", targets: ["headend"]),
         .executable(name: "meter-sim", targets: ["meter-sim"]),
+        .executable(name: "fleet-sim", targets: ["fleet-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // libpq, the PostgreSQL client: the head-end only (Docs/headend.md, "Why libpq").
+        .systemLibrary(name: "CPostgreSQL", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // Operating-system calls Swift cannot import directly (variadic ioctl, openpty, thread names).
         .target(name: "CPlatform"),
@@ -48,7 +51,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The SQLite wrapper and the one schema migrator (the archive's and the head-end's).
-        .target(name: "SQLite", dependencies: ["CSQLite", "Platform"], swiftSettings: strict),
+        .target(name: "SQLite", dependencies: ["CSQLite", "ConcentratorCore", "Platform"], swiftSettings: strict),
         .target(name: "Archive", dependencies: [
             "ConcentratorCore", "Platform", "SQLite", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -86,12 +89,18 @@ let package = Package(
         // The installer's serial console: terminal layer, screens, config editing. Services that need
         // other modules (bus, uplink, archive, agent validation) are injected by the executable.
         .target(name: "Console", dependencies: ["ConcentratorCore", "Platform"], swiftSettings: strict),
+        // The PostgreSQL client over libpq (blocking; used on dedicated threads). Head-end only.
+        .target(name: "PostgreSQL", dependencies: ["CPostgreSQL", "ConcentratorCore"], swiftSettings: strict),
         // Edge monitoring, pure: alarm rules, schedules, solar times, zone rules (TZif), load curves, CER exports.
         // Time is injected; the agent and the head-end wire it in (Docs/edge-monitoring.md).
         .target(name: "Monitoring", dependencies: ["ConcentratorCore"], swiftSettings: strict),
-        // The reference head-end: no agent archive, no outbox; its own SQLite store through the one migrator.
+        // The reference head-end: no agent archive, no outbox; its own stores (SQLite, PostgreSQL) through the one migrator.
         .target(name: "HeadEnd", dependencies: [
-            "ConcentratorCore", "Platform", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring", .product(name: "Logging", package: "swift-log"),
+            "ConcentratorCore", "Platform", "SQLite", "PostgreSQL", "Wire", "KeyFiles", "MQTT", "Monitoring", .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // A simulated fleet of concentrators (sealed batches over MQTT, outbox semantics): fleet-sim, benches, tests.
+        .target(name: "FleetSimulation", dependencies: [
+            "ConcentratorCore", "Platform", "Wire", "MQTT", .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         // The operator's web dashboard (Hummingbird) over a read model of the head-end store, /metrics. Head-end only.
@@ -120,6 +129,10 @@ let package = Package(
         .executableTarget(name: "meter-sim", dependencies: [
             "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
+        .executableTarget(name: "fleet-sim", dependencies: [
+            "FleetSimulation", "HeadEnd", "KeyFiles", "Wire", "ConcentratorCore", "Platform",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
 
         // Benchmarks print JSON; they never fail on timing.
         .executableTarget(name: "bus-bench", dependencies: [
@@ -129,8 +142,12 @@ let package = Package(
             "Archive", "SQLite", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/archive-bench"),
         .executableTarget(name: "uplink-bench", dependencies: [
-            "Wire", "HeadEnd", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
+            "Wire", "HeadEnd", "FleetSimulation", "ConcentratorCore", "Platform", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/uplink-bench"),
+        .executableTarget(name: "fleet-bench", dependencies: [
+            "Wire", "HeadEnd", "FleetSimulation", "ConcentratorCore", "Platform", "MQTT", "PostgreSQL",
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/fleet-bench"),
         .executableTarget(name: "dashboard-bench", dependencies: [
             "HeadEndWeb", "HeadEnd", "ConcentratorCore", "Platform",
         ], path: "Benchmarks/dashboard-bench"),
@@ -161,7 +178,7 @@ let package = Package(
             "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "TestSupport",
         ]),
         .testTarget(name: "HeadEndTests", dependencies: [
-            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "ConcentratorCore", "Platform", "TestSupport", "Monitoring",
+            "HeadEnd", "Wire", "KeyFiles", "MQTT", "SQLite", "PostgreSQL", "ConcentratorCore", "Platform", "TestSupport", "Monitoring",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "HeadEndWebTests", dependencies: [
@@ -179,8 +196,8 @@ let package = Package(
             "Agent", "MQTT", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring",
-            .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend",
+            "TestSupport", "ConcentratorCore", "Platform", "Archive", "SQLite", "Wire", "KeyFiles", "MQTT", "Monitoring", "HeadEnd", "FleetSimulation",
+            .product(name: "Logging", package: "swift-log"), "concentrator", "meter-sim", "headend", "fleet-sim",
         ]),
     ]
 )

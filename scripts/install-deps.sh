@@ -14,6 +14,7 @@ packages=(
   dpkg-dev fakeroot lintian binutils  # make deb (dpkg-deb, dpkg-shlibdeps, strip, lintian)
   make                          # the Makefile's entry points
   procps                        # ps/pgrep in scripts
+  postgresql libpq-dev          # the head-end's PostgreSQL store: libpq to build, a throwaway server for tests and the fleet demo
   tzdata                        # /usr/share/zoneinfo: the zone rules schedules follow (Monitoring.ZoneRules)
   chromium                      # headless browser for the dashboard tests (HeadEndWeb, DashboardBrowserTests)
 )

@@ -5,6 +5,7 @@
 import Glibc
 #endif
 import ConcentratorCore
+import FleetSimulation
 import Platform
 import Wire
 

@@ -45,16 +45,16 @@ public struct CommandExchange: Sendable {
 public final class CommandSender: @unchecked Sendable {
     private let configuration: HeadEndConfiguration
     private let key: SigningPrivateKey
-    private let database: HeadEndDatabase
+    private let store: HeadEndStoreWorker
     private let clock: any WallClock
     private let logger: Logger
 
-    /// `database` is used from the calling task only.
-    public init(configuration: HeadEndConfiguration, key: SigningPrivateKey, database: HeadEndDatabase, clock: any WallClock = SystemClock(),
+    /// `store` (on its own thread) gives the counter, the device's keys, and keeps the audit trail.
+    public init(configuration: HeadEndConfiguration, key: SigningPrivateKey, store: HeadEndStoreWorker, clock: any WallClock = SystemClock(),
                 logger: Logger) {
         self.configuration = configuration
         self.key = key
-        self.database = database
+        self.store = store
         self.clock = clock
         self.logger = logger
     }
@@ -65,7 +65,8 @@ public final class CommandSender: @unchecked Sendable {
             throw .invalidRequest("\"\(request.device)\" is not a device id (1–64 of A–Z a–z 0–9 . _ -)")
         }
         guard CommandEnvelope.isValidID(request.id) else { throw .invalidRequest("command id \"\(request.id)\" is not 1–64 of A–Z a–z 0–9 . _ -") }
-        let deviceKeys = try database.signingKeys(ofDevice: request.device)
+        let device = request.device
+        let deviceKeys = try await store.run { store throws(HeadEndError) in try store.signingKeys(ofDevice: device) }
         guard !deviceKeys.isEmpty else {
             throw .invalidRequest("device \(request.device) is not registered (headend devices add); its replies could not be verified")
         }
@@ -74,7 +75,15 @@ public final class CommandSender: @unchecked Sendable {
         await client.stop()
         let (envelope, bytes, reply, replyKey, roundTrip) = try outcome.get()
         var registered: [KeyID] = []
-        if reply.verb == "keys.rotate", reply.status == .ok { registered = try registerRotatedKeys(reply) }
+        let audited = HeadEndCommandRecord.Reply(status: reply.status.rawValue, code: reply.code, message: reply.message, received: clock.now())
+        do {
+            try await store.run { store throws(HeadEndError) in
+                try store.recordCommandReply(device: device, commandID: request.id, reply: audited)
+            }
+        } catch {
+            logger.error("the reply to command \(request.id) could not be recorded in the audit trail: \(error)")
+        }
+        if reply.verb == "keys.rotate", reply.status == .ok { registered = try await registerRotatedKeys(reply) }
         return CommandExchange(envelope: envelope, envelopeBytes: bytes, reply: reply, replyKey: replyKey, registeredKeys: registered,
                                roundTrip: roundTrip)
     }
@@ -91,10 +100,17 @@ public final class CommandSender: @unchecked Sendable {
 
         let now = clock.now()
         let counter: Int64
-        do { counter = try database.nextCommandCounter(keyID: key.id, now: now) } catch { return .failure(error) }
+        let keyID = key.id
+        do { counter = try await store.run { store throws(HeadEndError) in try store.nextCommandCounter(keyID: keyID, now: now) } } catch {
+            return .failure(error)
+        }
         let envelope = CommandEnvelope(device: request.device, id: request.id, issuedAt: now,
                                        expiresAt: now.adding(milliseconds: Int64(request.validity.inMilliseconds)), counter: counter,
                                        verb: request.verb, arguments: request.arguments)
+        let audit = HeadEndCommandRecord(device: request.device, commandID: request.id, verb: request.verb, keyID: keyID, counter: counter,
+                                      arguments: JSONWriter.render(request.arguments, pretty: false), issuedAt: now,
+                                      expiresAt: envelope.expiresAt)
+        do { try await store.run { store throws(HeadEndError) in try store.recordCommandSent(audit) } } catch { return .failure(error) }
         let bytes = envelope.signed(by: key)
         let sent = ContinuousClock.now
         do { _ = try await client.publish(topic: topics.command, payload: bytes, qos: .atLeastOnce) } catch { return .failure(.mqtt(error)) }
@@ -182,7 +198,7 @@ public final class CommandSender: @unchecked Sendable {
     }
 
     /// Registers the new device keys a verified `keys.rotate` reply carries (role `device`, this device).
-    private func registerRotatedKeys(_ reply: CommandReply) throws(HeadEndError) -> [KeyID] {
+    private func registerRotatedKeys(_ reply: CommandReply) async throws(HeadEndError) -> [KeyID] {
         var documents: [PublicKeyDocument] = []
         for item in reply.result["keys"]?.arrayValue ?? [] {
             do {
@@ -192,7 +208,8 @@ public final class CommandSender: @unchecked Sendable {
             }
         }
         guard !documents.isEmpty else { throw .invalidRequest("the keys.rotate reply carries no key documents") }
-        let added = try database.registerDevice(reply.device, keys: documents, at: clock.now())
+        let device = reply.device, now = clock.now(), keys = documents
+        let added = try await store.run { store throws(HeadEndError) in try store.registerDevice(device, keys: keys, at: now) }
         logger.notice("device \(reply.device): registered rotated keys \(documents.map(\.id.hex).joined(separator: ", "))")
         return added
     }

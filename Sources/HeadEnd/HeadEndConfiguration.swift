@@ -12,8 +12,14 @@ public struct HeadEndConfiguration: Hashable, Sendable {
     /// With a group, batches and events are read through the MQTT v5 shared subscription
     /// `$share/<group>/…`, so that the head-ends of one group split the messages between them.
     public var sharedSubscriptionGroup: String?
-    /// The head-end's SQLite database (registry, batches, values, events, device status).
+    /// The `database` setting: the SQLite file (registry, batches, values, events, device status), or
+    /// a `postgresql://` URL of the database that the head-end workers of a fleet share.
     public var databasePath: String
+
+    /// The database setting read: SQLite or PostgreSQL.
+    public var databaseLocation: HeadEndDatabaseLocation {
+        HeadEndDatabaseLocation(setting: databasePath) ?? .sqlite(path: databasePath)
+    }
     /// X25519 private key files: the current sealing key and retired ones still needed to open
     /// batches sealed before a rotation.
     public var sealingKeyFiles: [String]
@@ -77,6 +83,18 @@ public enum HeadEndConfigurationLoader {
     static let busyTimeoutRange = 100...600_000
     static let sealingKeyCountRange = 1...16
 
+    /// `database`: an absolute SQLite path, or a `postgresql://` URL (no control characters, no spaces).
+    private static func databaseSetting(_ top: JSONObjectReader) -> String? {
+        guard let s = top.string("database", required: true, maxLength: 2048) else { return nil }
+        if HeadEndDatabaseLocation(setting: s) != nil, !s.contains(where: { $0.isWhitespace || ($0.asciiValue.map { $0 < 32 } ?? false) }) {
+            return s
+        }
+        top.collector.add(path: top.path + ".database", line: top.member("database")?.line, problem: "not a database",
+                          value: .string(HeadEndDatabaseLocation.redacted(s)),
+                          expected: "an absolute path of a SQLite file, or a postgresql:// URL")
+        return nil
+    }
+
     public static func load(text: String, source: String) throws(ValidationFailure) -> HeadEndConfiguration {
         try ConfigurationLoader.readDocument(text: text, source: source, read)
     }
@@ -95,7 +113,7 @@ public enum HeadEndConfigurationLoader {
                               expected: "MQTT topic levels without '+', '#', a leading '$', or empty levels")
         }
         let group = ConfigurationLoader.identifier(top, "sharedSubscriptionGroup", required: false)
-        let database = ConfigurationLoader.absolutePath(top, "database", required: true)
+        let database = databaseSetting(top)
         var sealing: [String] = []
         var ack: String?
         var command: String?

@@ -21,7 +21,9 @@ public final class HeadEndService: @unchecked Sendable {
     private var processor: IngestProcessor?
     private var tasks: [Task<Void, Never>] = []
     private var subscribed = false
-    private var counts = IngestCounts()
+    /// Everything this worker counted since it started (messages, outcomes, rejections by reason,
+    /// acks and their latency): what a metrics endpoint exposes.
+    public let counters = HeadEndCounters()
     private var observer: IngestObserver?
 
     /// Sees every message's outcome and every delivered ack's latency (the dashboard's /metrics).
@@ -79,15 +81,16 @@ public final class HeadEndService: @unchecked Sendable {
         let configuration = configuration, keys = keys, logger = logger
         let opened: Result<IngestProcessor, HeadEndError> = await (try? worker.run {
             Result { () throws(HeadEndError) -> IngestProcessor in
-                let database = try HeadEndDatabase.open(path: configuration.databasePath,
-                                                        busyTimeoutMilliseconds: configuration.ingest.databaseBusyTimeoutMilliseconds)
+                let database = try HeadEndStores.open(configuration.databaseLocation,
+                                                      busyTimeoutMilliseconds: configuration.ingest.databaseBusyTimeoutMilliseconds,
+                                                      now: SystemClock().now(), applicationName: configuration.broker.clientID ?? "headend")
                 return try IngestProcessor(database: database, keys: keys, topicPrefix: configuration.topicPrefix,
                                            settings: configuration.ingest, logger: logger)
             }
         }) ?? .failure(.other("the database thread stopped"))
         let processor = try opened.get()
         lock.withLock { self.processor = processor }
-        let (acks, ackSink) = AsyncStream.makeStream(of: (OutgoingAck, ContinuousClock.Instant).self, bufferingPolicy: .unbounded)
+        let (acks, ackSink) = AsyncStream.makeStream(of: PendingAck.self, bufferingPolicy: .unbounded)
         let started = [
             Task { await self.watchConnection() },
             Task {
@@ -101,7 +104,7 @@ public final class HeadEndService: @unchecked Sendable {
             await stop()
             throw .mqtt(error)
         }
-        logger.info("head-end started: \(client.settings), database \(configuration.databasePath), \(keys)")
+        logger.info("head-end started: \(client.settings), database \(configuration.databaseLocation), \(keys)")
     }
 
     /// Disconnects, lets the messages already received finish, closes the database and ends the thread.
@@ -119,7 +122,11 @@ public final class HeadEndService: @unchecked Sendable {
     /// True once the subscriptions of the first connection are acknowledged by the broker.
     public var isSubscribed: Bool { lock.withLock { subscribed } }
 
-    public var ingestCounts: IngestCounts { lock.withLock { counts } }
+    public var ingestCounts: IngestCounts {
+        let c = counters.snapshot
+        return IngestCounts(stored: c.stored, duplicates: c.duplicates, rejected: c.rejected, storageFailures: c.storageFailures,
+                            statusDocuments: c.statusDocuments, acksSent: c.acksSent, acksFailed: c.acksFailed, enrolments: c.enrolments)
+    }
 
     /// The filters this head-end subscribes to.
     public var subscriptionFilters: [String] { ["event", "batch", "status", "enrol"].map(configuration.subscriptionFilter(leaf:)) }
@@ -149,36 +156,35 @@ public final class HeadEndService: @unchecked Sendable {
         }
     }
 
-    private func ingestMessages(_ processor: IngestProcessor, acks: AsyncStream<(OutgoingAck, ContinuousClock.Instant)>.Continuation) async {
+    /// An ack to publish and when its message arrived (for the latency histogram).
+    private struct PendingAck: Sendable {
+        let ack: OutgoingAck
+        let arrived: ContinuousClock.Instant
+    }
+
+    private func ingestMessages(_ processor: IngestProcessor, acks: AsyncStream<PendingAck>.Continuation) async {
         let clock = clock
         for await message in client.messages {
-            let now = clock.now(), arrived = ContinuousClock.now
+            let arrived = ContinuousClock.now
+            let now = clock.now()
             let topic = message.topic, payload = message.payload
             guard let outcome = try? await worker.run({ processor.process(topic: topic, payload: payload, now: now) }) else { continue }
-            lock.withLock {
-                switch outcome.result {
-                case .stored: counts.stored += 1
-                case .duplicate: counts.duplicates += 1
-                case .rejected: counts.rejected += 1
-                case .storageFailed: counts.storageFailures += 1
-                case .statusRecorded: counts.statusDocuments += 1
-                case .enrolment: counts.enrolments += 1
-                case .ignored: break
-                }
-            }
+            counters.record(outcome, payloadBytes: payload.count)
             lock.withLock { observer }?.outcome(outcome)
-            if let ack = outcome.ack { acks.yield((ack, arrived)) }
+            if let ack = outcome.ack { acks.yield(PendingAck(ack: ack, arrived: arrived)) }
         }
     }
 
-    private func sendAcks(_ acks: AsyncStream<(OutgoingAck, ContinuousClock.Instant)>) async {
-        for await (ack, arrived) in acks {
+    private func sendAcks(_ acks: AsyncStream<PendingAck>) async {
+        for await pending in acks {
+            let ack = pending.ack
             do {
                 _ = try await client.publish(topic: ack.topic, payload: ack.payload, qos: .atLeastOnce)
-                lock.withLock { counts.acksSent += 1 }
-                lock.withLock { observer }?.ackDelivered(ContinuousClock.now - arrived)
+                let latency = ContinuousClock.now - pending.arrived
+                counters.recordAck(sent: true, latency: latency)
+                lock.withLock { observer }?.ackDelivered(latency)
             } catch {
-                lock.withLock { counts.acksFailed += 1 }
+                counters.recordAck(sent: false, latency: .zero)
                 logger.warning("ack not delivered to the broker (the device will send the batch again): \(error)",
                                metadata: ["topic": "\(ack.topic)"])
             }

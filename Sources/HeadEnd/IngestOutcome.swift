@@ -43,18 +43,25 @@ public enum IngestRejection: Hashable, Sendable, CustomStringConvertible {
     case misrouted(topicDevice: String)
     /// A different batch is already stored under this (device, sequence).
     case sequenceReused
+    /// A status document that does not parse, or names another device than its topic: nothing kept, no ack.
+    case malformedStatus(String)
+    /// A status document of a device that is not registered (status documents are unsigned): nothing kept.
+    case unknownDeviceStatus
     /// The batch decoded but holds something the head-end cannot store (for example a gateway time
     /// more than 2^60 ms from its interval); answered like an undecodable body.
     case unstorable(String)
 
     /// The stable name: `malformed`, `unsupportedVersion`, `unknownDevice`, `unknownSigningKey`,
     /// `badSignature`, `unknownSealingKey`, `cannotDecrypt`, `bodyTooLarge`, `decompressionFailed`,
-    /// `malformedBody`, `headerMismatch`, `misrouted`, `sequenceReused` or `unstorable`.
+    /// `malformedBody`, `headerMismatch`, `misrouted`, `sequenceReused`, `unstorable`, and for status
+    /// documents `malformedStatus` or `unknownDeviceStatus`.
     public var name: String {
         switch self {
         case .misrouted: return "misrouted"
         case .sequenceReused: return "sequenceReused"
         case .unstorable: return "unstorable"
+        case .malformedStatus: return "malformedStatus"
+        case .unknownDeviceStatus: return "unknownDeviceStatus"
         case .opening(let e):
             switch e {
             case .malformed: return "malformed"
@@ -77,7 +84,7 @@ public enum IngestRejection: Hashable, Sendable, CustomStringConvertible {
     public var ackReason: BatchRejectionReason? {
         switch self {
         case .opening(let e): return e.rejectionReason
-        case .misrouted: return nil
+        case .misrouted, .malformedStatus, .unknownDeviceStatus: return nil
         case .sequenceReused: return .sequenceReused
         case .unstorable: return .malformedBody
         }
@@ -99,6 +106,8 @@ public enum IngestRejection: Hashable, Sendable, CustomStringConvertible {
         case .misrouted(let topicDevice): return "the signed header names another device than the topic (\(topicDevice)); dropped as misrouted"
         case .sequenceReused: return "another batch is already stored under this sequence (different digest); nothing stored"
         case .unstorable(let what): return "the batch cannot be stored: \(what)"
+        case .malformedStatus(let what): return "status document refused: \(what)"
+        case .unknownDeviceStatus: return "status document of a device that is not registered; nothing kept"
         }
     }
 }

@@ -10,7 +10,7 @@ import Wire
 /// Not thread-safe: it owns a database connection and is confined to one thread (the head-end's
 /// database worker, or a benchmark's loop).
 public final class IngestProcessor: @unchecked Sendable {
-    public let database: HeadEndDatabase
+    public let database: any HeadEndStore
     public let topicPrefix: String
     private let keys: HeadEndPrivateKeys
     private let settings: IngestSettings
@@ -22,7 +22,7 @@ public final class IngestProcessor: @unchecked Sendable {
     /// When each unregistered device was last sent a refusal.
     private var lastRefusal: [String: Timestamp] = [:]
 
-    public init(database: HeadEndDatabase, keys: HeadEndPrivateKeys, topicPrefix: String, settings: IngestSettings = IngestSettings(),
+    public init(database: any HeadEndStore, keys: HeadEndPrivateKeys, topicPrefix: String, settings: IngestSettings = IngestSettings(),
                 logger: Logger) throws(HeadEndError) {
         self.database = database
         self.keys = keys
@@ -63,7 +63,7 @@ public final class IngestProcessor: @unchecked Sendable {
         do { opened = try opener.open(payload) } catch {
             return reject(.opening(error), device: header.deviceID, sequence: header.sequence, digest: sealed.digest, now: now)
         }
-        if let problem = HeadEndDatabase.unstorableReason(opened.content) {
+        if let problem = StoredSnapshotRow.unstorableReason(opened.content) {
             return reject(.unstorable(problem), device: header.deviceID, sequence: header.sequence, digest: opened.digest, now: now)
         }
         let outcome: StoreOutcome
@@ -149,7 +149,7 @@ public final class IngestProcessor: @unchecked Sendable {
         case .alreadyRegistered:
             logger.info("enrolment request of a device registered with that key already", metadata: ["device": "\(request.deviceID)"])
         case .tooMany:
-            logger.warning("enrolment request dropped: \(HeadEndDatabase.maximumPendingEnrolments) requests are pending already",
+            logger.warning("enrolment request dropped: \(PendingEnrolment.maximumPending) requests are pending already",
                            metadata: ["device": "\(request.deviceID)"])
         }
         return IngestOutcome(device: request.deviceID, result: .enrolment(recorded))
@@ -165,20 +165,27 @@ public final class IngestProcessor: @unchecked Sendable {
 
     private func recordStatus(_ payload: [UInt8], topicDevice: String, now: Timestamp) -> IngestOutcome {
         guard let document = UplinkStatusDocument.parse(payload) else {
-            return IngestOutcome(device: topicDevice, result: .ignored("status payload is not a version 1 status document"))
+            return refuseStatus(.malformedStatus("not a version 1 status document (\(payload.count) bytes)"), device: topicDevice)
         }
         guard document.device == topicDevice else {
-            return IngestOutcome(device: topicDevice, result: .ignored("status document names device \(document.device)"))
+            return refuseStatus(.malformedStatus("it names device \(document.device), not the topic's"), device: topicDevice)
         }
         do {
             guard try database.recordStatus(document, receivedAt: now) else {
-                return IngestOutcome(device: topicDevice, result: .ignored("status of a device that is not registered"))
+                return refuseStatus(.unknownDeviceStatus, device: topicDevice)
             }
         } catch {
             logger.error("status not stored: \(error)", metadata: ["device": "\(topicDevice)"])
             return IngestOutcome(device: topicDevice, result: .storageFailed("\(error)"))
         }
         return IngestOutcome(device: topicDevice, result: .statusRecorded)
+    }
+
+    /// A status document that is not kept: one log line (info: status documents are unsigned and
+    /// retained, so an old one of a removed device may arrive at every start).
+    private func refuseStatus(_ rejection: IngestRejection, device: String) -> IngestOutcome {
+        logger.info("\(rejection)", metadata: ["device": "\(device)", "reason": "\(rejection.name)"])
+        return IngestOutcome(device: device, result: .rejected(rejection))
     }
 
     private func directoryKnows(_ device: String, key: KeyID) -> Bool {

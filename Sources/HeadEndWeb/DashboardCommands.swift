@@ -10,18 +10,22 @@ import Wire
 /// `CommandSender` is used by one command at a time.
 public actor DashboardCommands {
     private let sender: CommandSender
-    private let database: HeadEndDatabase
+    private let store: HeadEndStoreWorker
     private let model: any DashboardReadModel
     private let clock: any WallClock
     public let timeout: Duration
 
-    /// Opens the head-end database for the command counter and loads nothing else; `key` is the command key.
+    /// Opens the head-end store (SQLite or PostgreSQL) for the command counter and loads nothing else;
+    /// `key` is the command key. Blocks while the store opens: call it from start-up code.
+    @available(*, noasync)
     public init(configuration: HeadEndConfiguration, key: SigningPrivateKey, model: any DashboardReadModel, clock: any WallClock = SystemClock(),
                 timeout: Duration = .seconds(20), logger: Logger) throws(HeadEndError) {
-        let database = try HeadEndDatabase.open(path: configuration.databasePath,
-                                                busyTimeoutMilliseconds: configuration.ingest.databaseBusyTimeoutMilliseconds)
-        self.database = database
-        self.sender = CommandSender(configuration: configuration, key: key, database: database, clock: clock, logger: logger)
+        let location = configuration.databaseLocation, busy = configuration.ingest.databaseBusyTimeoutMilliseconds
+        let store = try HeadEndStoreWorker(name: "dashboard-commands") { () throws(HeadEndError) -> any HeadEndStore in
+            try HeadEndStores.open(location, busyTimeoutMilliseconds: busy, now: clock.now(), applicationName: "headend-dashboard")
+        }
+        self.store = store
+        self.sender = CommandSender(configuration: configuration, key: key, store: store, clock: clock, logger: logger)
         self.model = model
         self.clock = clock
         self.timeout = timeout
@@ -49,6 +53,6 @@ public actor DashboardCommands {
         return entry
     }
 
-    /// Closes the database handle.
-    public func close() { database.close() }
+    /// Closes the store.
+    public func close() async { await store.close() }
 }

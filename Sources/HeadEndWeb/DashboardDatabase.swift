@@ -51,6 +51,16 @@ public final class DashboardDatabase {
         return String(headEndPath[...slash]) + "dashboard.sqlite"
     }
 
+    /// The default dashboard database of a head-end store: beside a SQLite file; a PostgreSQL store has
+    /// no directory of its own, so its dashboard database must be named (`--dashboard-database`).
+    public static func defaultPath(for location: HeadEndDatabaseLocation) throws(HeadEndError) -> String {
+        switch location {
+        case .sqlite(let path): return defaultPath(besideHeadEndDatabase: path)
+        case .postgres:
+            throw .invalidRequest("with a postgresql:// database, name the dashboard's own database file: --dashboard-database FILE")
+        }
+    }
+
     /// Opens (creating with mode 0600) and migrates.
     public static func open(path: String) throws(HeadEndError) -> DashboardDatabase {
         do {
@@ -154,5 +164,19 @@ public final class DashboardDatabase {
         } catch {
             throw DashboardFailure.wrap(error)
         }
+    }
+}
+
+extension DashboardDatabase {
+    /// `user(_:)` run on `worker`, the thread that owns this database (the read models' account lookup).
+    func account(_ name: String, on worker: SerialWorker) async throws(HeadEndError) -> (role: DashboardRole, passwordHash: String)? {
+        let found: Result<(DashboardRole, String)?, HeadEndError>
+        nonisolated(unsafe) let database = self // used on `worker` only
+        do {
+            found = try await worker.run { Result { () throws(HeadEndError) in try database.user(name).map { ($0.role, $0.passwordHash) } } }
+        } catch {
+            throw DashboardFailure.wrap(error)
+        }
+        return try found.get().map { (role: $0.0, passwordHash: $0.1) }
     }
 }

@@ -213,11 +213,7 @@ public final class SQLiteDashboardReadModel: DashboardReadModel, @unchecked Send
 
 extension SQLiteDashboardReadModel: DashboardAccountStore {
     public func account(_ user: String) async throws(HeadEndError) -> (role: DashboardRole, passwordHash: String)? {
-        let found: (DashboardRole, String)?? = try await onThread { () throws -> (DashboardRole, String)?? in
-            guard let a = try self.dashboard.user(user) else { return .some(nil) }
-            return .some((a.role, a.passwordHash))
-        }
-        return found.flatMap { $0 }.map { (role: $0.0, passwordHash: $0.1) }
+        try await dashboard.account(user, on: worker)
     }
 }
 

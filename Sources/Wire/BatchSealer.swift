@@ -24,20 +24,24 @@ public struct BatchSealer: Sendable {
     public let headEndSealingKey: AgreementPublicKey
     /// zstd level; 19 costs a few milliseconds per hourly batch on a gateway.
     public var compressionLevel: Int32
+    /// Whether interval bodies look for columns predicted by earlier ones (`IntervalBodyCodec`); off
+    /// only where sealing time matters more than size (simulated fleets).
+    public var searchReferences: Bool
 
     public init(deviceID: String, signingKey: SigningPrivateKey, headEndSealingKey: AgreementPublicKey,
-                compressionLevel: Int32 = 19) throws(BatchSealError) {
+                compressionLevel: Int32 = 19, searchReferences: Bool = true) throws(BatchSealError) {
         guard DeviceIdentifier.isValid(deviceID) else { throw .invalidDeviceID(deviceID) }
         self.deviceID = deviceID
         self.signingKey = signingKey
         self.headEndSealingKey = headEndSealingKey
         self.compressionLevel = compressionLevel
+        self.searchReferences = searchReferences
     }
 
     /// The plain body for `content` (before compression and sealing).
-    public static func encodeBody(_ content: BatchContent) throws(BatchEncodingError) -> [UInt8] {
+    public static func encodeBody(_ content: BatchContent, searchReferences: Bool = true) throws(BatchEncodingError) -> [UInt8] {
         switch content {
-        case .snapshots(_, _, let snapshots): return try IntervalBodyCodec.encode(snapshots)
+        case .snapshots(_, _, let snapshots): return try IntervalBodyCodec.encode(snapshots, searchReferences: searchReferences)
         case .events(let events): return try EventBodyCodec.encode(events)
         }
     }
@@ -45,7 +49,7 @@ public struct BatchSealer: Sendable {
     /// Seals `content` as batch number `sequence`. The caller persists `sequence` before calling.
     public func seal(_ content: BatchContent, sequence: UInt64, backfill: Bool = false) throws(BatchSealError) -> SealedBatch {
         let body: [UInt8]
-        do { body = try Self.encodeBody(content) } catch { throw .encoding(error) }
+        do { body = try Self.encodeBody(content, searchReferences: searchReferences) } catch { throw .encoding(error) }
         let compressed = Zstd.compress(body, level: compressionLevel)
         var flags: BatchFlags = backfill ? [.backfill] : []
         let payload: [UInt8]

@@ -38,7 +38,10 @@ public enum BodyLimits {
 /// The columnar body of an interval (or profile) batch: the snapshots of many meters over one or
 /// more intervals. Pure; round-trips every field bit for bit. Layout: Docs/mqtt-api.md, "Interval body".
 public enum IntervalBodyCodec {
-    public static func encode(_ snapshots: [MeterSnapshot]) throws(BatchEncodingError) -> [UInt8] {
+    /// `searchReferences: false` skips looking for earlier columns that predict a column (sums such as
+    /// total = L1 + L2 + L3): a larger body, much cheaper to encode (simulated fleets in debug builds).
+    /// Either body decodes the same way.
+    public static func encode(_ snapshots: [MeterSnapshot], searchReferences: Bool = true) throws(BatchEncodingError) -> [UInt8] {
         guard !snapshots.isEmpty else { throw .empty }
         guard snapshots.count <= BodyLimits.maximumRows else {
             throw .tooLarge(what: "snapshots", count: snapshots.count, maximum: BodyLimits.maximumRows)
@@ -128,7 +131,7 @@ public enum IntervalBodyCodec {
                 let cells = rows.map { snapshots[$0].values[position] }
                 let (ints, decimal) = ValueColumnCodec.write(cells, position: position, rowMeters: rows.map { rowMeter[$0] },
                                                              meterCount: meters.count, earlier: columnIntegers,
-                                                             earlierIsDecimal: columnIsDecimal, into: &w)
+                                                             earlierIsDecimal: columnIsDecimal, searchReferences: searchReferences, into: &w)
                 columnIntegers.append(ints)
                 columnIsDecimal.append(decimal)
             }

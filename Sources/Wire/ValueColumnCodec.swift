@@ -8,7 +8,7 @@ enum ValueColumnCodec {
     /// Writes the column; returns each cell's integer (0 for error cells) and whether the column's
     /// integers are decimal (so that later columns may reference them).
     static func write(_ cells: [QuantityValue], position: Int, rowMeters: [Int], meterCount: Int, earlier: [[Int64]],
-                      earlierIsDecimal: [Bool], into w: inout ByteWriter) -> (integers: [Int64], isDecimal: Bool) {
+                      earlierIsDecimal: [Bool], searchReferences: Bool = true, into w: inout ByteWriter) -> (integers: [Int64], isDecimal: Bool) {
         var valueCells: [Int] = []
         var values: [Double] = []
         var errors: [(cell: Int, code: UInt16)] = []
@@ -49,7 +49,7 @@ enum ValueColumnCodec {
             let c = cost(candidate)
             if c < bestCost { (best, bestCost) = (candidate, c) }
         }
-        if !aligned.isEmpty {
+        if searchReferences, !aligned.isEmpty {
             let refs = ReferenceSearch.candidates(target: ints, columns: aligned)
             for candidate in refs {
                 let c = cost(.references(candidate)) + 16 * candidate.count // about two bytes per reference

@@ -52,19 +52,28 @@ struct Command: ParsableCommand {
             throw ExitCode(ExitStatus.config)
         }
         LineLogHandler.bootstrap(level: .warning, timestamps: true)
-        let database: HeadEndDatabase
-        do {
-            database = try HeadEndDatabase.open(path: configuration.databasePath,
-                                                busyTimeoutMilliseconds: configuration.ingest.databaseBusyTimeoutMilliseconds)
-        } catch {
+        let opened = OneShot<Result<HeadEndStoreWorker, HeadEndError>>()
+        let location = configuration.databaseLocation, busy = configuration.ingest.databaseBusyTimeoutMilliseconds
+        Task {
+            do throws(HeadEndError) {
+                opened.set(.success(try await HeadEndStoreWorker(name: "headend-db") { () throws(HeadEndError) -> any HeadEndStore in
+                    try HeadEndStores.open(location, busyTimeoutMilliseconds: busy, now: SystemClock().now(), applicationName: "headend-command")
+                }))
+            } catch {
+                opened.set(.failure(error))
+            }
+        }
+        let store: HeadEndStoreWorker
+        switch opened.wait() {
+        case .success(let worker): store = worker
+        case .failure(let error):
             Output.error("cannot open the database: \(error)")
             throw ExitCode(ExitStatus.failure)
         }
-        defer { database.close() }
         let request = CommandRequest(device: device, verb: verb, arguments: arguments,
                                      id: id ?? Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) }),
                                      validity: .seconds(validity))
-        let sender = CommandSender(configuration: configuration, key: signingKey, database: database, logger: Logger(label: "headend"))
+        let sender = CommandSender(configuration: configuration, key: signingKey, store: store, logger: Logger(label: "headend"))
         let timeout = Duration.seconds(timeout)
         let outcome = OneShot<Result<CommandExchange, HeadEndError>>()
         Task {
@@ -72,7 +81,14 @@ struct Command: ParsableCommand {
                 outcome.set(.failure(error))
             }
         }
-        switch outcome.wait() {
+        let result = outcome.wait()
+        let closed = OneShot<Bool>()
+        Task {
+            await store.close()
+            closed.set(true)
+        }
+        _ = closed.wait()
+        switch result {
         case .success(let exchange):
             Output.stdout(json ? Self.renderJSON(exchange) : Self.renderText(exchange))
             if exchange.reply.status != .ok { throw ExitCode(ExitStatus.failure) }

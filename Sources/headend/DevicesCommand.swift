@@ -206,9 +206,9 @@ struct Dismiss: ParsableCommand {
 }
 
 /// Opens the database for writing (creating it when missing), or exits with a message.
-func openDatabase(_ options: DatabaseOption) throws -> HeadEndDatabase {
-    let path = try options.databasePath()
-    do { return try HeadEndDatabase.open(path: path) } catch {
+func openDatabase(_ options: DatabaseOption) throws -> any HeadEndStore {
+    let location = try options.databaseLocation()
+    do { return try HeadEndStores.open(location, now: SystemClock().now(), applicationName: "headend-cli") } catch {
         Output.error("cannot open the database: \(error)")
         throw ExitCode(ExitStatus.unavailable)
     }

@@ -12,7 +12,7 @@ import Platform
 enum MonitoringExport {
     static let formats = ["cer-json", "cer-csv", "cer-devices-csv", "monthly-csv"]
 
-    static func run(format: String, database: HeadEndDatabase, device: String?, export: ExportOptions, timeZone: String?) throws {
+    static func run(format: String, database: any HeadEndStore, device: String?, export: ExportOptions, timeZone: String?) throws {
         var zone: ZoneRules?
         if let timeZone {
             do { zone = try ZoneRules(tzif: try ZoneInfoFiles.read(zone: timeZone), name: timeZone) } catch {

@@ -69,9 +69,9 @@ struct Status: ParsableCommand {
 }
 
 /// Opens an existing database for queries, or exits with a message.
-func openDatabaseForReading(_ options: DatabaseOption) throws -> HeadEndDatabase {
-    let path = try options.databasePath()
-    do { return try HeadEndDatabase.openForReading(path: path) } catch {
+func openDatabaseForReading(_ options: DatabaseOption) throws -> any HeadEndStore {
+    let location = try options.databaseLocation()
+    do { return try HeadEndStores.openForReading(location) } catch {
         Output.error("cannot open the database: \(error)")
         throw ExitCode(ExitStatus.unavailable)
     }

@@ -15,13 +15,21 @@ struct Run: ParsableCommand {
 
     @Option(help: "The head-end configuration.") var config: String = HeadEndConfiguration.defaultPath
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "The database instead of the configuration's: a SQLite file, or a postgresql:// URL shared by several workers.")
+    var database: String?
     @Option(help: "Serve the web dashboard and /metrics on HOST:PORT (for example 127.0.0.1:8080). Accounts: headend users add.")
     var web: String?
     @Option(help: "The dashboard's database (default: dashboard.sqlite beside the head-end database).") var dashboardDatabase: String?
     @Flag(help: "Mark the dashboard's cookies Secure (when a TLS proxy serves it).") var webSecureCookies = false
 
     func run() throws {
-        let configuration = try loadConfigurationOrExit(config)
+        var configuration = try loadConfigurationOrExit(config)
+        if let database {
+            switch try parseDatabaseSetting(database) {
+            case .sqlite(let path): configuration.databasePath = path
+            case .postgres(let url): configuration.databasePath = url
+            }
+        }
         LineLogHandler.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info,
                                  timestamps: getenv("JOURNAL_STREAM") == nil)
         let logger = Logger(label: "headend")
@@ -78,6 +86,6 @@ struct Run: ParsableCommand {
             stopped.set(true)
         }
         _ = stopped.wait()
-        logger.notice("stopped: \(service.ingestCounts)")
+        logger.notice("stopped: \(HeadEndCountersRendering.line(service.counters.snapshot))")
     }
 }

@@ -19,8 +19,8 @@ struct DashboardDatabaseOption: ParsableArguments {
     @Option(help: "The dashboard's database (default: dashboard.sqlite beside the head-end database).") var dashboardDatabase: String?
 
     func open() throws -> DashboardDatabase {
-        let path = try dashboardDatabase ?? DashboardDatabase.defaultPath(besideHeadEndDatabase: database.databasePath())
-        do { return try DashboardDatabase.open(path: path) } catch {
+        let location = try database.databaseLocation()
+        do { return try DashboardDatabase.open(path: try dashboardDatabase ?? DashboardDatabase.defaultPath(for: location)) } catch {
             Output.error("\(error)")
             throw ExitCode(ExitStatus.failure)
         }

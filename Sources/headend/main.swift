@@ -18,13 +18,22 @@ struct DatabaseOption: ParsableArguments {
     @Option(help: "The head-end configuration; its \"database\" is used.")
     var config: String = HeadEndConfiguration.defaultPath
 
-    @Option(help: "The database file, instead of the one the configuration names.")
+    @Option(help: "The database instead of the one the configuration names: a SQLite file, or a postgresql:// URL.")
     var database: String?
 
-    func databasePath() throws -> String {
-        if let database { return database }
-        return try loadConfigurationOrExit(config).databasePath
+    func databaseLocation() throws -> HeadEndDatabaseLocation {
+        guard let database else { return try loadConfigurationOrExit(config).databaseLocation }
+        return try parseDatabaseSetting(database)
     }
+}
+
+/// `--database`: a SQLite path (relative to the working directory, or absolute) or a postgresql:// URL.
+func parseDatabaseSetting(_ text: String) throws -> HeadEndDatabaseLocation {
+    if let location = HeadEndDatabaseLocation(setting: text) { return location }
+    guard !text.isEmpty, !text.contains("://") else {
+        throw ValidationError("--database must be a SQLite file or a postgresql:// URL")
+    }
+    return .sqlite(path: text)
 }
 
 /// Loads and validates `headend.json`, or prints every problem and exits with the configuration status.

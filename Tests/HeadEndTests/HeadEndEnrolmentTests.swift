@@ -9,19 +9,19 @@ import Wire
 /// (signed, status 3) and nothing of them is stored; its signed request waits for the operator;
 /// approval needs the right fingerprint; after it, the same batches are accepted and stored; the
 /// commissioning report event shows in the status.
-@Suite("Head-end enrolment")
+@Suite("Head-end enrolment", .serialized)
 struct HeadEndEnrolmentTests {
+    /// One store of each kind (Tests/HeadEndTests/StoreKinds.swift): enrolment works the same on both.
     final class Setup {
-        let directory = TemporaryDirectory("headend-enrol")
+        let fresh: FreshStore
         let log = CapturedLog()
-        let database: HeadEndDatabase
         let processor: IngestProcessor
         var now = Content.firstHour.adding(seconds: 86_400)
+        var database: any HeadEndStore { fresh.store }
 
-        init() throws {
-            database = try HeadEndDatabase.open(path: directory.file("headend.sqlite"))
-            processor = try IngestProcessor(database: database, keys: HeadEndPrivateKeys(sealingKeys: [Keys.sealing], ackKey: Keys.ack),
-                                            topicPrefix: "concentrator/v1", logger: log.logger("headend"))
+        init(_ kind: StoreKind) async throws {
+            fresh = try await FreshStore(kind)
+            processor = try fresh.processor(log: log)
         }
 
         func send(_ payload: [UInt8], leaf: String, device: String = Keys.deviceID) -> IngestOutcome {
@@ -29,9 +29,13 @@ struct HeadEndEnrolmentTests {
             return processor.process(topic: "concentrator/v1/\(device)/\(leaf)", payload: payload, now: now)
         }
 
-        var storedBatches: Int64 { (try? database.connection.queryInt64("SELECT count(*) FROM batches")) ?? -1 }
-        var storedSnapshots: Int64 { (try? database.connection.queryInt64("SELECT count(*) FROM snapshots")) ?? -1 }
-        var deviceRows: Int64 { (try? database.connection.queryInt64("SELECT count(*) FROM devices")) ?? -1 }
+        var storedBatches: Int { (try? database.fleetOverview().reduce(0) { $0 + $1.batches }) ?? -1 }
+        /// Snapshots of the fixture device; 0 while the device is unknown (no snapshot can exist without it).
+        var storedSnapshots: Int {
+            guard deviceRows > 0 else { return 0 }
+            return (try? fresh.snapshotCount()) ?? -1
+        }
+        var deviceRows: Int { (try? database.devices().count) ?? -1 }
     }
 
     static func request(installer: String = "Anna Rossi", signedBy key: SigningPrivateKey = Keys.deviceSigning) -> [UInt8] {
@@ -39,9 +43,9 @@ struct HeadEndEnrolmentTests {
                          keys: Keys.deviceDocuments).encoded(signedBy: key)
     }
 
-    @Test("an unapproved device's batches are refused and not stored; after approval they are accepted")
-    func refusedUntilApproved() throws {
-        let setup = try Setup()
+    @Test("an unapproved device's batches are refused and not stored; after approval they are accepted", arguments: StoreKind.allCases)
+    func refusedUntilApproved(kind: StoreKind) async throws {
+        let setup = try await Setup(kind)
         let batch = Content.batch(1)
         let refused = setup.send(batch.bytes, leaf: "batch")
         guard case .rejected(let rejection) = refused.result else { Issue.record("\(refused.result)"); return }
@@ -85,18 +89,33 @@ struct HeadEndEnrolmentTests {
         #expect(!setup.log.text.contains(Hex.encode(Keys.deviceSigning.publicKey.rawRepresentation)), "no key bytes in the log")
     }
 
-    @Test("a batch signed by an unregistered key of a registered device is refused with reason 2")
-    func unregisteredKey() throws {
-        let setup = try Setup()
+    @Test("a dismissed request is gone; a newer request of the same device replaces the older", arguments: StoreKind.allCases)
+    func dismissAndReplace(kind: StoreKind) async throws {
+        let setup = try await Setup(kind)
+        #expect(setup.send(Self.request(installer: "First"), leaf: "enrol").result == .enrolment(.pending))
+        #expect(setup.send(Self.request(installer: "Second"), leaf: "enrol").result == .enrolment(.pending))
+        #expect(try setup.database.pendingEnrolments().map(\.installer) == ["Second"])
+        #expect(try setup.database.dismissEnrolment(device: Keys.deviceID))
+        #expect(try setup.database.pendingEnrolments().isEmpty)
+        #expect(try !setup.database.dismissEnrolment(device: Keys.deviceID), "nothing left to dismiss")
+        #expect(throws: HeadEndError.self) {
+            try setup.database.approveEnrolment(device: Keys.deviceID, fingerprint: Keys.deviceSigning.publicKey.fingerprint, at: setup.now)
+        }
+        #expect(setup.deviceRows == 0)
+    }
+
+    @Test("a batch signed by an unregistered key of a registered device is refused with reason 2", arguments: StoreKind.allCases)
+    func unregisteredKey(kind: StoreKind) async throws {
+        let setup = try await Setup(kind)
         try setup.database.registerDevice(Keys.deviceID, keys: Keys.deviceDocuments, at: setup.now)
         let outcome = setup.send(Content.batch(1, sealer: Keys.sealer(signingKey: Keys.stranger)).bytes, leaf: "batch")
         #expect(outcome.ack?.status == .refused(reasonCode: BatchRefusalReason.signingKeyNotRegistered.rawValue))
         #expect(setup.storedBatches == 0)
     }
 
-    @Test("the newest commissioning report shows in the status, as a table and as JSON")
-    func commissioningInStatus() throws {
-        let setup = try Setup()
+    @Test("the newest commissioning report shows in the status, as a table and as JSON", arguments: StoreKind.allCases)
+    func commissioningInStatus(kind: StoreKind) async throws {
+        let setup = try await Setup(kind)
         try setup.database.registerDevice(Keys.deviceID, keys: Keys.deviceDocuments, at: setup.now)
         let report = CommissioningReport(device: Keys.deviceID, time: Content.firstHour, installer: "Anna Rossi", note: nil, agentVersion: nil,
                                          keys: [], buses: [], meters: [

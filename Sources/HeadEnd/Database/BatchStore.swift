@@ -30,15 +30,19 @@ extension HeadEndDatabase {
             }) {
                 return stored == batch.digest ? .duplicate : .sequenceReused
             }
+            let clock = StoredSnapshotRow.clock(of: batch.content)
+            let skew: SQLiteValue = clock?.maximumMeterSkewMilliseconds.map { SQLiteValue.integer($0) } ?? SQLiteValue.null
+            let snapshotCount = Int64(clock?.snapshots ?? 0), unsynced = Int64(clock?.unsyncedSnapshots ?? 0)
             try connection.run("""
                 INSERT INTO batches (device, sequence, digest, kind, flags, received, range_start, range_end, interval_seconds,
-                                     meter_count, value_count, sealing_key, signing_key)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     meter_count, value_count, sealing_key, signing_key, snapshot_count, unsynced_snapshots, meter_skew_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.integer(device), .integer(sequence), .blob(batch.digest), .integer(Int64(header.kind.rawValue)),
                       .integer(Int64(header.flags.rawValue)), .integer(receivedAt.milliseconds),
                       .integer(header.rangeStart.milliseconds), .integer(header.rangeEnd.milliseconds),
                       .integer(Int64(header.intervalSeconds)), .integer(Int64(header.meterCount)),
-                      .integer(Int64(header.valueCount)), .text(header.sealingKeyID.hex), .text(header.signingKeyID.hex)])
+                      .integer(Int64(header.valueCount)), .text(header.sealingKeyID.hex), .text(header.signingKeyID.hex),
+                      .integer(snapshotCount), .integer(unsynced), skew])
             switch batch.content {
             case .snapshots(let series, _, let snapshots):
                 let overlapping = try insertSnapshots(snapshots, series: series, device: device, sequence: sequence)
@@ -51,38 +55,20 @@ extension HeadEndDatabase {
         }
     }
 
-    /// Why `content` cannot be stored, or nil. The snapshot encoding keeps gateway times within
-    /// ±2^60 ms of their interval start (36 million years; anything beyond is a broken clock).
-    public static func unstorableReason(_ content: BatchContent) -> String? {
-        guard case .snapshots(_, _, let snapshots) = content else { return nil }
-        for s in snapshots {
-            let (offset, overflow) = s.gatewayTime.milliseconds.subtractingReportingOverflow(s.intervalStart.milliseconds)
-            if overflow || offset.magnitude > 1 << 60 {
-                return "meter \(s.meter): gateway time \(s.gatewayTime.milliseconds) ms is too far from its interval start "
-                    + "\(s.intervalStart.milliseconds) ms"
-            }
-        }
-        return nil
-    }
-
     /// Inserts the snapshots; returns how many were already stored from an earlier batch.
     private func insertSnapshots(_ snapshots: [MeterSnapshot], series: SeriesKind, device: Int64, sequence: Int64) throws -> Int {
         let insert = try connection.prepared("""
             INSERT INTO snapshots (device, series, interval_start, meter, sequence, layout, data) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT DO NOTHING
             """)
-        let seriesNumber: Int64 = series == .interval ? 0 : 1
+        let seriesNumber = StoredSnapshotRow.seriesNumber(series)
         var overlapping = 0
         for snapshot in snapshots {
             let meter = try meterNumber(snapshot.meter, device: device)
             let layout = try layoutNumber(snapshot.values.map(\.quantity))
-            let payload = SnapshotRowPayload(
-                gatewayOffsetMilliseconds: snapshot.gatewayTime.milliseconds &- snapshot.intervalStart.milliseconds,
-                meterTimeOffsetMilliseconds: snapshot.meterTime.map { $0.milliseconds &- snapshot.gatewayTime.milliseconds },
-                clockUnsynced: snapshot.clockUnsynced, slots: snapshot.values.map(StoredValue.init))
             defer { insert.reset() }
             try insert.bind([.integer(device), .integer(seriesNumber), .integer(snapshot.intervalStart.milliseconds), .integer(meter),
-                             .integer(sequence), .integer(layout), .blob(SnapshotCodec.encode(payload))])
+                             .integer(sequence), .integer(layout), .blob(StoredSnapshotRow.data(snapshot))])
             try insert.step()
             if connection.changes == 0 { overlapping += 1 }
         }
@@ -117,7 +103,7 @@ extension HeadEndDatabase {
 
     private func layoutNumber(_ quantities: [QuantityID]) throws -> Int64 {
         if let cached = layoutNumbers[quantities] { return cached }
-        let text = quantities.map(\.rawValue).joined(separator: ",")
+        let text = StoredSnapshotRow.layoutText(quantities)
         try connection.run("INSERT INTO layouts (quantities) VALUES (?) ON CONFLICT DO NOTHING", [.text(text)])
         guard let number = try connection.queryInt64("SELECT id FROM layouts WHERE quantities = ?", [.text(text)]) else {
             throw HeadEndError.other("layout \(text) vanished while storing")

@@ -20,9 +20,4 @@ extension HeadEndDatabase {
             return next
         }
     }
-
-    /// The registered Ed25519 keys of `device` (to verify its command replies); empty when unknown.
-    public func signingKeys(ofDevice device: String) throws(HeadEndError) -> [SigningPublicKey] {
-        try signingKeyDirectory().signingKeys(ofDevice: device) ?? []
-    }
 }

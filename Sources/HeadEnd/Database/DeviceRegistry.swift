@@ -29,17 +29,7 @@ extension HeadEndDatabase {
     /// registered beside the old one). Returns the ids of keys that were not registered before.
     @discardableResult
     public func registerDevice(_ name: String, keys: [PublicKeyDocument], at now: Timestamp) throws(HeadEndError) -> [KeyID] {
-        guard DeviceIdentifier.isValid(name) else {
-            throw .invalidRequest("device id \"\(name)\" is not 1…64 characters of [A-Za-z0-9._-]")
-        }
-        for key in keys {
-            guard key.role == "device" else {
-                throw .invalidRequest("key \(key.id) has role \"\(key.role)\"; a device is registered with its own keys (role \"device\")")
-            }
-            guard key.device == name else {
-                throw .invalidRequest("key \(key.id) belongs to device \"\(key.device ?? "?")\", not to \"\(name)\"")
-            }
-        }
+        try HeadEndRegistryRules.check(name, keys: keys)
         return try writeTransaction {
             try connection.run("INSERT INTO devices (name, registered, added) VALUES (?, 1, ?) ON CONFLICT (name) DO UPDATE SET registered = 1",
                                [.text(name), .integer(now.milliseconds)])

@@ -65,68 +65,6 @@ public struct DeviceStatusReport: Hashable, Sendable {
     }
 }
 
-extension HeadEndDatabase {
-    /// One report per device the head-end knows, by name.
-    public func statusReports() throws(HeadEndError) -> [DeviceStatusReport] {
-        struct Aggregate {
-            var batches = 0, values = 0, events = 0, missing = 0
-            var lastReceived: Int64?, lastSequence: Int64?
-        }
-        var aggregates: [Int64: Aggregate] = [:]
-        for row in try rows("""
-            SELECT device, count(*), max(received), max(sequence), min(sequence),
-                   total(CASE WHEN kind IN (1, 2) THEN value_count ELSE 0 END), total(CASE WHEN kind = 3 THEN value_count ELSE 0 END)
-            FROM batches GROUP BY device
-            """, [], { s in
-                (s.int64(0), Aggregate(batches: Int(s.int64(1)), values: Int(s.double(5)), events: Int(s.double(6)),
-                                       missing: Int(s.int64(3) - s.int64(4) + 1 - s.int64(1)), lastReceived: s.int64(2),
-                                       lastSequence: s.int64(3)))
-            }) {
-            aggregates[row.0] = row.1
-        }
-        var reported: [Int64: DeviceStatusReport.Reported] = [:]
-        for row in try rows("SELECT device, received, state, since, unexpected, last_sequence, pending, oldest_pending FROM device_status", [], { s in
-            (s.int64(0), DeviceStatusReport.Reported(
-                received: Timestamp(milliseconds: s.int64(1)), state: s.text(2), since: s.optionalInt64(3).map(Timestamp.init(milliseconds:)),
-                unexpected: s.optionalInt64(4).map { $0 != 0 }, lastSequence: s.optionalInt64(5).map { UInt64(bitPattern: $0) },
-                pending: s.optionalInt64(6).map { Int($0) }, oldestUnacknowledgedInterval: s.optionalInt64(7).map(Timestamp.init(milliseconds:))))
-        }) {
-            reported[row.0] = row.1
-        }
-        var rejections: [Int64: [String: Int]] = [:]
-        for row in try rows("SELECT device, reason, count FROM rejections", [], { s in (s.int64(0), s.text(1), Int(s.int64(2))) }) {
-            rejections[row.0, default: [:]][row.1] = row.2
-        }
-        var commissioning: [Int64: DeviceStatusReport.Commissioning] = [:]
-        for row in try rows("SELECT device, time, message FROM events WHERE kind = ? ORDER BY time",
-                            [.integer(Int64(GatewayEvent.Kind.commissioningReport.rawValue))], { s in (s.int64(0), s.int64(1), s.text(2)) }) {
-            if let c = DeviceStatusReport.Commissioning(time: Timestamp(milliseconds: row.1), text: row.2) { commissioning[row.0] = c }
-        }
-        let devices = try rows("SELECT id, name, registered FROM devices ORDER BY name", [], { s in (s.int64(0), s.text(1), s.int64(2) == 1) })
-        var reports: [DeviceStatusReport] = []
-        for (id, name, registered) in devices {
-            let aggregate = aggregates[id] ?? Aggregate()
-            let status = reported[id]
-            let lastSeen = [aggregate.lastReceived, status?.received.milliseconds].compactMap { $0 }.max()
-            let gapList = try aggregate.missing > 0 ? gaps(device: id) : []
-            reports.append(DeviceStatusReport(
-                device: name, registered: registered, lastSeen: lastSeen.map(Timestamp.init(milliseconds:)),
-                lastSequence: aggregate.lastSequence.map { UInt64(bitPattern: $0) }, batches: aggregate.batches, values: aggregate.values,
-                events: aggregate.events, missingSequences: aggregate.missing,
-                gaps: gapList, reported: status, rejections: rejections[id] ?? [:], commissioning: commissioning[id]))
-        }
-        return reports
-    }
-
-    /// The first runs of sequence numbers missing between stored ones.
-    private func gaps(device: Int64) throws(HeadEndError) -> [ClosedRange<UInt64>] {
-        try rows("""
-            SELECT sequence, next FROM (SELECT sequence, lead(sequence) OVER (ORDER BY sequence) AS next FROM batches WHERE device = ?)
-            WHERE next > sequence + 1 ORDER BY sequence LIMIT \(DeviceStatusReport.gapLimit)
-            """, [.integer(device)]) { s in UInt64(bitPattern: s.int64(0) + 1)...UInt64(bitPattern: s.int64(1) - 1) }
-    }
-}
-
 /// Renders status reports for people (an 80-column table) and programs (JSON).
 public enum DeviceStatusRendering {
     public static func table(_ reports: [DeviceStatusReport], now: Timestamp) -> String {

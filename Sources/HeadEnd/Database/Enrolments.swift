@@ -27,11 +27,65 @@ public enum EnrolmentRecording: Hashable, Sendable {
     case tooMany
 }
 
-/// Enrolment: pending requests, and approval after the operator compared the fingerprint.
-extension HeadEndDatabase {
-    /// Most requests kept pending at once (a flood of forged device ids cannot grow the table without end).
-    public static let maximumPendingEnrolments = 1000
+/// A pending request as stored: the fingerprint of its signing key and the signed frame as received
+/// (verified again at approval).
+public struct StoredEnrolmentRequest: Hashable, Sendable {
+    public var fingerprint: String
+    public var frame: [UInt8]
 
+    public init(fingerprint: String, frame: [UInt8]) {
+        self.fingerprint = fingerprint
+        self.frame = frame
+    }
+}
+
+extension PendingEnrolment {
+    /// Most requests kept pending at once (a flood of forged device ids cannot grow the table without end).
+    public static let maximumPending = 1000
+}
+
+/// Enrolment through any store: approval after the operator compared the fingerprint, written once
+/// over the stores' primitives (`pendingEnrolmentRequest`, `registerDevice`, `dismissEnrolment`).
+extension HeadEndStore {
+    /// Approves the pending request of `device` if `fingerprint` matches its signing key's: the
+    /// whole `sha256:…` fingerprint, or at least its first 16 hexadecimal digits (with or without
+    /// `sha256:`). Registers the device with the request's keys and removes the request. Returns the
+    /// ids of the keys registered.
+    public func approveEnrolment(device: String, fingerprint given: String, at now: Timestamp) throws(HeadEndError) -> [KeyID] {
+        guard let stored = try pendingEnrolmentRequest(device: device) else {
+            throw .invalidRequest("no enrolment request of \(device) is pending (headend devices pending lists them)")
+        }
+        guard EnrolmentFingerprint.matches(given, stored.fingerprint) else {
+            throw .invalidRequest("the fingerprint does not match the one \(device) sent (\(stored.fingerprint.prefix(23))…): do not approve; "
+                + "ask the installer to read it again from the console")
+        }
+        let request: EnrolmentRequest
+        do { request = try EnrolmentRequest.verify(stored.frame, topicDevice: device) } catch {
+            throw .invalidRequest("the stored request of \(device) no longer verifies: \(error)")
+        }
+        let added = try registerDevice(device, keys: request.keys, at: now)
+        try dismissEnrolment(device: device)
+        return added
+    }
+}
+
+/// Compares the fingerprint an operator types with the stored one.
+enum EnrolmentFingerprint {
+    /// Whether the operator's `given` fingerprint is `actual`, whole or its first 16+ hex digits;
+    /// spaces, colons and case are ignored.
+    static func matches(_ given: String, _ actual: String) -> Bool {
+        func digits(_ s: String) -> String {
+            var t = s.lowercased()
+            if t.hasPrefix("sha256:") { t.removeFirst(7) }
+            return String(t.filter { $0 != " " && $0 != ":" && $0 != "-" })
+        }
+        let a = digits(actual), g = digits(given)
+        return g.count >= 16 && g.allSatisfy(\.isHexDigit) && a.hasPrefix(g)
+    }
+}
+
+/// Enrolment requests in the SQLite store.
+extension HeadEndDatabase {
     /// Keeps a verified request (the newest per device).
     public func recordEnrolment(_ request: EnrolmentRequest, frame: [UInt8], at now: Timestamp) throws(HeadEndError) -> EnrolmentRecording {
         guard let signing = request.signingKey else { return .tooMany }
@@ -44,7 +98,7 @@ extension HeadEndDatabase {
             }
             let known = try connection.queryInt64("SELECT count(*) FROM enrolments WHERE device = ?", [.text(request.deviceID)]) ?? 0
             let total = try connection.queryInt64("SELECT count(*) FROM enrolments") ?? 0
-            if known == 0, total >= Int64(Self.maximumPendingEnrolments) { return .tooMany }
+            if known == 0, total >= Int64(PendingEnrolment.maximumPending) { return .tooMany }
             try connection.run("""
                 INSERT OR REPLACE INTO enrolments (device, key_id, fingerprint, installer, note, time, received, request)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -65,26 +119,10 @@ extension HeadEndDatabase {
         }
     }
 
-    /// Approves the pending request of `device` if `fingerprint` matches its signing key's: the
-    /// whole `sha256:…` fingerprint, or at least its first 16 hexadecimal digits (with or without
-    /// `sha256:`). Registers the device with the request's keys and removes the request. Returns the
-    /// ids of the keys registered.
-    public func approveEnrolment(device: String, fingerprint given: String, at now: Timestamp) throws(HeadEndError) -> [KeyID] {
-        let stored = try rows("SELECT fingerprint, request FROM enrolments WHERE device = ?", [.text(device)]) { s in (s.text(0), s.blob(1)) }
-        guard let (fingerprint, frame) = stored.first else {
-            throw .invalidRequest("no enrolment request of \(device) is pending (headend devices pending lists them)")
-        }
-        guard Self.fingerprint(given, matches: fingerprint) else {
-            throw .invalidRequest("the fingerprint does not match the one \(device) sent (\(fingerprint.prefix(23))…): do not approve; "
-                + "ask the installer to read it again from the console")
-        }
-        let request: EnrolmentRequest
-        do { request = try EnrolmentRequest.verify(frame, topicDevice: device) } catch {
-            throw .invalidRequest("the stored request of \(device) no longer verifies: \(error)")
-        }
-        let added = try registerDevice(device, keys: request.keys, at: now)
-        _ = try writeTransaction { try connection.run("DELETE FROM enrolments WHERE device = ?", [.text(device)]) }
-        return added
+    public func pendingEnrolmentRequest(device: String) throws(HeadEndError) -> StoredEnrolmentRequest? {
+        try rows("SELECT fingerprint, request FROM enrolments WHERE device = ?", [.text(device)]) { s in
+            StoredEnrolmentRequest(fingerprint: s.text(0), frame: s.blob(1))
+        }.first
     }
 
     /// Drops the pending request of `device`. Returns false when there was none.
@@ -96,15 +134,12 @@ extension HeadEndDatabase {
         }
     }
 
-    /// Whether the operator's `given` fingerprint is `actual`, whole or its first 16+ hex digits;
-    /// spaces, colons and case are ignored.
-    static func fingerprint(_ given: String, matches actual: String) -> Bool {
-        func digits(_ s: String) -> String {
-            var t = s.lowercased()
-            if t.hasPrefix("sha256:") { t.removeFirst(7) }
-            return String(t.filter { $0 != " " && $0 != ":" && $0 != "-" })
+    public func commissioningReports() throws(HeadEndError) -> [String: DeviceStatusReport.Commissioning] {
+        var reports: [String: DeviceStatusReport.Commissioning] = [:]
+        for row in try rows("SELECT d.name, e.time, e.message FROM events e JOIN devices d ON d.id = e.device WHERE e.kind = ? ORDER BY e.time",
+                            [.integer(Int64(GatewayEvent.Kind.commissioningReport.rawValue))], { s in (s.text(0), s.int64(1), s.text(2)) }) {
+            if let c = DeviceStatusReport.Commissioning(time: Timestamp(milliseconds: row.1), text: row.2) { reports[row.0] = c }
         }
-        let a = digits(actual), g = digits(given)
-        return g.count >= 16 && g.allSatisfy(\.isHexDigit) && a.hasPrefix(g)
+        return reports
     }
 }

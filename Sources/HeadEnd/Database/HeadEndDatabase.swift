@@ -12,8 +12,9 @@ import SQLite
 /// what an ack promises. Several processes may share the file (two head-ends of one shared
 /// subscription group, the `headend devices` and `export` commands): writes take the lock with
 /// `BEGIN IMMEDIATE` and wait up to the busy timeout. One instance is used by one thread at a time.
-public final class HeadEndDatabase {
+public final class HeadEndDatabase: HeadEndStore {
     public let path: String
+    public var location: String { path }
     let connection: SQLiteConnection
     /// Meter and layout numbers already looked up, valid once committed (rows are never deleted).
     var meterNumbers: [MeterKey: Int64] = [:]

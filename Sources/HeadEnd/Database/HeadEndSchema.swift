@@ -128,6 +128,31 @@ enum HeadEndSchema {
                 request BLOB NOT NULL
             ) STRICT, WITHOUT ROWID;
             """),
+        SQLiteMigration(version: 4, summary: "clock figures per batch, command audit", sql: """
+            -- Per reading batch: its snapshots, how many the gateway took unsynchronised, and the largest
+            -- |meter time - gateway time| (the fleet list's clock quality). Batches stored before: 0 / NULL.
+            ALTER TABLE batches ADD COLUMN snapshot_count INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE batches ADD COLUMN unsynced_snapshots INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE batches ADD COLUMN meter_skew_ms INTEGER;
+            -- Every command sent (headend command, a dashboard), and its verified reply once it arrives.
+            CREATE TABLE command_audit (
+                device TEXT NOT NULL,
+                command_id TEXT NOT NULL,
+                verb TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                counter INTEGER NOT NULL,
+                arguments TEXT NOT NULL,
+                issued_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                reply_status TEXT,
+                reply_code TEXT,
+                reply_message TEXT,
+                reply_received INTEGER,
+                PRIMARY KEY (key_id, counter)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX command_audit_by_device ON command_audit(device, issued_at);
+            CREATE INDEX events_by_severity ON events(severity, device);
+            """),
     ]
 
     static let migrator = SQLiteMigrator(migrations)

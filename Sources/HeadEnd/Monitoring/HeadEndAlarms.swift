@@ -1,6 +1,5 @@
 import ConcentratorCore
 import Monitoring
-import SQLite
 
 /// One alarm (rule on meter of a device) as the head-end knows it from the `meter_alarm` events it
 /// stored: the latest phase, when the current occurrence was raised, the value and limit that
@@ -26,35 +25,41 @@ public struct HeadEndAlarm: Hashable, Sendable {
 
 /// The alarms view: `meter_alarm` events parsed (`AlarmEventLine`) and folded in time order per
 /// (device, rule, meter). Nothing is stored beside the events, so the view is whatever the events say,
-/// and a store behind another protocol (PostgreSQL) only needs to list the events.
-extension HeadEndDatabase {
+/// and it is written once over `HeadEndStore.events`, for both stores (SQLite and PostgreSQL).
+extension HeadEndStore {
     /// Every alarm of every device (or of `device`) up to `until` (exclusive), sorted by device and key.
     public func alarms(device name: String? = nil, until: Timestamp? = nil) throws(HeadEndError) -> [HeadEndAlarm] {
         var byKey: [String: HeadEndAlarm] = [:]
-        do {
-            var sql = """
-                SELECT d.name, e.time, e.severity, e.meter, e.message FROM events e JOIN devices d ON d.id = e.device
-                WHERE e.kind = ? AND e.meter IS NOT NULL
-                """
-            var values: [SQLiteValue] = [.integer(Int64(GatewayEvent.Kind.meterAlarm.rawValue))]
-            if let name { sql += " AND d.name = ?"; values.append(.text(name)) }
-            if let until { sql += " AND e.time < ?"; values.append(.integer(until.milliseconds)) }
-            sql += " ORDER BY e.time, e.device, e.sequence, e.position"
-            try connection.withStatement(sql) { s in
-                try s.bind(values)
-                while try s.step() {
-                    guard let line = AlarmEventLine.parse(s.text(4)) else { continue }
-                    let device = s.text(0), time = Timestamp(milliseconds: s.int64(1)), meter = MeterID(s.text(3))
-                    let severity = GatewayEvent.Severity(rawValue: UInt8(clamping: s.int64(2))) ?? .info
-                    Self.fold(line, device: device, meter: meter, time: time, severity: severity, into: &byKey)
-                }
+        var names: [String] = []
+        if let name { names = [name] } else { names = try devices().map(\.name) }
+        for device in names {
+            for stored in try storedEvents(device: device, kinds: [.meterAlarm], before: until) {
+                guard let meter = stored.event.meter, let line = AlarmEventLine.parse(stored.event.message) else { continue }
+                HeadEndAlarm.fold(line, device: device, meter: meter, time: stored.event.time, severity: stored.event.severity, into: &byKey)
             }
-        } catch {
-            throw HeadEndError.wrap(error)
         }
         return byKey.values.sorted { ($0.device, $0.key) < ($1.device, $1.key) }
     }
 
+    /// The stored events of `device` of the given kinds with times before `before` (all when nil),
+    /// oldest first (time, then batch sequence, then position in the batch).
+    func storedEvents(device: String, kinds: Set<GatewayEvent.Kind>, before: Timestamp?) throws(HeadEndError) -> [StoredEvent] {
+        try events(device: device, from: Timestamp(milliseconds: Int64.min / 2), to: before ?? Timestamp(milliseconds: Int64.max / 2),
+                   limit: Int(Int32.max)).reversed().filter { kinds.contains($0.event.kind) }
+    }
+
+    /// The POD and serial number of each meter of `device`, from its newest `meter_identity` events.
+    public func meterIdentities(device name: String) throws(HeadEndError) -> [MeterID: (pod: String?, serialNumber: String?)] {
+        var out: [MeterID: (pod: String?, serialNumber: String?)] = [:]
+        for stored in try storedEvents(device: name, kinds: [.meterIdentity], before: nil) {
+            guard let meter = stored.event.meter, let object = try? JSONParser.parse(stored.event.message), object.members != nil else { continue }
+            out[meter] = (object["pod"]?.stringValue, object["serialNumber"]?.stringValue)
+        }
+        return out
+    }
+}
+
+extension HeadEndAlarm {
     /// Applies one transition to the view.
     static func fold(_ line: AlarmEventLine, device: String, meter: MeterID, time: Timestamp, severity: GatewayEvent.Severity,
                      into view: inout [String: HeadEndAlarm]) {
@@ -88,25 +93,5 @@ extension HeadEndDatabase {
             if let phase = line.phase { alarm.phase = phase }
         }
         view[id] = alarm
-    }
-
-    /// The POD and serial number of each meter of `device`, from its newest `meter_identity` events.
-    public func meterIdentities(device name: String) throws(HeadEndError) -> [MeterID: (pod: String?, serialNumber: String?)] {
-        var out: [MeterID: (pod: String?, serialNumber: String?)] = [:]
-        do {
-            try connection.withStatement("""
-                SELECT e.meter, e.message FROM events e JOIN devices d ON d.id = e.device
-                WHERE e.kind = ? AND d.name = ? AND e.meter IS NOT NULL ORDER BY e.time, e.sequence, e.position
-                """) { s in
-                try s.bind([.integer(Int64(GatewayEvent.Kind.meterIdentity.rawValue)), .text(name)])
-                while try s.step() {
-                    guard let object = try? JSONParser.parse(s.text(1)), object.members != nil else { continue }
-                    out[MeterID(s.text(0))] = (object["pod"]?.stringValue, object["serialNumber"]?.stringValue)
-                }
-            }
-        } catch {
-            throw HeadEndError.wrap(error)
-        }
-        return out
     }
 }

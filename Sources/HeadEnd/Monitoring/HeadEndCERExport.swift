@@ -1,6 +1,5 @@
 import ConcentratorCore
 import Monitoring
-import SQLite
 
 /// The energy-community exports from the stored data (Docs/cer-export.md): for every meter with a
 /// POD (its `meter_identity` events) the 15-minute and hourly withdrawal and injection curves,
@@ -8,35 +7,12 @@ import SQLite
 /// meter's own load profile has no path to the head-end yet), the totalizers and the instant power;
 /// and the monthly report. The curves are computed on the head-end so that late batches (a backlog
 /// after an uplink outage) change the result of the next export, with nothing to recompute.
-extension HeadEndDatabase {
+/// Written once over `HeadEndStore`, for both stores (SQLite and PostgreSQL).
+enum CERQuantities {
     /// The counter (+A, −A) and power quantities the export reads.
     static let importCounter: QuantityID = "active_energy_import"
     static let exportCounter: QuantityID = "active_energy_export"
     static let activePower: QuantityID = "active_power_total"
-
-    /// The CER document for `from..<to` (UTC quarter-hours) of every registered device, or of `device`.
-    public func cerDocument(from: Timestamp, to: Timestamp, device: String? = nil, zone: ZoneRules?,
-                            generatedAt: Timestamp) throws(HeadEndError) -> CERExportDocument {
-        var devices: [CERDevice] = []
-        for name in try deviceNames(only: device) {
-            for (meter, identity) in try meterIdentities(device: name).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                guard let pod = identity.pod else { continue }
-                let reads = try meterReads(device: name, meter: meter, from: from.adding(seconds: -7200), to: to.adding(seconds: 7200))
-                let imports = reads[Self.importCounter] ?? [], exports = reads[Self.exportCounter]
-                let quarters = LoadCurveDeriver.derive(importReads: imports, exportReads: exports, from: from, to: to)
-                let lastImport = imports.last { $0.time < to }, lastExport = exports?.last { $0.time < to }
-                let totalizers = (lastImport ?? lastExport).map { read in
-                    CERTotalizers(time: max(lastImport?.time ?? read.time, lastExport?.time ?? read.time),
-                                  withdrawalKWh: lastImport?.value, injectionKWh: lastExport?.value)
-                }
-                let power = reads[Self.activePower]?.last { $0.time < to }.map { CERInstantPower(time: $0.time, watts: $0.value) }
-                devices.append(CERDevice(pod: pod, gateway: name, meter: meter, serialNumber: identity.serialNumber, quarterHours: quarters,
-                                         hours: Self.hours(quarters: quarters, importReads: imports, exportReads: exports, from: from, to: to),
-                                         totalizers: totalizers, instantPower: power))
-            }
-        }
-        return CERExportDocument(generatedAt: generatedAt, from: from, to: to, zone: zone, devices: devices.sorted { $0.pod < $1.pod })
-    }
 
     /// Hours summed from the quarter-hours; an hour whose quarters are not all there is derived from
     /// the reads at the hour boundaries instead (a meter read hourly, or a quarter-hour read missing):
@@ -54,6 +30,33 @@ extension HeadEndDatabase {
             guard hour.withdrawalKWh == nil, let d = direct[hour.start], d.withdrawalKWh != nil else { return hour }
             return d
         }
+    }
+}
+
+extension HeadEndStore {
+
+    /// The CER document for `from..<to` (UTC quarter-hours) of every registered device, or of `device`.
+    public func cerDocument(from: Timestamp, to: Timestamp, device: String? = nil, zone: ZoneRules?,
+                            generatedAt: Timestamp) throws(HeadEndError) -> CERExportDocument {
+        var devices: [CERDevice] = []
+        for name in try deviceNames(only: device) {
+            for (meter, identity) in try meterIdentities(device: name).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                guard let pod = identity.pod else { continue }
+                let reads = try meterReads(device: name, meter: meter, from: from.adding(seconds: -7200), to: to.adding(seconds: 7200))
+                let imports = reads[CERQuantities.importCounter] ?? [], exports = reads[CERQuantities.exportCounter]
+                let quarters = LoadCurveDeriver.derive(importReads: imports, exportReads: exports, from: from, to: to)
+                let lastImport = imports.last { $0.time < to }, lastExport = exports?.last { $0.time < to }
+                let totalizers = (lastImport ?? lastExport).map { read in
+                    CERTotalizers(time: max(lastImport?.time ?? read.time, lastExport?.time ?? read.time),
+                                  withdrawalKWh: lastImport?.value, injectionKWh: lastExport?.value)
+                }
+                let power = reads[CERQuantities.activePower]?.last { $0.time < to }.map { CERInstantPower(time: $0.time, watts: $0.value) }
+                devices.append(CERDevice(pod: pod, gateway: name, meter: meter, serialNumber: identity.serialNumber, quarterHours: quarters,
+                                         hours: CERQuantities.hours(quarters: quarters, importReads: imports, exportReads: exports, from: from, to: to),
+                                         totalizers: totalizers, instantPower: power))
+            }
+        }
+        return CERExportDocument(generatedAt: generatedAt, from: from, to: to, zone: zone, devices: devices.sorted { $0.pod < $1.pod })
     }
 
     /// The monthly report of `year`-`month` (UTC month) over every registered device.
@@ -73,9 +76,9 @@ extension HeadEndDatabase {
             for meter in try meterNames(device: name) {
                 let pod = identities[meter]?.pod
                 let reads = try meterReads(device: name, meter: meter, from: start, to: end)
-                let imports = reads[Self.importCounter] ?? []
+                let imports = reads[CERQuantities.importCounter] ?? []
                 let used = MonthlyReportCodec.consumption(reads: imports.map { CounterRead(time: $0.time, value: $0.value) }, start: start, end: end)
-                let exports = (reads[Self.exportCounter] ?? []).map { CounterRead(time: $0.time, value: $0.value) }
+                let exports = (reads[CERQuantities.exportCounter] ?? []).map { CounterRead(time: $0.time, value: $0.value) }
                 let injected = MonthlyReportCodec.consumption(reads: exports, start: start, end: end)
                 consumption.append(.init(gateway: name, meter: meter, pod: pod, startKWh: used?.first, endKWh: used?.last,
                                          withdrawalKWh: used?.used, injectionKWh: injected?.used))
@@ -101,82 +104,36 @@ extension HeadEndDatabase {
     // MARK: Queries
 
     private func deviceNames(only: String?) throws(HeadEndError) -> [String] {
-        do {
-            var names: [String] = []
-            try connection.withStatement("SELECT name FROM devices WHERE registered = 1 ORDER BY name") { s in
-                while try s.step() { names.append(s.text(0)) }
-            }
-            guard let only else { return names }
-            guard names.contains(only) else {
-                throw HeadEndError.invalidRequest("device \(only) is not registered at this head-end (see: headend devices list)")
-            }
-            return [only]
-        } catch {
-            throw HeadEndError.wrap(error)
+        let names = try devices().filter(\.registered).map(\.name)
+        guard let only else { return names }
+        guard names.contains(only) else {
+            throw HeadEndError.invalidRequest("device \(only) is not registered at this head-end (see: headend devices list)")
         }
+        return [only]
     }
 
     private func meterNames(device: String) throws(HeadEndError) -> [MeterID] {
-        do {
-            var out: [MeterID] = []
-            try connection.withStatement("""
-                SELECT m.name FROM meters m JOIN devices d ON d.id = m.device WHERE d.name = ? ORDER BY m.name
-                """) { s in
-                try s.bind([.text(device)])
-                while try s.step() { out.append(MeterID(s.text(0))) }
-            }
-            return out
-        } catch {
-            throw HeadEndError.wrap(error)
-        }
+        try meters(ofDevice: device).map(\.name)
     }
 
     /// The newest meter_offline / meter_online event of each meter before `until`.
     private func meterStates(device: String, until: Timestamp) throws(HeadEndError) -> [MeterID: (online: Bool, time: Timestamp)] {
-        do {
-            var out: [MeterID: (online: Bool, time: Timestamp)] = [:]
-            try connection.withStatement("""
-                SELECT e.meter, e.kind, e.time FROM events e JOIN devices d ON d.id = e.device
-                WHERE d.name = ? AND e.kind IN (?, ?) AND e.meter IS NOT NULL AND e.time < ? ORDER BY e.time
-                """) { s in
-                try s.bind([.text(device), .integer(Int64(GatewayEvent.Kind.meterOffline.rawValue)),
-                             .integer(Int64(GatewayEvent.Kind.meterOnline.rawValue)), .integer(until.milliseconds)])
-                while try s.step() {
-                    out[MeterID(s.text(0))] = (s.int64(1) == Int64(GatewayEvent.Kind.meterOnline.rawValue), Timestamp(milliseconds: s.int64(2)))
-                }
-            }
-            return out
-        } catch {
-            throw HeadEndError.wrap(error)
+        var out: [MeterID: (online: Bool, time: Timestamp)] = [:]
+        for stored in try storedEvents(device: device, kinds: [.meterOffline, .meterOnline], before: until) {
+            guard let meter = stored.event.meter else { continue }
+            out[meter] = (stored.event.kind == .meterOnline, stored.event.time)
         }
+        return out
     }
 
     /// Every value of one meter in snapshots (both series) with interval starts in `from..<to`, per
     /// quantity, as (gateway time, value) in time order; a (time, quantity) stored in both series once.
     func meterReads(device: String, meter: MeterID, from: Timestamp, to: Timestamp) throws(HeadEndError) -> [QuantityID: [CounterRead]] {
         var byQuantity: [QuantityID: [Timestamp: Double]] = [:]
-        do {
-            var layouts: [Int64: [QuantityID]] = [:]
-            try connection.withStatement("""
-                SELECT s.interval_start, s.layout, s.data FROM snapshots s JOIN meters m ON m.id = s.meter JOIN devices d ON d.id = s.device
-                WHERE d.name = ? AND m.name = ? AND s.interval_start >= ? AND s.interval_start < ?
-                """) { s in
-                try s.bind([.text(device), .text(meter.rawValue), .integer(from.milliseconds), .integer(to.milliseconds)])
-                while try s.step() {
-                    let number = s.int64(1)
-                    if layouts[number] == nil {
-                        let text = try connection.queryText("SELECT quantities FROM layouts WHERE id = ?", [.integer(number)]) ?? ""
-                        layouts[number] = text.isEmpty ? [] : text.split(separator: ",").map { QuantityID(String($0)) }
-                    }
-                    let quantities = layouts[number]!
-                    let payload = try SnapshotCodec.decode(s.blob(2), valueCount: quantities.count)
-                    let snapshot = Self.snapshot(meter: meter, intervalStart: Timestamp(milliseconds: s.int64(0)), quantities: quantities,
-                                                 payload: payload)
-                    for v in snapshot.values { if let value = v.value { byQuantity[v.quantity, default: [:]][snapshot.gatewayTime] = value } }
-                }
+        for series in [SeriesKind.interval, .profile] {
+            try forEachSnapshot(SnapshotQuery(device: device, meter: meter, series: series, from: from, to: to)) { snapshot in
+                for v in snapshot.values { if let value = v.value { byQuantity[v.quantity, default: [:]][snapshot.gatewayTime] = value } }
             }
-        } catch {
-            throw HeadEndError.wrap(error)
         }
         return byQuantity.mapValues { $0.sorted { $0.key < $1.key }.map { CounterRead(time: $0.key, value: $0.value) } }
     }

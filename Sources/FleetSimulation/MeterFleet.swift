@@ -1,9 +1,10 @@
 import ConcentratorCore
 
 /// A small deterministic generator (SplitMix64), so every run measures the same bytes.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+public struct SplitMix64: Sendable {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -11,13 +12,13 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
     /// Uniform in [a, b).
-    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
+    public mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(next() >> 11) / Double(1 << 53) }
     /// Roughly normal (sum of four uniforms), mean 0, standard deviation `sd`.
-    mutating func normal(_ sd: Double) -> Double { (uniform(-1, 1) + uniform(-1, 1) + uniform(-1, 1) + uniform(-1, 1)) * sd * 0.866 }
+    public mutating func normal(_ sd: Double) -> Double { (uniform(-1, 1) + uniform(-1, 1) + uniform(-1, 1) + uniform(-1, 1)) * sd * 0.866 }
 }
 
 /// How a meter delivers numbers, which decides their exact bit patterns.
-enum MeterStyle: String {
+public enum MeterStyle: String, Sendable {
     /// Integer registers times the profile's scale (0.1 V, 0.001 A, 1 W, 0.01 kWh): value = Double(raw) * scale.
     case scaledRegisters
     /// IEEE float32 registers with the meter's full measurement noise (SDM630-like).
@@ -25,7 +26,7 @@ enum MeterStyle: String {
 }
 
 /// The 30 quantities of a three-phase meter in the benchmark: 20 instantaneous, 10 counters.
-let benchQuantities: [QuantityID] = [
+public let benchQuantities: [QuantityID] = [
     "voltage_l1", "voltage_l2", "voltage_l3", "voltage_l1_l2", "voltage_l2_l3", "voltage_l3_l1",
     "current_l1", "current_l2", "current_l3", "current_neutral",
     "active_power_total", "active_power_l1", "active_power_l2", "active_power_l3",
@@ -38,9 +39,9 @@ let benchQuantities: [QuantityID] = [
 /// A fleet of household and small-commercial three-phase meters with plausible, correlated values:
 /// one grid voltage per feeder, per-phase loads, energy counters that only grow (t1 + t2 = total,
 /// L1 + L2 + L3 = total in register units), a few meters with their own clock, two dead meters and
-/// one register the meter refuses.
-struct Fleet {
-    struct Meter {
+/// one register the meter refuses. Shared by uplink-bench, fleet-bench, the fleet simulator and the tests.
+public struct Fleet: Sendable {
+    struct Meter: Sendable {
         var id: MeterID
         var style: MeterStyle
         var hasClock: Bool
@@ -54,7 +55,7 @@ struct Fleet {
     var meters: [Meter]
     var random: SplitMix64
 
-    init(count: Int, float32Share: Double, seed: UInt64) {
+    public init(count: Int, float32Share: Double, seed: UInt64) {
         random = SplitMix64(state: seed)
         meters = []
         for i in 0..<count {
@@ -73,7 +74,7 @@ struct Fleet {
     }
 
     /// Snapshots of every meter for the interval starting at `start`, advancing counters by one hour.
-    mutating func interval(start: Timestamp) -> [MeterSnapshot] {
+    public mutating func interval(start: Timestamp) -> [MeterSnapshot] {
         let feederVoltage = 230 + random.normal(2.5)
         var out: [MeterSnapshot] = []
         for (index, meter) in meters.enumerated() {
