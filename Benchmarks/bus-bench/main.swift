@@ -3,6 +3,7 @@
 //
 //   swift build -c release --product bus-bench && .build/release/bus-bench [--baud 9600] [--turnaround 30]
 //   … bus-bench --profile-transfer   (issue 11: a 30-day hourly DLMS profile of 4 channels at 9600 baud)
+//   … bus-bench --mixed [--baud 9600] [--turnaround 30]   (issue 11: 20 Modbus + 20 DLMS + 20 IEC meters, one cycle)
 import Bus
 import Glibc
 import ConcentratorCore
@@ -20,6 +21,7 @@ if let i = args.firstIndex(of: "--profile-transfer") {
     for window in [1, 7] { print(try profileTransferBenchmark(baud: 9600, maxInfo: 128, window: window, days: days)) }
     exit(0)
 }
+let mixed = args.contains("--mixed")
 while let a = args.popFirst() {
     switch a {
     case "--baud": baud = Int(args.popFirst() ?? "") ?? baud
@@ -27,6 +29,11 @@ while let a = args.popFirst() {
     case "--meters": meterCount = Int(args.popFirst() ?? "") ?? meterCount
     default: break
     }
+}
+
+if mixed {
+    print(try mixedBusBenchmark(baud: baud, turnaround: turnaround))
+    exit(0)
 }
 
 guard let profilesDirectory = ProfileLibrary.shippedDirectory() else { fatalError("shipped profiles not found") }
