@@ -14,9 +14,8 @@ import TestSupport
 /// - a schedule's output may be a DLMS meter's disconnect control (class 70): the configuration
 ///   accepts it, and the schedule engine's decisions switch the meter's output_state through the
 ///   bus owner (the path the agent's schedule runner takes).
-@Suite(.serialized) struct MeterStatusInputTests {
-    static let interval = IntervalSchedule(minutes: 60)
-
+/// (In the mixed-bus suite: its tests run one at a time, never two PTY fields at once.)
+extension MixedProtocolBusTests {
     /// A configuration of the mixed field's meters with flag rules on the DLMS and IEC inputs and a
     /// night schedule on the E450's disconnect control, validated against the field's profiles.
     static func configuration(_ field: MixedField, output meter: String = "d17") throws(ValidationFailure) -> ConcentratorConfig {
@@ -53,7 +52,7 @@ import TestSupport
         owner.start()
         defer { owner.stop() }
         #expect(waitUntil(timeout: .seconds(90)) { owner.status().cyclesCompleted >= 1 })
-        let snapshots = Dictionary(sink.all.filter { Self.interval.isBoundary($0.intervalStart) && !$0.values.isEmpty }.map { ($0.meter, $0) },
+        let snapshots = Dictionary(sink.all.filter { MixedProtocolBusTests.interval.isBoundary($0.intervalStart) && !$0.values.isEmpty }.map { ($0.meter, $0) },
                                    uniquingKeysWith: { a, _ in a })
         #expect(snapshots["d17"]?.status == 5, "the alarm register was read with the values: \(String(describing: snapshots["d17"]?.status))")
         #expect(snapshots["i2"]?.status == 0x8000_0000 && snapshots["i1"]?.status == 0)
@@ -64,7 +63,7 @@ import TestSupport
 
         // The profiles' bit names turn the raw values into flags, and the rules raise on them.
         let profiles = Dictionary(field.meters.map { ($0.0.id, $0.1) }, uniquingKeysWith: { a, _ in a })
-        let config = try Self.configuration(field)
+        let config = try MixedProtocolBusTests.configuration(field)
         var engine = AlarmEngine(config: config)
         var raised: [String] = []
         for meter in ["d17", "i2", "i1"] as [MeterID] {
@@ -78,13 +77,13 @@ import TestSupport
     }
 
     @Test(.timeLimit(.minutes(1))) func aScheduleSwitchesTheDisconnectControl() throws {
-        let field = try MixedField(clock: clockBeforeBoundary(secondsBefore: 3600))
-        let config = try Self.configuration(field)
+        let field = try MixedField(clock: clockBeforeBoundary(secondsBefore: 3600), statusInputs: true)
+        let config = try MixedProtocolBusTests.configuration(field)
         let monitoring = try #require(config.monitoring)
         #expect(monitoring.outputs == [SwitchedOutput(id: "breaker", kind: .relay, meter: "d17")])
         // A DLMS meter without a disconnect control is refused as an output, naming the key.
         do {
-            _ = try Self.configuration(field, output: "d18")
+            _ = try MixedProtocolBusTests.configuration(field, output: "d18")
             Issue.record("an output on a meter without a disconnect control was accepted")
         } catch {
             #expect(error.issues.contains { $0.path == "$.monitoring.outputs[0].meter" && $0.problem.contains("declares no relay") }, "\(error.issues)")
