@@ -47,12 +47,7 @@ func mixedBusBenchmark(baud: Int, turnaround: Int, perProtocol: Int = 20) throws
     let owner = BusOwner(settings: BusSettings(name: "bench", device: link, line: line, responseTimeoutMilliseconds: 100...2000),
                          meters: meters, schedule: BusSchedule(archive: ArchiveSettings()), clock: clock, sink: sink, logger: logger,
                          clockSynchronised: { true })
-    owner.start()
-    let deadline = ContinuousClock.now + .seconds(900)
-    while sink.lock.withLock({ sink.commits }) < 1 && ContinuousClock.now < deadline { sleepThread(.milliseconds(100)) }
-    let first = owner.status().lastCycle
-    let sessions = owner.sessionWireTotals()
-    owner.stop()
+    let (first, sessions) = firstCycle(of: owner, sink: sink, limit: .seconds(900))
     guard let report = first else { return #"{"benchmark":"mixed-bus-cycle","error":"no cycle completed within 900 s"}"# }
     let bound = report.wireMilliseconds + Double(report.transactions * turnaround)
     func r(_ v: Double, _ digits: Double = 10) -> Double { (v * digits).rounded() / digits }
@@ -62,4 +57,16 @@ func mixedBusBenchmark(baud: Int, turnaround: Int, perProtocol: Int = 20) throws
     "cycle_ms":\(r(report.durationMilliseconds)),"wire_ms":\(r(report.wireMilliseconds)),"dlms_iec_wire_ms":\(r(sessions.wireMilliseconds)),\
     "wire_bound_ms":\(r(bound)),"ratio":\(r(report.durationMilliseconds / bound, 10000)),"target_ratio":1.05}
     """
+}
+
+/// Starts `owner`, waits (at most `limit`) until `sink` has its first commit, stops the owner;
+/// the first cycle's report and the DLMS/IEC sessions' wire totals.
+func firstCycle(of owner: BusOwner, sink: Counter, limit: Duration) -> (CycleReport?, SessionWireTotals) {
+    owner.start()
+    let deadline = ContinuousClock.now + limit
+    while sink.lock.withLock({ sink.commits }) < 1 && ContinuousClock.now < deadline { sleepThread(.milliseconds(100)) }
+    let first = owner.status().lastCycle
+    let sessions = owner.sessionWireTotals()
+    owner.stop()
+    return (first, sessions)
 }

@@ -71,11 +71,7 @@ let clock = AcceleratedClock(origin: boundary.adding(milliseconds: -500), rate: 
 let owner = BusOwner(settings: BusSettings(name: "bench", device: link, line: line, responseTimeoutMilliseconds: 100...1000),
                      meters: meters, schedule: BusSchedule(archive: ArchiveSettings()), clock: clock, sink: sink, logger: logger,
                      clockSynchronised: { true })
-owner.start()
-let deadline = ContinuousClock.now + .seconds(600)
-while sink.lock.withLock({ sink.commits }) < 1 && ContinuousClock.now < deadline { sleepThread(.milliseconds(100)) }
-let first = owner.status().lastCycle
-owner.stop()
+let first = firstCycle(of: owner, sink: sink, limit: .seconds(600)).0
 simulator.stop()
 
 guard let report = first else { fatalError("no cycle completed") }
