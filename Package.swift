@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "CPlatform", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "MeterProtocolsTests", dependencies: ["MeterProtocols", "ConcentratorCore", "TestSupport"]),
         .testTarget(name: "BusTests", dependencies: [
-            "Bus", "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "CPlatform", "TestSupport",
+            "Bus", "MeterSimulator", "MeterProtocols", "ConcentratorCore", "Platform", "CPlatform", "TestSupport", "Monitoring",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite", "CSQLite", "TestSupport"]),

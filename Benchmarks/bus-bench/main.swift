@@ -3,6 +3,7 @@
 //
 //   swift build -c release --product bus-bench && .build/release/bus-bench [--baud 9600] [--turnaround 30]
 //   … bus-bench --profile-transfer   (issue 11: a 30-day hourly DLMS profile of 4 channels at 9600 baud)
+//   … bus-bench --mixed [--baud 9600] [--turnaround 30]   (issue 11: 20 Modbus + 20 DLMS + 20 IEC meters, one cycle)
 import Bus
 import Glibc
 import ConcentratorCore
@@ -20,6 +21,7 @@ if let i = args.firstIndex(of: "--profile-transfer") {
     for window in [1, 7] { print(try profileTransferBenchmark(baud: 9600, maxInfo: 128, window: window, days: days)) }
     exit(0)
 }
+let mixed = args.contains("--mixed")
 while let a = args.popFirst() {
     switch a {
     case "--baud": baud = Int(args.popFirst() ?? "") ?? baud
@@ -27,6 +29,11 @@ while let a = args.popFirst() {
     case "--meters": meterCount = Int(args.popFirst() ?? "") ?? meterCount
     default: break
     }
+}
+
+if mixed {
+    print(try mixedBusBenchmark(baud: baud, turnaround: turnaround))
+    exit(0)
 }
 
 guard let profilesDirectory = ProfileLibrary.shippedDirectory() else { fatalError("shipped profiles not found") }
@@ -64,11 +71,7 @@ let clock = AcceleratedClock(origin: boundary.adding(milliseconds: -500), rate: 
 let owner = BusOwner(settings: BusSettings(name: "bench", device: link, line: line, responseTimeoutMilliseconds: 100...1000),
                      meters: meters, schedule: BusSchedule(archive: ArchiveSettings()), clock: clock, sink: sink, logger: logger,
                      clockSynchronised: { true })
-owner.start()
-let deadline = ContinuousClock.now + .seconds(600)
-while sink.lock.withLock({ sink.commits }) < 1 && ContinuousClock.now < deadline { sleepThread(.milliseconds(100)) }
-let first = owner.status().lastCycle
-owner.stop()
+let first = firstCycle(of: owner, sink: sink, limit: .seconds(600)).0
 simulator.stop()
 
 guard let report = first else { fatalError("no cycle completed") }

@@ -46,7 +46,7 @@ final class AgentCommandExecutor: CommandDevice, CommandReplyChannel, @unchecked
         var meters: [MeterID: CommandContext.Meter] = [:]
         for m in setup.config.meters {
             let profile = setup.profiles.profile(id: m.profile)
-            let relay = profile?.modbus?.relay != nil || profile?.dlms?.disconnectControl != nil
+            let relay = profile?.hasRelay ?? false
             let clock = profile?.modbus?.clock != nil || profile?.dlms?.clock != nil || profile?.iec?.clock?.writeCommand != nil
             meters[m.id] = CommandContext.Meter(bus: m.bus, hasRelay: relay, hasClock: clock)
         }

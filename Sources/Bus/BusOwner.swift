@@ -96,6 +96,7 @@ public final class BusOwner: @unchecked Sendable {
     private var progressInstant = ContinuousClock.now
     private var polls = 0
     private var stallRequested: Duration?
+    private var sessionTotals = SessionWireTotals()
 
     // Bus-thread state.
     let line: BusLine
@@ -353,14 +354,15 @@ public final class BusOwner: @unchecked Sendable {
 
     /// Polls one meter (the quantities of `scope`) with its protocol's reader, updating its health
     /// and raising online/offline, security and clock events.
-    /// With `readStatus`, a Modbus meter's profile status register is read after the values (snapshots feed alarm rules).
+    /// With `readStatus`, the profile's status input is read with the values (snapshots feed alarm rules):
+    /// a Modbus status register, a DLMS alarm register, an IEC 62056-21 error-code line.
     func poll(_ meter: PolledMeter, scope: MeterReadScope, livePeriodMilliseconds: Int64? = nil, readStatus: Bool = false) -> MeterPoll {
         let started = ContinuousClock.now
         var result: MeterPoll
         if let dlms = meter.dlms {
-            result = DLMSMeterReader.poll(meter, link: dlms, scope: scope, bus: self)
+            result = DLMSMeterReader.poll(meter, link: dlms, scope: scope, bus: self, readStatus: readStatus)
         } else if let iec = meter.iec {
-            result = IECMeterReader.poll(meter, link: iec, scope: scope, bus: self)
+            result = IECMeterReader.poll(meter, link: iec, scope: scope, bus: self, readStatus: readStatus)
         } else if let mbus = meter.mbus {
             result = MBusMeterReader.poll(meter, link: mbus, scope: scope, bus: self)
         } else if meter.settings.protocolKind == .modbus {
@@ -518,6 +520,26 @@ public final class BusOwner: @unchecked Sendable {
             published.pendingCommits = pending
             published.cyclesCompleted = cycles
             if let lastCycle { published.lastCycle = lastCycle }
+        }
+    }
+}
+
+/// Transactions and wire time (character times of every byte sent and received) of the DLMS and
+/// IEC 62056-21 sessions a bus owner ran since it started: what benchmarks compare elapsed time with.
+public struct SessionWireTotals: Hashable, Sendable {
+    public var transactions = 0
+    public var wireMilliseconds = 0.0
+}
+
+extension BusOwner {
+    /// The DLMS and IEC sessions' totals so far.
+    public func sessionWireTotals() -> SessionWireTotals { lock.withLock { sessionTotals } }
+
+    /// Adds one session's statistics (DLMSBusExchange, IECMeterReader).
+    func noteSession(transactions: Int, wireMilliseconds: Double) {
+        lock.withLock {
+            sessionTotals.transactions += transactions
+            sessionTotals.wireMilliseconds += wireMilliseconds
         }
     }
 }

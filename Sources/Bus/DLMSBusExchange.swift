@@ -95,6 +95,7 @@ final class DLMSBusExchange {
         let run = runner.run(&session)
         transactions += run.transactions
         wireMilliseconds += run.wireMilliseconds
+        bus.noteSession(transactions: run.transactions, wireMilliseconds: run.wireMilliseconds)
         if let p = run.portFailure { portFailure = p }
         association = session.association
         link.spent(association)

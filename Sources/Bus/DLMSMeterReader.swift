@@ -8,7 +8,8 @@ import Platform
 /// when the gateway's clock is synchronised. Failures are typed per meter (`MeterSessionError`):
 /// a wrong key is a security failure of that meter alone.
 enum DLMSMeterReader {
-    static func poll(_ meter: PolledMeter, link: DLMSMeterLink, scope: MeterReadScope, bus: BusOwner) -> MeterPoll {
+    /// With `readStatus`, the profile's alarm register is read in the same association (alarm rules' flags).
+    static func poll(_ meter: PolledMeter, link: DLMSMeterLink, scope: MeterReadScope, bus: BusOwner, readStatus: Bool = false) -> MeterPoll {
         let wanted = meter.quantities(scope)
         let objects = link.section.objects.filter { wanted?.contains($0.quantity) ?? true }
         let plan = DLMSReadPlan(objects: objects, known: link.scalerUnits)
@@ -20,7 +21,9 @@ enum DLMSMeterReader {
         case .failure(let f): return failed(f, quantities: objects.map(\.quantity))
         }
         defer { exchange.release() }
-        let operations = plan.operations + (readsClock ? DLMSOperations.readClock(clock!) : [])
+        let alarm = readStatus ? link.section.alarmRegister.map { COSEMLogicalName($0.logicalName) } : nil
+        let clockOperations = readsClock ? DLMSOperations.readClock(clock!) : []
+        let operations = plan.operations + clockOperations + (alarm.map(DLMSOperations.readAlarmRegister) ?? [])
         let results: [DLMSOperationResult]
         switch exchange.perform(operations) {
         case .success(let r): results = r
@@ -30,7 +33,9 @@ enum DLMSMeterReader {
         link.scalerUnits = read.scalerUnits
         var poll = MeterPoll(values: read.values)
         if let error = read.values.lazy.compactMap(\.error).first { poll.valueError = error }
-        if readsClock, let clock, let time = DLMSOperations.clock(from: Array(results.suffix(1)))?.timestamp {
+        if alarm != nil, let last = results.last, results.count == operations.count { poll.status = DLMSOperations.alarmBits(from: last) }
+        let clockResults = Array(results.dropFirst(plan.operations.count).prefix(clockOperations.count))
+        if readsClock, let clock, let time = DLMSOperations.clock(from: clockResults)?.timestamp {
             let reading = MeterClockReading(meterTime: time, gatewayTime: bus.clock.now())
             poll.meterTime = time
             if let threshold = bus.schedule.meterClockThreshold, bus.clockSynchronised(),

@@ -21,10 +21,12 @@ enum IECMeterReader {
         let limit = Duration.milliseconds(Int64(meter.timer.responseTimeoutMilliseconds(requestWireMilliseconds: 0).rounded(.up)))
         let runner = MeterSessionRunner(line: bus.line, reactionLimit: limit) { meter.timer.observe(turnaroundMilliseconds: $0) }
         let r = runner.run(&session)
+        bus.noteSession(transactions: r.transactions, wireMilliseconds: r.wireMilliseconds)
         return SessionRun(result: r.result, transactions: r.transactions, wireMilliseconds: r.wireMilliseconds, portFailure: r.portFailure)
     }
 
-    static func poll(_ meter: PolledMeter, link: IECMeterLink, scope: MeterReadScope, bus: BusOwner) -> MeterPoll {
+    /// With `readStatus`, the profile's error-code line becomes the poll's status (alarm rules' flags).
+    static func poll(_ meter: PolledMeter, link: IECMeterLink, scope: MeterReadScope, bus: BusOwner, readStatus: Bool = false) -> MeterPoll {
         let wanted = meter.quantities(scope)
         let registers = link.profile.registers.filter { wanted?.contains($0.quantity) ?? true }
         var session = IECReadoutSession(link: link.options)
@@ -34,6 +36,7 @@ enum IECMeterReader {
         case .success(let readout):
             poll = MeterPoll(values: IECValueMapping.values(readout.data, registers: registers))
             if let error = poll.values.lazy.compactMap(\.error).first { poll.valueError = error }
+            if readStatus, let spec = link.profile.errorCode { poll.status = IECValueMapping.errorCode(readout.data, spec: spec) }
             if let clock = link.profile.clock, let time = IECValueMapping.meterClock(readout.data, clock: clock) {
                 let meterTime = link.zone.timestamp(of: time)
                 poll.meterTime = meterTime

@@ -43,7 +43,7 @@ public struct ConfigurationContext: Hashable, Sendable {
         var facts: [String: ProfileFacts] = [:]
         for profile in profiles where facts[profile.id] == nil {
             facts[profile.id] = ProfileFacts(protocolKind: profile.protocolKind, quantities: profile.quantities,
-                                             statusFlags: profile.statusFlags, hasRelay: profile.modbus?.relay != nil)
+                                             statusFlags: profile.statusFlags, hasRelay: profile.hasRelay)
         }
         self.init(profiles: facts, supportedProtocols: supportedProtocols)
     }

@@ -20,12 +20,15 @@ public struct DLMSProfileSection: Hashable, Sendable {
     public var clock: [UInt8]?
     /// The disconnect control object (class 70), only when the meter has a breaking relay.
     public var disconnectControl: [UInt8]?
+    /// The alarm register whose named bits feed alarm rules (MeterStatusInputs.swift), read with the values when rules use it.
+    public var alarmRegister: DLMSAlarmRegisterSpec?
     public var vectors: [DLMSTestVector]
 
     public init(clientAddress: UInt8 = 16, logicalDevice: UInt16 = 1, serverAddressSize: Int? = nil,
                 security: DLMSSecuritySpec = .none, maxInfoField: Int? = nil, windowSize: Int? = nil,
                 objects: [DLMSObjectSpec], loadProfiles: [DLMSLoadProfileSpec] = [], clock: [UInt8]? = [0, 0, 1, 0, 0, 255],
-                disconnectControl: [UInt8]? = nil, vectors: [DLMSTestVector] = []) {
+                disconnectControl: [UInt8]? = nil, alarmRegister: DLMSAlarmRegisterSpec? = nil, vectors: [DLMSTestVector] = []) {
+        self.alarmRegister = alarmRegister
         self.clientAddress = clientAddress
         self.logicalDevice = logicalDevice
         self.serverAddressSize = serverAddressSize

@@ -23,13 +23,16 @@ public struct IECProfile: Hashable, Sendable {
     public var registers: [IECRegisterSpec]
     public var clock: IECClockSpec?
     public var loadProfile: IECLoadProfileSpec?
+    /// The error-code line whose named bits feed alarm rules (MeterStatusInputs.swift).
+    public var errorCode: IECErrorCodeSpec?
     /// Captured or documented answers and the values they must decode to (one generic test runs them).
     public var testVectors: [IECTestVector]
 
     public init(mode: IECProfileMode = .c, fallbackModes: [IECProfileMode] = [], signOnBaud: Int = 300, maximumBaud: Int = 9600,
                 deviceAddress: IECDeviceAddressRule = IECDeviceAddressRule(), identification: IECIdentificationPattern? = nil,
                 passwordID: String? = nil, registers: [IECRegisterSpec], clock: IECClockSpec? = nil,
-                loadProfile: IECLoadProfileSpec? = nil, testVectors: [IECTestVector] = []) {
+                loadProfile: IECLoadProfileSpec? = nil, errorCode: IECErrorCodeSpec? = nil, testVectors: [IECTestVector] = []) {
+        self.errorCode = errorCode
         self.mode = mode
         self.fallbackModes = fallbackModes
         self.signOnBaud = signOnBaud

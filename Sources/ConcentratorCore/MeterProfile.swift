@@ -36,8 +36,12 @@ public struct MeterProfile: Hashable, Sendable {
             ?? mbus?.quantities ?? []
     }
 
-    /// The named status flags this profile can read (empty without a status register).
-    public var statusFlags: [String] { modbus?.status?.bits.map(\.name) ?? [] }
+    /// The named status flags this profile can read (empty without a status input): the Modbus
+    /// status register's bits, the DLMS alarm register's bits or the IEC 62056-21 error code's bits.
+    public var statusFlags: [String] { statusBits.map(\.name) }
+
+    /// Whether the meter has a switchable supply: a Modbus relay coil or a DLMS disconnect control (class 70).
+    public var hasRelay: Bool { modbus?.relay != nil || dlms?.disconnectControl != nil }
 
     /// The quantities that go into the short load profile (15-minute series).
     public var profileQuantities: [QuantityID] {
@@ -262,7 +266,7 @@ public struct ModbusRegisterMap: Hashable, Sendable {
 
 /// A Modbus status register (function 3 or 4, 16 or 32 bits) whose bits are named boolean inputs,
 /// e.g. bit 0 `tamper`, bit 3 `cover_open`, bit 5 `power_fail`. Generic on purpose: the DLMS alarm
-/// register and the IEC 62056-21 error code map to the same named flags when those protocols come.
+/// register (`DLMSAlarmRegisterSpec`) and the IEC 62056-21 error code (`IECErrorCodeSpec`) name flags the same way.
 public struct ModbusStatusSpec: Hashable, Sendable {
     /// One named bit; bit 0 is the least significant.
     public struct Bit: Hashable, Sendable {
@@ -289,9 +293,5 @@ public struct ModbusStatusSpec: Hashable, Sendable {
     }
 
     /// The flags a raw register value holds, by name.
-    public func flags(fromRaw raw: UInt64) -> [String: Bool] {
-        var out: [String: Bool] = [:]
-        for b in bits { out[b.name] = (raw >> UInt64(b.bit)) & 1 == 1 }
-        return out
-    }
+    public func flags(fromRaw raw: UInt64) -> [String: Bool] { bits.flags(fromRaw: raw) }
 }

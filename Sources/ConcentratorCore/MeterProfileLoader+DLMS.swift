@@ -10,6 +10,15 @@ extension ProfileDocumentReader {
         if let s = r.object("security", required: true) { security = readSecurity(s) }
         let clock = r.member("clock") == nil ? [0, 0, 1, 0, 0, 255] : readOBIS(r, "clock")
         let disconnect = r.member("disconnectControl") == nil ? nil : readOBIS(r, "disconnectControl")
+        var alarmRegister: DLMSAlarmRegisterSpec?
+        let alarmSection = r.object("alarmRegister")
+        if let a = alarmSection {
+            let name = a.member("logicalName") == nil ? DLMSAlarmRegisterSpec.alarmRegister1 : readOBIS(a, "logicalName")
+            let bits = readStatusFlagBits(a, issues: issues, highestBit: 31)
+            _ = a.string("note", maxLength: 1000)
+            a.finish()
+            if let name, let bits { alarmRegister = DLMSAlarmRegisterSpec(logicalName: name, bits: bits) }
+        }
         let items = r.array("objects", required: true) ?? []
         if r.has("objects"), items.isEmpty {
             issues.add(path: r.path + ".objects", line: r.member("objects")?.line, problem: "must list at least one object")
@@ -36,9 +45,11 @@ extension ProfileDocumentReader {
         guard let security, objects.count == items.count, !items.isEmpty, vectors.count == vectorItems.count else { return nil }
         if r.member("clock") != nil, clock == nil { return nil }
         if r.member("disconnectControl") != nil, disconnect == nil { return nil }
+        if alarmSection != nil, alarmRegister == nil { return nil }
         return DLMSProfileSection(clientAddress: UInt8(client), logicalDevice: UInt16(logical), serverAddressSize: size,
                                   security: security, maxInfoField: maxInfo, windowSize: window, objects: objects,
-                                  loadProfiles: profiles, clock: clock, disconnectControl: disconnect, vectors: vectors)
+                                  loadProfiles: profiles, clock: clock, disconnectControl: disconnect, alarmRegister: alarmRegister,
+                                  vectors: vectors)
     }
 
     private func readSecurity(_ o: JSONObjectReader) -> DLMSSecuritySpec? {

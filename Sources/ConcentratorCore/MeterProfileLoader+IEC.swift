@@ -50,13 +50,22 @@ struct IECProfileSectionReader {
         checkDuplicates(registers)
         let clock = r.object("clock").flatMap(readClock)
         let loadProfile = r.object("loadProfile").flatMap(readLoadProfile)
+        var errorCode: IECErrorCodeSpec?
+        let errorSection = r.object("errorCode")
+        if let e = errorSection {
+            let obis = e.member("obis") == nil ? "F.F" : readOBIS(e, "obis")
+            let bits = readStatusFlagBits(e, issues: issues, highestBit: 31)
+            _ = e.string("note", maxLength: 1000)
+            e.finish()
+            if let obis, let bits { errorCode = IECErrorCodeSpec(obis: obis, bits: bits) }
+        }
         let vectors = (r.array("testVectors") ?? []).compactMap { readVector($0.value, path: $0.path, line: $0.line) }
         _ = r.string("note", maxLength: 4000)
         r.finish()
-        guard !registers.isEmpty else { return nil }
+        guard !registers.isEmpty, errorSection == nil || errorCode != nil else { return nil }
         return IECProfile(mode: mode, fallbackModes: fallbacks, signOnBaud: signOnBaud, maximumBaud: maximumBaud, deviceAddress: address,
                           identification: identification, passwordID: passwordID, registers: registers.map(\.spec), clock: clock,
-                          loadProfile: loadProfile, testVectors: vectors)
+                          loadProfile: loadProfile, errorCode: errorCode, testVectors: vectors)
     }
 
     private struct Located {

@@ -242,39 +242,10 @@ final class ProfileDocumentReader {
         let function = readFunction(o)
         let address = readAddress(o, "address", required: true)
         let type = o.string("type", allowed: ["u16", "u32"]).flatMap(RegisterValueType.init(rawValue:)) ?? .u16
-        var bits: [ModbusStatusSpec.Bit] = []
-        var valid = true
-        if let members = o.object("bits", required: true) {
-            let names = (o.member("bits")?.value.members ?? []).map(\.key)
-            if names.isEmpty || names.count > 32 {
-                issues.add(path: members.path, line: members.line, problem: "must name 1–32 bits")
-                valid = false
-            }
-            var seenBits: [Int: String] = [:]
-            for name in names {
-                let isName = !name.isEmpty && name.count <= 32
-                    && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-                guard let bit = members.int(name, required: true, in: 0...(type.registerCount * 16 - 1)) else { valid = false; continue }
-                if !isName {
-                    issues.add(path: members.path + "." + name, line: members.member(name)?.line, problem: "not a flag name",
-                               expected: "1–32 characters from a–z, 0–9, '_'")
-                    valid = false
-                } else if let other = seenBits[bit] {
-                    issues.add(path: members.path + "." + name, line: members.member(name)?.line,
-                               problem: "bit \(bit) is already named \"\(other)\"", expected: "each bit named once")
-                    valid = false
-                } else {
-                    seenBits[bit] = name
-                    bits.append(ModbusStatusSpec.Bit(name: name, bit: bit))
-                }
-            }
-            members.finish()
-        } else {
-            valid = false
-        }
+        let bits = readStatusFlagBits(o, issues: issues, highestBit: type.registerCount * 16 - 1)
         _ = o.string("note", maxLength: 1000)
         o.finish()
-        guard valid, let function, let address else { return nil }
+        guard let bits, let function, let address else { return nil }
         if Int(address) + type.registerCount - 1 > Int(UInt16.max) {
             issues.add(path: o.path + ".address", line: o.member("address")?.line, problem: "the status register runs past the last register address 65535",
                        value: .number(Double(address), text: String(address)))

@@ -10,7 +10,9 @@ import ConcentratorCore
 ///     iec-fault ADDR FAULT   set an IEC 62056-21 meter's fault (`IECMeterFault`: none, silence, bad-bcc, …)
 ///     iec-clock ADDR SECONDS set how far an IEC meter's clock runs ahead (negative: behind)
 ///     set ADDR QUANTITY VALUE|auto  hold a quantity at VALUE (catalog unit), or let the model drive it again
-///     status-bits ADDR RAW   the value of the meter's status register (the profile's `status`), e.g. 0x21
+///     status-bits ADDR RAW   the value of the meter's status register (the profile's `status`), e.g. 0x21,
+///                            or of a DLMS meter's alarm register (the profile's `alarmRegister`)
+///     iec-error ADDR RAW     the value of an IEC meter's error-code line (`F.F`, the profile's `errorCode`)
 public enum ControlCommand: Hashable, Sendable {
     case fault(FaultTarget, MeterFault)
     case vanish(seconds: Double)
@@ -22,9 +24,10 @@ public enum ControlCommand: Hashable, Sendable {
     /// Holds a quantity at a value (nil: the model's value again).
     case setValue(UInt8, QuantityID, Double?)
     case statusBits(UInt8, UInt64)
+    case iecError(String, UInt32)
 
     /// The commands and their arguments, for error replies and `--help`.
-    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS], iec-fault ADDR FAULT, iec-clock ADDR SECONDS, set ADDR QUANTITY VALUE|auto, status-bits ADDR RAW"
+    public static let usage = "fault ADDR|* FAULT, vanish SECONDS, status, coil ADDR [on|off], clock ADDR [SECONDS], iec-fault ADDR FAULT, iec-clock ADDR SECONDS, set ADDR QUANTITY VALUE|auto, status-bits ADDR RAW, iec-error ADDR RAW"
 
     /// Parses one line (surrounding spaces ignored).
     public static func parse(_ line: String) throws(SimulatorArgumentError) -> ControlCommand {
@@ -89,13 +92,21 @@ public enum ControlCommand: Hashable, Sendable {
             guard case .slave(let a) = try FaultTarget.parse(args[0]) else {
                 throw .invalid(what: "slave address", value: args[0], expected: "1-247")
             }
-            let text = args[1].lowercased()
-            guard let raw = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text), raw <= UInt64(UInt32.max) else {
-                throw .invalid(what: "status value", value: args[1], expected: "0–4294967295, decimal or 0x hex")
-            }
-            return .statusBits(a, raw)
+            return .statusBits(a, UInt64(try parseRaw(args[1])))
+        case "iec-error":
+            try arity(2...2, "iec-error ADDR RAW")
+            return .iecError(args[0], try parseRaw(args[1]))
         default:
             throw .invalid(what: "command", value: verb, expected: usage)
         }
+    }
+
+    /// A 32-bit raw status value, decimal or `0x` hex.
+    private static func parseRaw(_ word: String) throws(SimulatorArgumentError) -> UInt32 {
+        let text = word.lowercased()
+        guard let raw = text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text) else {
+            throw .invalid(what: "status value", value: word, expected: "0–4294967295, decimal or 0x hex")
+        }
+        return raw
     }
 }

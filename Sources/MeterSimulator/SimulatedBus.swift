@@ -249,10 +249,15 @@ public final class SimulatedBus: @unchecked Sendable {
         meters[slave] = meter
     }
 
-    /// Changes the Modbus meter at `slave` (a held value, its status register).
+    /// Changes the Modbus or DLMS meter at `slave` (a held value, its status or alarm register).
     private func updateMeter(_ slave: UInt8, _ change: (inout SimulatedMeter) -> Void) throws(SimulatorError) {
         lock.lock()
         defer { lock.unlock() }
+        if meters[slave] == nil, var dlms = dlmsMeters[slave] {
+            change(&dlms.objects.meter)
+            dlmsMeters[slave] = dlms
+            return
+        }
         guard var meter = meters[slave] else { throw .noMeter(address: slave) }
         change(&meter)
         meters[slave] = meter
@@ -311,6 +316,9 @@ public final class SimulatedBus: @unchecked Sendable {
             case .statusBits(let slave, let raw):
                 try updateMeter(slave) { $0.statusRaw = raw }
                 return "ok status-bits \(slave) \(raw)"
+            case .iecError(let address, let raw):
+                try setIECErrorCode(address: address, raw: raw)
+                return "ok iec-error \(address) \(raw)"
             }
         } catch {
             return "error \(error)"

@@ -133,18 +133,30 @@ final class MixedField {
     let counters = MemoryCounters()
     let audit = AuditLog()
 
-    init(clock: AcceleratedClock, dlmsLimits: DLMSMeterLimits = DLMSMeterLimits(), turnaround: ClosedRange<Int> = 5...10) throws {
+    /// The E450 with its alarm register 1 (0-0:97.98.0.255) as a status input (`statusInputs`).
+    static let alarmRegister = DLMSAlarmRegisterSpec(bits: [.init(name: "cover_open", bit: 0), .init(name: "tamper", bit: 2),
+                                                            .init(name: "power_fail", bit: 8)])
+    /// The mode C model's `F.F` error code as a status input (`statusInputs`).
+    static let errorCode = IECErrorCodeSpec(obis: "F.F", bits: [.init(name: "tamper", bit: 0), .init(name: "meter_error", bit: 31)])
+
+    /// `statusInputs`: the E450 (d17) declares its alarm register and the IEC model its error code.
+    init(clock: AcceleratedClock, dlmsLimits: DLMSMeterLimits = DLMSMeterLimits(), turnaround: ClosedRange<Int> = 5...10,
+         statusInputs: Bool = false) throws {
         self.clock = clock
         link = directory.file("bus")
         servedLog = directory.file("served.jsonl")
-        let modbus = ShippedProfiles.get("eastron-sdm120"), hls = ShippedProfiles.get("landis-gyr-e450"),
-            open = ShippedProfiles.get("kamstrup-omnipower")
+        let modbus = ShippedProfiles.get("eastron-sdm120"), open = ShippedProfiles.get("kamstrup-omnipower")
+        var hls = ShippedProfiles.get("landis-gyr-e450"), iecProfile = Self.iecProfile
+        if statusInputs {
+            hls.dlms!.alarmRegister = Self.alarmRegister
+            iecProfile.iec!.errorCode = Self.errorCode
+        }
         let dlms: [(UInt8, MeterProfile)] = [(17, hls), (18, open), (19, Self.llsProfile)]
         var setups = [1, 2].map { SimulatedMeterSetup(address: UInt8($0), profile: modbus, turnaroundMilliseconds: turnaround) }
         setups += dlms.map { SimulatedMeterSetup(address: $0.0, profile: $0.1, turnaroundMilliseconds: turnaround) }
         var configuration = SimulatorConfiguration(
             line: LineSettings(baud: 38_400), meters: setups, seed: Self.seed, clock: clock, linkPath: link, servedLogPath: servedLog,
-            iecMeters: ["00000001", "00000002"].map { IECSimulatedMeterSetup(deviceAddress: $0, profile: Self.iecProfile, password: Self.iecPassword) })
+            iecMeters: ["00000001", "00000002"].map { IECSimulatedMeterSetup(deviceAddress: $0, profile: iecProfile, password: Self.iecPassword) })
         configuration.dlms.defaultKeys = DLMSSecurityKeys(encryption: DLMSKey(Self.encryptionKey)!, authentication: DLMSKey(Self.authenticationKey)!)
         configuration.dlms.defaultPassword = Self.llsPassword
         configuration.dlms.limits = dlmsLimits
@@ -153,7 +165,7 @@ final class MixedField {
         var meters: [(MeterSettings, MeterProfile)] = [1, 2].map { (MeterSettings(id: MeterID("m\($0)"), bus: "bus1", address: .modbus(UInt8($0)), profile: modbus.id), modbus) }
         meters += dlms.map { (MeterSettings(id: MeterID("d\($0.0)"), bus: "bus1", protocolKind: .dlms, address: .hdlc(UInt16($0.0)), profile: $0.1.id), $0.1) }
         meters += ["00000001", "00000002"].map {
-            (MeterSettings(id: MeterID("i\($0.suffix(1))"), bus: "bus1", protocolKind: .iec62056_21, address: .iecDevice($0), profile: Self.iecProfile.id), Self.iecProfile)
+            (MeterSettings(id: MeterID("i\($0.suffix(1))"), bus: "bus1", protocolKind: .iec62056_21, address: .iecDevice($0), profile: iecProfile.id), iecProfile)
         }
         self.meters = meters
         secrets.set("d17", ["encryption": Self.encryptionKey, "authentication": Self.authenticationKey])

@@ -23,12 +23,23 @@ final class CommandField: @unchecked Sendable {
     private(set) var agent: AgentProcess!
 
     /// `agentSections`: more top-level sections of the agent's config.json (name → JSON text).
+    /// `dlmsMeter`: a Landis+Gyr E450 (HLS-GMAC, a disconnect control) at HDLC address 21 as well, meter `bus1-d21`.
     init(trialSeconds: Int = 300, agentSections: [String: String] = [:], pods: [String: String] = [:], headendArguments: [String] = [],
+         dlmsMeter: Bool = false,
          beforeHeadEndStarts: (_ headendConfig: String, _ dir: TemporaryDirectory) throws -> Void = { _, _ in },
          beforeAgentStarts: (CommandField) throws -> Void = { _ in }) async throws {
         broker = try await MosquittoBroker()
-        sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template", "2:eastron-sdm120"], baud: 115_200,
-                                  turnaround: "1-3")
+        var simExtra: [String] = []
+        if dlmsMeter {
+            try """
+            encryption-key=\(hex(MixedBusEndToEndTests.encryptionKey))
+            authentication-key=\(hex(MixedBusEndToEndTests.authenticationKey))
+
+            """.write(toFile: dir.file("dlms-secrets"), atomically: true, encoding: .utf8)
+            simExtra = ["--dlms-secrets", dir.file("dlms-secrets")]
+        }
+        sim = try MeterSimProcess(name: "bus1", directory: dir, meters: ["1:generic-template", "2:eastron-sdm120"] + (dlmsMeter ? ["21:landis-gyr-e450"] : []),
+                                  baud: 115_200, turnaround: "1-3", extra: simExtra)
         let keys = dir.file("headend-keys")
         let generated = try runCommand(BuiltProducts.path("headend"), ["keys", "generate", "--dir", keys])
         guard generated.status == 0 else { throw HarnessError("headend keys generate: \(generated.stderr)") }
@@ -51,6 +62,12 @@ final class CommandField: @unchecked Sendable {
             """
         for (name, text) in agentSections { builder.extraSections[name] = text }
         builder.pods = pods
+        if dlmsMeter {
+            builder.rawMeters = [#"{"id": "bus1-d21", "bus": "bus1", "protocol": "dlms", "address": 21, "profile": "landis-gyr-e450"}"#]
+            try ProtocolAgentConfig.writeKeyFile(directory: dir, meter: "bus1-d21",
+                                                 secrets: ["encryption": MixedBusEndToEndTests.encryptionKey,
+                                                           "authentication": MixedBusEndToEndTests.authenticationKey])
+        }
         agentConfig = try builder.write(to: dir)
         headendConfig = dir.file("headend.json")
         try """

@@ -15,7 +15,8 @@ final class AlarmMonitor: @unchecked Sendable {
     private let recorder: MonitoringRecorder
     private let environment: MonitoringEnvironment
     private let config: ConcentratorConfig
-    private let statusSpecs: [MeterID: ModbusStatusSpec]
+    /// The named bits of each meter's status input (Modbus status register, DLMS alarm register, IEC error code).
+    private let statusBits: [MeterID: [ModbusStatusSpec.Bit]]
     private let zone: ZoneRules?
     /// Touched only on `worker`.
     private var engine: AlarmEngine
@@ -32,11 +33,11 @@ final class AlarmMonitor: @unchecked Sendable {
         recorder = MonitoringRecorder(environment: environment)
         config = setup.config
         zone = setup.zone
-        var specs: [MeterID: ModbusStatusSpec] = [:]
-        for (meter, profile) in setup.config.buses.flatMap({ setup.meters(on: $0.name) }) {
-            if let status = profile.modbus?.status { specs[meter.id] = status }
+        var bits: [MeterID: [ModbusStatusSpec.Bit]] = [:]
+        for (meter, profile) in setup.config.buses.flatMap({ setup.meters(on: $0.name) }) where !profile.statusBits.isEmpty {
+            bits[meter.id] = profile.statusBits
         }
-        statusSpecs = specs
+        statusBits = bits
         var persisted: [AlarmKey: AlarmInstanceState] = [:]
         if let bytes = try? environment.archive.reader.monitoringState(.alarms) {
             do { persisted = try AlarmStateCodec.decode(bytes) } catch {
@@ -73,7 +74,7 @@ final class AlarmMonitor: @unchecked Sendable {
         worker.enqueue { [self] in
             var transitions: [AlarmTransition] = []
             for snapshot in snapshots {
-                let flags = snapshot.status.flatMap { raw in statusSpecs[snapshot.meter].map { $0.flags(fromRaw: raw) } } ?? [:]
+                let flags = snapshot.status.flatMap { raw in statusBits[snapshot.meter].map { $0.flags(fromRaw: raw) } } ?? [:]
                 var observation = MeterObservation(snapshot: snapshot, flags: flags)
                 if snapshot.clockUnsynced { for q in zeroConsumptionQuantities { observation.values[q] = nil } }
                 transitions += engine.observe(observation)

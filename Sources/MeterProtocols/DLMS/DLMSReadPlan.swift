@@ -172,4 +172,27 @@ public enum DLMSOperations {
               case .enumerated(let state)? = results[results.count - 1].data else { return nil }
         return DLMSDisconnectState(connected: on, controlState: state)
     }
+
+    /// GET of an alarm register's value: a data object (class 1), attribute 2, e.g. "Alarm register 1" 0-0:97.98.0.255.
+    public static func readAlarmRegister(_ register: COSEMLogicalName) -> [DLMSOperation] {
+        [.get(COSEMAttribute(classID: COSEMClass.data, logicalName: register, attribute: 2))]
+    }
+
+    /// The bit field of a `readAlarmRegister` result: an unsigned integer of any width (the Blue Book
+    /// gives double-long-unsigned), or a bit-string of up to 64 bits whose first bit is bit 0; nil
+    /// for a refusal or any other type.
+    public static func alarmBits(from result: DLMSOperationResult) -> UInt64? {
+        switch result.data {
+        case .unsigned(let v)?: return UInt64(v)
+        case .longUnsigned(let v)?: return UInt64(v)
+        case .doubleLongUnsigned(let v)?: return UInt64(v)
+        case .long64Unsigned(let v)?: return v
+        case .bitString(let count, let bytes)? where count <= 64 && bytes.count * 8 >= count:
+            // A bit-string's first bit is the most significant bit of its first byte (A-XDR).
+            var raw: UInt64 = 0
+            for i in 0..<count where bytes[i / 8] & (0x80 >> UInt8(i % 8)) != 0 { raw |= 1 << UInt64(i) }
+            return raw
+        default: return nil
+        }
+    }
 }

@@ -37,6 +37,13 @@ public enum IECValueMapping {
         return IECTimeText.meterTime(time: time, clock.timeFormat, date: date, clock.dateFormat)
     }
 
+    /// The raw bit field of the readout's error-code line (`F.F(00000000)`, the profile's
+    /// `errorCode`); nil when the readout has no such line or its value is not 1–8 hex digits.
+    public static func errorCode(_ data: IECDataBlock, spec: IECErrorCodeSpec) -> UInt64? {
+        guard let code = try? OBISCode.parse(spec.obis), let text = data.first(code)?.values.first?.text else { return nil }
+        return IECErrorCodeSpec.raw(fromValueText: text)
+    }
+
     /// One period of a load profile in catalog terms.
     public struct ProfileSample: Hashable, Sendable {
         /// The end of the period (the entry's time stamp) as an instant.

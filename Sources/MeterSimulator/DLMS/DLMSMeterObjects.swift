@@ -4,7 +4,7 @@ import MeterProtocols
 /// The COSEM objects of one simulated DLMS meter, built from its profile's `dlms` section and fed
 /// by the meter's value model (`SimulatedMeter`): registers (classes 1, 3, 4) with scaler_unit,
 /// the clock (class 8), profile generic buffers (class 7) with selective access by range, and the
-/// disconnect control (class 70) when the profile declares one. Pure: time comes with each call.
+/// disconnect control (class 70) and the alarm register (class 1) when the profile declares them. Pure: time comes with each call.
 struct DLMSMeterObjects {
     var meter: SimulatedMeter
     let section: DLMSProfileSection
@@ -80,6 +80,14 @@ struct DLMSMeterObjects {
             case 2: return (.data(.boolean(meter.supply.isConnected)), [], nil)
             case 3: return (.data(.enumerated(meter.supply.isConnected ? 1 : 0)), [], nil)
             case 4: return (.data(.enumerated(4)), [], nil)
+            default: return (.failure(4), [], nil)
+            }
+        }
+        if let alarm = section.alarmRegister, a.logicalName.bytes == alarm.logicalName {
+            guard a.classID == COSEMClass.data else { return (.failure(9), [], nil) }
+            switch a.attribute {
+            case 1: return (.data(.octetString(alarm.logicalName)), [], nil)
+            case 2: return (.data(.doubleLongUnsigned(UInt32(truncatingIfNeeded: meter.statusRaw))), [], nil)
             default: return (.failure(4), [], nil)
             }
         }

@@ -115,6 +115,14 @@ extension SimulatedBus {
         try iec.server.setClockOffset(address: address, seconds: seconds)
     }
 
+    /// Sets the value of an IEC meter's error-code line (`iec-error ADDR RAW`).
+    public func setIECErrorCode(address: String, raw: UInt32) throws(SimulatorError) {
+        guard let iec = iecLine else { throw .invalidSetup("no IEC meters on this line") }
+        lock.lock()
+        defer { lock.unlock() }
+        try iec.server.setErrorCode(address: address, raw: raw)
+    }
+
     /// The IEC meter at `address` as it is now (clock offset included), or nil.
     public func iecMeter(at address: String) -> IECSimulatedMeter? {
         guard let iec = iecLine else { return nil }

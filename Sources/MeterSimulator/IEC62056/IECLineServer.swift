@@ -82,6 +82,12 @@ public struct IECLineServer: Sendable {
         faults[address] = fault == .none ? nil : fault
     }
 
+    public mutating func setErrorCode(address: String, raw: UInt32) throws(SimulatorError) {
+        guard var meter = meters[address] else { throw .invalidSetup("no IEC meter \"\(address)\" on this line") }
+        meter.errorCode = raw
+        meters[address] = meter
+    }
+
     public mutating func setClockOffset(address: String, seconds: Int64) throws(SimulatorError) {
         guard var meter = meters[address] else { throw .invalidSetup("no IEC meter \"\(address)\" on this line") }
         meter.setClockOffset(seconds: seconds)

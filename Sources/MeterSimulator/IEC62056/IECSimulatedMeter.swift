@@ -83,6 +83,8 @@ public struct IECSimulatedMeter: Sendable {
     let password: [UInt8]?
     /// How far the meter's clock is ahead of the simulator's time (negative: behind).
     public private(set) var clockOffsetMilliseconds: Int64 = 0
+    /// The value of the error-code line (the profile's `errorCode`, else `F.F`), a bit field (control `iec-error`).
+    public var errorCode: UInt32 = 0
     private let supply = SupplyLedger()
 
     /// Mode C meters propose this rate (the profile's maximum).
@@ -172,7 +174,9 @@ public struct IECSimulatedMeter: Sendable {
             lines.append(clock.timeOBIS + "(" + IECTimeText.formatTime(now, clock.timeFormat) + ")")
             lines.append(clock.dateOBIS + "(" + IECTimeText.formatDate(now, clock.dateFormat) + ")")
         }
-        lines.append("F.F(00000000)")
+        let hex = Hex.encode([UInt8(errorCode >> 24), UInt8(truncatingIfNeeded: errorCode >> 16),
+                              UInt8(truncatingIfNeeded: errorCode >> 8), UInt8(truncatingIfNeeded: errorCode)]).uppercased()
+        lines.append((iec.errorCode?.obis ?? "F.F") + "(" + hex + ")")
         var body: [UInt8] = []
         for line in lines { body += Array(line.utf8) + [IECCharacter.cr, IECCharacter.lf] }
         body += [IECCharacter.exclamation, IECCharacter.cr, IECCharacter.lf]
