@@ -10,6 +10,7 @@
 # is .build-gateway/concentrator (scripts/build-gateway-binary.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib/rss.sh
 seconds=${1:-120}
 bin=${2:-}
 if [ -z "$bin" ]; then
@@ -51,16 +52,7 @@ cat >"$work/agent.json" <<JSON
 JSON
 "$bin/concentrator" run --config "$work/agent.json" --clock-rate 60 --log-level warning 2>"$work/agent.err" &
 agent=$!
-start=$(date +%s)
-max_settled_kb=0
-while [ $(( $(date +%s) - start )) -lt "$seconds" ]; do
-  sleep 5
-  kill -0 $agent || { echo "agent died: $(tail -5 "$work/agent.err")" >&2; exit 1; }
-  if [ $(( $(date +%s) - start )) -ge 60 ]; then
-    now_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
-    [ "$now_kb" -gt "$max_settled_kb" ] && max_settled_kb=$now_kb
-  fi
-done
+sample_rss $agent "$seconds" "$work/agent.err"
 status=$("$bin/concentrator" status --json --config "$work/agent.json")
 summary=$(printf '%s' "$status" | python3 -c '
 import json, sys
@@ -69,9 +61,9 @@ buses = {b["name"]: b for b in s["buses"]}
 ok = lambda b: sum(1 for m in b.get("meters", []) if m.get("lastSuccess"))
 print(ok(buses["radio"]), ok(buses["mbus1"]) + ok(buses["mbus2"]), min(buses[n]["cyclesCompleted"] for n in ("mbus1", "mbus2")))')
 read -r heard_ok wired_ok cycles <<<"$summary"
-rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
-hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
-threads=$(awk '/Threads/ {print $2}' /proc/$agent/status)
+rss_kb=$(proc_status_kb $agent VmRSS)
+hwm_kb=$(proc_status_kb $agent VmHWM)
+threads=$(proc_status_kb $agent Threads)
 awk -v w="$heard_ok" -v m="$wired_ok" -v c="$cycles" -v rss="$rss_kb" -v hwm="$hwm_kb" -v settled="$max_settled_kb" -v t="$threads" -v s="$seconds" -v b="$bin" 'BEGIN {
   printf "{\"benchmark\":\"mbus-footprint\",\"binary_dir\":\"%s\",\"wireless_meters\":60,\"telegrams_per_second\":10,\"wired_meters\":40,", b
   printf "\"seconds\":%d,\"wireless_meters_decoded\":%d,\"wired_meters_read\":%d,\"wired_cycles\":%d,", s, w, m, c

@@ -11,6 +11,7 @@
 # is .build-gateway/concentrator (scripts/build-gateway-binary.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/lib/rss.sh
 seconds=${1:-120}
 bin=${2:-}
 if [ -z "$bin" ]; then
@@ -51,22 +52,13 @@ JSON
 "$bin/concentrator" run --config "$work/b.json" --log-level warning 2>"$work/b.err" &
 "$bin/concentrator" run --config "$work/a.json" --clock-rate 1440 --log-level warning 2>"$work/a.err" &
 agent=$!
-start=$(date +%s)
-max_settled_kb=0
-while [ $(( $(date +%s) - start )) -lt "$seconds" ]; do
-  sleep 5
-  kill -0 $agent || { echo "agent died: $(tail -5 "$work/a.err")" >&2; exit 1; }
-  if [ $(( $(date +%s) - start )) -ge 60 ]; then
-    now_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
-    [ "$now_kb" -gt "$max_settled_kb" ] && max_settled_kb=$now_kb
-  fi
-done
+sample_rss $agent "$seconds" "$work/a.err"
 status=$("$bin/concentrator" status --json --config "$work/a.json")
 cycles=$(printf '%s' "$status" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(min(b["cyclesCompleted"] for b in s["buses"]))')
 neighbours=$(printf '%s' "$status" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(len((s.get("mesh") or {}).get("neighbours", [])))')
-rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$agent/status)
-hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
-threads=$(awk '/Threads/ {print $2}' /proc/$agent/status)
+rss_kb=$(proc_status_kb $agent VmRSS)
+hwm_kb=$(proc_status_kb $agent VmHWM)
+threads=$(proc_status_kb $agent Threads)
 awk -v c="$cycles" -v n="$neighbours" -v rss="$rss_kb" -v hwm="$hwm_kb" -v settled="$max_settled_kb" -v t="$threads" -v s="$seconds" -v b="$bin" -v m="$([ -n "$mesh_off" ] && echo false || echo true)" 'BEGIN {
   printf "{\"benchmark\":\"mesh-footprint\",\"binary_dir\":\"%s\",\"meters\":64,\"mesh\":%s,\"seconds\":%d,\"cycles\":%d,\"mesh_neighbours\":%d,", b, m, s, c, n
   printf "\"rss_mb\":%.2f,\"max_rss_after_60s_mb\":%.2f,\"peak_rss_mb\":%.2f,\"threads\":%d,\"targets\":{\"rss_mb\":16}}\n", rss/1024, settled/1024, hwm/1024, t }'
