@@ -32,7 +32,7 @@ esac
 filters=(
     'OutboxSealerFaultTests' 'StorageReserveTests' 'StorageWatchTests' 'RetentionClockTests'
     'MQTTIncomingLimitTests' 'BrokerACLExampleTests' 'CommandThreadWatchdogTests' 'ConfigurationFileFaultTests'
-    'PortSpellingTests' 'UTF8TextTests' 'ReplyDigestTests' 'AuditFloodTests' 'MinuteAllowanceTests'
+    'PortSpellingTests' 'UTF8TextTests' 'ReplyDigestTests' 'AuditFloodTests' 'DroppedCommandAuditTests' 'MinuteAllowanceTests'
     'DiskFullTests' 'ClockJumpTests' 'OversizedCommandTests' 'ReplyConfusionTests' 'BadAckFloodTests'
     'ConfigFileFaultTests' 'CommandLineFaultTests'
     'CoreLoopTests/killMinus9DuringCommits' 'CoreLoopTests/aMissingPortIsOneClearLogLine'

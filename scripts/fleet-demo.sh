@@ -20,7 +20,8 @@ done
 
 scripts/install-deps.sh
 echo "building (the first build takes several minutes)…"
-swift build --product headend --product fleet-sim 2>&1 | grep -E "error|Build complete" || true
+# One product per command: given several --product options, swift build builds only the last one.
+for product in headend fleet-sim; do swift build --product "$product" 2>&1 | grep -E "error|Build complete" || true; done
 bin=$(swift build --show-bin-path)
 
 work=$(mktemp -d /tmp/fleet-demo-XXXXXX)
@@ -40,14 +41,22 @@ database=$(pg_createdb headend | tail -1)
 chain_broker
 chain_headend_keys
 sealing_key=$(ls "$work"/headend-keys/sealing-*.key); ack_key=$(ls "$work"/headend-keys/ack-*.key)
+# The dashboard, served by worker 1, with one operator account made for the demo.
+web_port=$(( 20000 + RANDOM % 20000 ))
+head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/dashboard-password"
+chmod 600 "$work/dashboard-password"
+"$bin/headend" users add --database "$database" --dashboard-database "$work/dashboard.sqlite" --name demo --role operator \
+  --password-file "$work/dashboard-password" >/dev/null
 for i in 1 2 3; do
+  web=()
+  [ "$i" = 1 ] && web=(--web "127.0.0.1:$web_port" --dashboard-database "$work/dashboard.sqlite")
   cat >"$work/worker-$i.json" <<JSON
 {"broker": {"host": "127.0.0.1", "port": $port, "clientId": "headend-worker-$i"},
  "sharedSubscriptionGroup": "headends",
  "database": "$database",
  "keys": {"sealing": ["$sealing_key"], "ack": "$ack_key"}}
 JSON
-  "$bin/headend" run --config "$work/worker-$i.json" 2>"$work/worker-$i.log" &
+  "$bin/headend" run --config "$work/worker-$i.json" "${web[@]}" 2>"$work/worker-$i.log" &
   pids+=($!)
 done
 for i in 1 2 3; do
@@ -66,7 +75,7 @@ fleet demo: $devices simulated concentrators × $meters meters → mosquitto (12
   status     $bin/headend status --database "$database"
   export     $bin/headend export --database "$database" --device sim-00001 --from 2000-01-01 --to 2100-01-01 --format csv
   try        kill -9 a worker (pgrep -f worker-2.json), or pg_ctl restart: nothing is lost, the fleet resends what has no ack
-  dashboard  # DASHBOARD: the dashboard engineer adds the web dashboard's address here
+  dashboard  http://127.0.0.1:$web_port/   (account demo, password: $(cat "$work/dashboard-password"); served by worker 1)
 Ctrl-C stops everything.
 
 TEXT

@@ -10,7 +10,14 @@ extension PostgresConnection: SchemaMigrationConnection {
     public var schemaLocation: String { location }
 
     public func schemaVersion() throws -> Int32 {
-        let exists = try query("SELECT to_regclass('schema_version') IS NOT NULL")
+        // Asked of pg_class with this statement's snapshot, not through to_regclass: that answers from
+        // the connection's catalog cache, which inside a transaction begun before another worker
+        // committed the schema (waiting for the migration lock) can still say the table is missing,
+        // and the worker would apply migration 1 again.
+        let exists = try query("""
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                           WHERE c.relname = 'schema_version' AND n.nspname = current_schema())
+            """)
         guard exists.bool(0, 0) else { return 0 }
         let rows = try query("SELECT max(version) FROM schema_version")
         return Int32(clamping: rows.optionalInt64(0, 0) ?? 0)

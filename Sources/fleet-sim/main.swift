@@ -10,7 +10,7 @@ import Logging
 import Platform
 import Wire
 
-struct FleetSim: AsyncParsableCommand {
+struct FleetSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet-sim",
         abstract: "Simulated concentrators sending sealed hourly batches to head-ends over MQTT.",
@@ -33,7 +33,16 @@ struct FleetSim: AsyncParsableCommand {
     @Option(help: "Batches in flight per device.") var window = 2
     @Option(help: "Seconds before an unacknowledged batch is sent again.") var resend = 8
 
-    func run() async throws {
+    /// The fleet runs on Swift's concurrency; this (blocking) main thread waits for it.
+    func run() throws {
+        let done = OneShot<Result<Void, any Error>>()
+        Task {
+            do { try await runFleet(); done.set(.success(())) } catch { done.set(.failure(error)) }
+        }
+        try done.wait().get()
+    }
+
+    func runFleet() async throws {
         LineLogHandler.bootstrap(level: .warning, timestamps: true)
         let logger = Logger(label: "fleet-sim")
         let files = try FileSystem.list(headendKeys).filter { $0.hasSuffix(".pub.json") && ($0.hasPrefix("sealing-") || $0.hasPrefix("ack-")) }
@@ -73,6 +82,9 @@ struct FleetSim: AsyncParsableCommand {
         let latencies = driver.latencies
         let p50 = latencies.isEmpty ? 0 : latencies[latencies.count / 2].inMilliseconds
         let seconds = (ContinuousClock.now - started).inMilliseconds / 1000
-        print(#"{"seconds":\#(seconds),"hoursQueued":\#(hour),"batchesAcknowledged":\#(acks),"outstanding":\#(driver.outstanding),"resends":\#(driver.resendCount),"ackLatencyP50Milliseconds":\#(p50)}"#)
+        // One write per line (not print's buffer): a redirected progress file is read as it grows.
+        try? FileDescriptor.writeAll(1, #"{"seconds":\#(seconds),"hoursQueued":\#(hour),"batchesAcknowledged":\#(acks),"outstanding":\#(driver.outstanding),"resends":\#(driver.resendCount),"ackLatencyP50Milliseconds":\#(p50)}"# + "\n")
     }
 }
+
+FleetSim.main()
