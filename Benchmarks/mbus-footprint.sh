@@ -12,14 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/lib/rss.sh
 seconds=${1:-120}
-bin=${2:-}
-if [ -z "$bin" ]; then
-  swift build -c release --product concentrator >/dev/null
-  swift build -c release --product meter-sim >/dev/null
-  bin=.build/release
-fi
-work=$(mktemp -d /tmp/mbus-footprint-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+footprint_setup mbus-footprint "${2:-}"
 key=5172891040e66d83f8a20b4c3795d12e
 key_text=$(python3 -c "import zlib; k=bytes.fromhex('$key'); print(k.hex() + '%08x' % zlib.crc32(k))")
 

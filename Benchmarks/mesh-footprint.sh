@@ -13,14 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . Benchmarks/lib/rss.sh
 seconds=${1:-120}
-bin=${2:-}
-if [ -z "$bin" ]; then
-  swift build -c release --product concentrator >/dev/null
-  swift build -c release --product meter-sim >/dev/null
-  bin=.build/release
-fi
-work=$(mktemp -d /tmp/mesh-footprint-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+footprint_setup mesh-footprint "${2:-}"
 mix=(--meters 1-13:eastron-sdm630 --meters 14-26:abb-b23 --meters 27-39:carlo-gavazzi-em24 --meters 40-52:finder-7m --meters 53-64:eastron-sdm120)
 "$bin/meter-sim" --link "$work/bus1" --baud 115200 --turnaround 0-1 --profiles Profiles "${mix[@]}" >"$work/sim.out" 2>"$work/sim.err" &
 meters=""

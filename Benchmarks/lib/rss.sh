@@ -16,7 +16,21 @@ sample_rss() {
     kill -0 "$pid" || { echo "agent died: $(tail -5 "$errfile")" >&2; exit 1; }
     if [ $(( $(date +%s) - start )) -ge 60 ]; then
       now_kb=$(proc_status_kb "$pid" VmRSS)
-      [ "$now_kb" -gt "$max_settled_kb" ] && max_settled_kb=$now_kb
+      if [ "$now_kb" -gt "$max_settled_kb" ]; then max_settled_kb=$now_kb; fi
     fi
   done
+  return 0  # the loop's status is its last test's; under set -e a caller would stop on it
+}
+
+# footprint_setup NAME [BIN_DIR]: sets `bin` (BIN_DIR, or .build/release after building concentrator
+# and meter-sim there) and `work` (a temporary directory removed, with every background job killed, on exit).
+footprint_setup() {
+  bin=${2:-}
+  if [ -z "$bin" ]; then
+    swift build -c release --product concentrator >/dev/null
+    swift build -c release --product meter-sim >/dev/null
+    bin=.build/release
+  fi
+  work=$(mktemp -d "/tmp/$1-XXXXXX")
+  trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 }

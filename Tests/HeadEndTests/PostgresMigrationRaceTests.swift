@@ -12,15 +12,7 @@ import TestSupport
 /// 'relation "meta" already exists' (seen starting scripts/fleet-demo.sh's three workers).
 @Suite struct PostgresMigrationRaceTests {
     @Test func aWorkerThatLookedBeforeAnotherMigratedFindsTheSchemaDone() async throws {
-        let cluster = try await PostgresCluster.shared()
-        let url = try await runOnDedicatedThread { try cluster.createDatabase() }
-        try await runOnDedicatedThread {
-            let late = try PostgresConnection(url: url, location: "late")
-            let first = try PostgresConnection(url: url, location: "first")
-            defer {
-                late.close()
-                first.close()
-            }
+        try await withTwoConnections { late, first in
             #expect(try late.schemaVersion() == 0, "an empty database")
             let applied = try PostgresHeadEndSchema.migrator.migrate(first)
             #expect(applied.first == 1 && applied.last == PostgresHeadEndSchema.latestVersion)
@@ -33,15 +25,7 @@ import TestSupport
     /// looked) before the other committed, as when it waits for the advisory lock. Inside that
     /// transaction the version must be read afresh, not from the transaction's catalog cache.
     @Test func theVersionIsReadAfreshInsideATransactionThatBeganBeforeTheOtherCommitted() async throws {
-        let cluster = try await PostgresCluster.shared()
-        let url = try await runOnDedicatedThread { try cluster.createDatabase() }
-        try await runOnDedicatedThread {
-            let late = try PostgresConnection(url: url, location: "late")
-            let first = try PostgresConnection(url: url, location: "first")
-            defer {
-                late.close()
-                first.close()
-            }
+        try await withTwoConnections { late, first in
             try late.execute("BEGIN")
             #expect(try late.schemaVersion() == 0)
             _ = try PostgresHeadEndSchema.migrator.migrate(first)
@@ -74,6 +58,21 @@ import TestSupport
                 return out
             }
             #expect(results.compactMap { $0 }.isEmpty, "round \(round): \(results.compactMap { $0 })")
+        }
+    }
+
+    /// Two connections ("late" and "first") to a new database of the shared test cluster.
+    private func withTwoConnections(_ body: @Sendable @escaping (PostgresConnection, PostgresConnection) throws -> Void) async throws {
+        let cluster = try await PostgresCluster.shared()
+        let url = try await runOnDedicatedThread { try cluster.createDatabase() }
+        try await runOnDedicatedThread {
+            let late = try PostgresConnection(url: url, location: "late")
+            let first = try PostgresConnection(url: url, location: "first")
+            defer {
+                late.close()
+                first.close()
+            }
+            try body(late, first)
         }
     }
 }
